@@ -1,0 +1,96 @@
+"""Shared by the benchmark scripts: timing, a scratch database, and result files.
+
+Benchmarks print their figures and never pass or fail on time. Each run appends its
+figures as one JSON line to ``bench/results/<name>.jsonl`` (with the commit), and the
+script's last printed line is that JSON object.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+
+from monitor.config import normalize_database_url
+from monitor.store.db import Database
+from monitor.store.embedded import start_embedded, stop_embedded
+from monitor.store.migrate import upgrade
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def timed(fn: Callable[[], Any], runs: int = 5) -> dict[str, float]:
+    """Run ``fn`` ``runs`` times; median, min and max wall seconds."""
+    seconds = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        seconds.append(time.perf_counter() - start)
+    return {
+        "median_s": statistics.median(seconds),
+        "min_s": min(seconds),
+        "max_s": max(seconds),
+    }
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def report(name: str, figures: dict[str, Any]) -> None:
+    """Append the figures to bench/results/<name>.jsonl and print them as the last line."""
+    record = {"bench": name, "commit": _commit(), "at": dt.datetime.now(dt.UTC).isoformat()}
+    record.update(figures)
+    RESULTS.mkdir(exist_ok=True)
+    line = json.dumps(record, sort_keys=True)
+    with (RESULTS / f"{name}.jsonl").open("a") as fh:
+        fh.write(line + "\n")
+    print(line)
+
+
+@contextlib.contextmanager
+def scratch_database() -> Iterator[Database]:
+    """A migrated throwaway database: on DATABASE_URL's server, else an embedded one."""
+    env = os.environ.get("DATABASE_URL")
+    tmp: tempfile.TemporaryDirectory[str] | None = None
+    if env:
+        admin = normalize_database_url(env)
+    else:
+        tmp = tempfile.TemporaryDirectory(prefix="jm-bench-")
+        admin = start_embedded(Path(tmp.name), database="bench_admin")
+    name = f"jm_bench_{uuid.uuid4().hex[:8]}"
+    conninfo = make_url(admin).set(drivername="postgresql").render_as_string(False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = make_url(admin).set(database=name).render_as_string(False)
+    engine = create_engine(url)
+    try:
+        upgrade(engine, url)
+        yield Database(engine=engine, url=url, where=name, embedded=env is None)
+    finally:
+        engine.dispose()
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+            conn.execute(drop.format(sql.Identifier(name)))
+        if tmp is not None:
+            stop_embedded(Path(tmp.name))
+            tmp.cleanup()

@@ -1,0 +1,5 @@
+"""``python -m monitor`` is the ``judge-monitor`` command."""
+
+from monitor.cli import main
+
+main()

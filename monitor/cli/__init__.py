@@ -1,0 +1,41 @@
+"""The ``judge-monitor`` command: the front door to every flow and tool.
+
+Each command group lives in its own module here and is registered below. Errors the
+project raises on purpose (``JudgeMonitorError``) end as one red line and exit code 1,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from monitor.cli import db as _db  # noqa: F401  (registers its commands)
+from monitor.cli.app import app, console, err_console
+from monitor.errors import JudgeMonitorError
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except JudgeMonitorError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/]")
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # click's own usage errors are handled below
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(1)
+        raise
+
+
+_ = console

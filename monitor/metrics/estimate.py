@@ -1,0 +1,117 @@
+"""A figure with its uncertainty: the value type every metric in judge-monitor returns.
+
+A daily figure computed on a few hundred sampled queries is an estimate of the whole
+traffic, so it travels with a 95% interval and the number of queries behind it; a figure
+from too few queries is not shown at all (``value`` None) and says why, because a nDCG
+from three queries on a dashboard does more harm than a gap.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from monitor.errors import InputError
+
+__all__ = ["Estimate", "percentile_interval", "weighted_mean"]
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """A point value with a confidence interval and its sample size, or a reason for none."""
+
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+    reason: str | None = None
+
+    @classmethod
+    def missing(cls, n: int, reason: str) -> Estimate:
+        """An estimate that could not be computed, carrying the reason to the dashboard."""
+        return cls(value=None, ci_low=None, ci_high=None, n=n, reason=reason)
+
+
+def _as_array(name: str, values: Sequence[float] | npt.ArrayLike) -> npt.NDArray[np.float64]:
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name}: expected numbers, got {values!r:.80}") from exc
+    if arr.ndim != 1:
+        raise InputError(f"{name}: expected a flat sequence, got shape {arr.shape}")
+    return arr
+
+
+def percentile_interval(
+    replicates: npt.ArrayLike, value: float, confidence: float = 0.95
+) -> tuple[float | None, float | None]:
+    """Percentile interval of bootstrap replicates, widened to contain ``value``.
+
+    Replicates that are NaN (a statistic undefined on that resample, e.g. kappa on a
+    resample where one rater is constant) are left out; with none left there is no
+    interval and both ends are None.
+    """
+    reps = np.asarray(replicates, dtype=np.float64)
+    reps = reps[np.isfinite(reps)]
+    if reps.size == 0 or math.isnan(value):
+        return None, None
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(reps, [alpha, 1 - alpha])
+    return min(float(low), value), max(float(high), value)
+
+
+def weighted_mean(
+    values: Sequence[float] | npt.ArrayLike,
+    weights: Sequence[float] | npt.ArrayLike | None = None,
+    *,
+    min_n: int = 10,
+    n_boot: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> Estimate:
+    """Weighted mean of per-query values with a percentile bootstrap interval.
+
+    Weights are inverse inclusion probabilities, so the weighted mean estimates the
+    whole traffic rather than the (stratified, oversampled) sample. The interval
+    resamples queries with replacement, keeping each query's weight, which is what
+    "another day's sample" would look like. NaN values (a figure undefined for that
+    query, e.g. nDCG with no relevant result) are dropped and not counted in ``n``.
+
+    A percentile interval can, with very skewed replicates, exclude the point estimate;
+    the interval is then widened to include it so a dashboard never shows a value
+    outside its own band.
+    """
+    v = _as_array("values", values)
+    w = np.ones_like(v) if weights is None else _as_array("weights", weights)
+    if v.shape != w.shape:
+        raise InputError(f"weights: length {w.size} differs from values' length {v.size}")
+    if not 0 < confidence < 1:
+        raise InputError(f"confidence: must be in (0, 1), got {confidence}")
+    if n_boot < 1:
+        raise InputError(f"n_boot: must be at least 1, got {n_boot}")
+    if np.any(~np.isfinite(w)) or np.any(w < 0):
+        raise InputError("weights: every weight must be a finite number ≥ 0")
+    keep = ~np.isnan(v)
+    v, w = v[keep], w[keep]
+    n = int(v.size)
+    if n < min_n:
+        return Estimate.missing(n, f"n={n} < {min_n}")
+    if not np.all(np.isfinite(v)):
+        raise InputError("values: infinite values cannot be averaged")
+    total = float(w.sum())
+    if total <= 0:
+        return Estimate.missing(n, "all weights are 0")
+    value = float(np.dot(w, v) / total)
+
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n, size=(n_boot, n))
+    wb = w[idx]
+    sums = wb.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        reps = (wb * v[idx]).sum(axis=1) / sums
+    low, high = percentile_interval(reps[sums > 0], value, confidence)
+    return Estimate(value=value, ci_low=low, ci_high=high, n=n)

@@ -1,0 +1,257 @@
+"""The Postgres schema, as SQLAlchemy 2 models.
+
+The schema only changes through an Alembic migration (``migrations/``); a test checks
+that these models and the migrated schema do not diverge. Unique keys are what make
+every write idempotent: the same day, sample, verdict or metric written twice is
+stored once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Base",
+    "DailyMetric",
+    "EnsembleGrade",
+    "HumanLabel",
+    "Judge",
+    "JudgeCalibration",
+    "PairwiseJudgment",
+    "Run",
+    "Sample",
+    "Verdict",
+]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: JSONB,
+        list[Any]: JSONB,
+        list[Any] | None: JSONB,
+    }
+
+
+def _now() -> Any:
+    return func.now()
+
+
+class Run(Base):
+    """One execution of a flow for one day (a rerun updates the same row)."""
+
+    __tablename__ = "runs"
+    __table_args__ = (UniqueConstraint("flow", "run_date", "run_key"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    flow: Mapped[str] = mapped_column(String(32))
+    run_date: Mapped[dt.date] = mapped_column(Date)
+    run_key: Mapped[str] = mapped_column(String(128), default="", server_default="")
+    status: Mapped[str] = mapped_column(String(16))  # running | completed | failed
+    config_hash: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    duration_s: Mapped[float | None] = mapped_column(Double)
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    cost_usd: Mapped[float] = mapped_column(Double, default=0.0, server_default="0")
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Sample(Base):
+    """A sampled query and its ranked results, snapshotted as production showed them."""
+
+    __tablename__ = "samples"
+    __table_args__ = (
+        UniqueConstraint("sample_date", "ranker", "query_norm"),
+        Index("ix_samples_sample_date", "sample_date"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    sample_date: Mapped[dt.date] = mapped_column(Date)
+    ranker: Mapped[str] = mapped_column(String(64), default="production")
+    query_id: Mapped[str] = mapped_column(Text)
+    query_text: Mapped[str] = mapped_column(Text)
+    query_norm: Mapped[str] = mapped_column(Text)
+    searched_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    stratum: Mapped[str] = mapped_column(Text)
+    segment: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    inclusion_prob: Mapped[float] = mapped_column(Double)
+    weight: Mapped[float] = mapped_column(Double)
+    hard: Mapped[bool] = mapped_column(Boolean, default=False)
+    results: Mapped[list[Any]] = mapped_column()
+    signals: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Judge(Base):
+    """A judge as configured when it gave verdicts: a new model or prompt is a new row."""
+
+    __tablename__ = "judges"
+    __table_args__ = (UniqueConstraint("name", "config_hash", "prompt_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    model: Mapped[str] = mapped_column(Text)
+    prompt_version: Mapped[str] = mapped_column(String(64))
+    config_hash: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class Verdict(Base):
+    """One judge's grade for one result of one sample."""
+
+    __tablename__ = "verdicts"
+    __table_args__ = (
+        UniqueConstraint("sample_id", "result_id", "judge_id", "mode"),
+        Index("ix_verdicts_cache_key", "cache_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"))
+    # No foreign key on judge_id: judge rows are insert-only and tiny, and the per-row
+    # check would cost a third of the COPY ingest rate (bench/store_ingest.py).
+    judge_id: Mapped[int] = mapped_column(Integer)
+    result_id: Mapped[str] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(SmallInteger)
+    mode: Mapped[str] = mapped_column(String(16), default="pointwise")
+    status: Mapped[str] = mapped_column(String(16))  # ok | invalid
+    grade: Mapped[int | None] = mapped_column(SmallInteger)
+    expected_grade: Mapped[float | None] = mapped_column(Double)
+    reasoning: Mapped[str] = mapped_column(Text, default="")
+    raw: Mapped[str] = mapped_column(Text, default="")
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    latency_ms: Mapped[float] = mapped_column(Double, default=0.0)
+    cost_usd: Mapped[float] = mapped_column(Double, default=0.0)
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    cache_hit: Mapped[bool] = mapped_column(Boolean, default=False)
+    cache_key: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class EnsembleGrade(Base):
+    """The ensemble's grade for one result of one sample, and how much its judges disagreed."""
+
+    __tablename__ = "ensemble_grades"
+    __table_args__ = (UniqueConstraint("sample_id", "result_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"))
+    result_id: Mapped[str] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(SmallInteger)
+    grade: Mapped[float | None] = mapped_column(Double)
+    disagreement: Mapped[float | None] = mapped_column(Double)
+    n_judges: Mapped[int] = mapped_column(SmallInteger)
+    method: Mapped[str] = mapped_column(String(16))
+
+
+class PairwiseJudgment(Base):
+    """A pairwise preference between two results or two rankings, asked in both orders."""
+
+    __tablename__ = "pairwise_judgments"
+    __table_args__ = (UniqueConstraint("judgment_date", "query_norm", "judge_id", "a_id", "b_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    judgment_date: Mapped[dt.date] = mapped_column(Date)
+    query_norm: Mapped[str] = mapped_column(Text)
+    judge_id: Mapped[int] = mapped_column(ForeignKey("judges.id"))
+    a_id: Mapped[str] = mapped_column(Text)
+    b_id: Mapped[str] = mapped_column(Text)
+    first: Mapped[str] = mapped_column(String(16))
+    second: Mapped[str] = mapped_column(String(16))
+    winner: Mapped[str] = mapped_column(String(16))
+    consistent: Mapped[bool] = mapped_column(Boolean)
+    reasoning: Mapped[str] = mapped_column(Text, default="")
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float] = mapped_column(Double, default=0.0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class JudgeCalibration(Base):
+    """A judge measured against human labels: its agreement, weight and fitted cut points."""
+
+    __tablename__ = "judge_calibrations"
+    __table_args__ = (UniqueConstraint("judge_name", "config_hash", "labels_source"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    judge_name: Mapped[str] = mapped_column(String(64))
+    config_hash: Mapped[str] = mapped_column(String(64))
+    labels_source: Mapped[str] = mapped_column(Text)
+    n: Mapped[int] = mapped_column(Integer)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    weight: Mapped[float] = mapped_column(Double)
+    thresholds: Mapped[list[Any] | None] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class HumanLabel(Base):
+    """A person's grade for a (query, result): the ground truth judges are checked on."""
+
+    __tablename__ = "human_labels"
+    __table_args__ = (UniqueConstraint("query_norm", "result_id", "annotator"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    query_id: Mapped[str | None] = mapped_column(Text)
+    query_text: Mapped[str] = mapped_column(Text)
+    query_norm: Mapped[str] = mapped_column(Text)
+    result_id: Mapped[str] = mapped_column(Text)
+    result_text: Mapped[str | None] = mapped_column(Text)
+    grade: Mapped[int] = mapped_column(SmallInteger)
+    annotator: Mapped[str] = mapped_column(String(128), default="")
+    source: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class DailyMetric(Base):
+    """One figure for one day: a value with its 95% CI and n, or NULL with a reason."""
+
+    __tablename__ = "daily_metrics"
+    __table_args__ = (
+        UniqueConstraint("metric_date", "metric", "segment", "judge", "k"),
+        Index("ix_daily_metrics_metric_date", "metric_date"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    metric_date: Mapped[dt.date] = mapped_column(Date)
+    metric: Mapped[str] = mapped_column(String(64))
+    segment: Mapped[str] = mapped_column(String(128), default="all")
+    judge: Mapped[str] = mapped_column(String(64), default="ensemble")
+    k: Mapped[int] = mapped_column(SmallInteger, default=0)
+    value: Mapped[float | None] = mapped_column(Double)
+    ci_low: Mapped[float | None] = mapped_column(Double)
+    ci_high: Mapped[float | None] = mapped_column(Double)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+    reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=_now(), onupdate=func.now()
+    )

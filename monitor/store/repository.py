@@ -1,0 +1,420 @@
+"""The small storage API the pipeline writes and reads through.
+
+Every write is idempotent: rows land through ``INSERT … ON CONFLICT`` on the tables'
+unique keys, so writing the same day, sample or verdict twice stores it once. Bulk
+rows (samples, verdicts, ensemble grades) go through COPY into a temporary table and
+one ``INSERT … SELECT … ON CONFLICT DO NOTHING``: COPY's speed, upsert's safety.
+Functions take a SQLAlchemy ``Connection`` and keyword-only arguments; the caller owns
+the transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, text
+from sqlalchemy.dialects.postgresql import insert
+
+from monitor.store import models
+from monitor.types import SampledQuery, Verdict, VerdictStatus
+
+__all__ = [
+    "StoredVerdict",
+    "copy_rows",
+    "ensure_judge",
+    "finish_run",
+    "lookup_cache",
+    "start_run",
+    "upsert_daily_metrics",
+    "upsert_ensemble_grades",
+    "upsert_samples",
+    "write_verdicts",
+]
+
+
+#: (metric, segment, judge, k, value, ci_low, ci_high, n, reason)
+MetricTuple = tuple[str, str, str, int, float | None, float | None, float | None, int, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVerdict:
+    """A verdict placed: which sample, which result at which position, which judge row."""
+
+    sample_id: int
+    judge_id: int
+    result_id: str
+    position: int
+    verdict: Verdict
+
+
+def copy_rows(
+    conn: Connection,
+    *,
+    table: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    conflict: str = "ON CONFLICT DO NOTHING",
+) -> int:
+    """COPY ``rows`` into ``table`` through a temp table; return how many were inserted.
+
+    Rows that hit a unique key already present are skipped, never duplicated.
+    """
+    cols = ", ".join(f'"{c}"' for c in columns)
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cur:
+        # Only the copied columns, no defaults or constraints: nothing to evaluate per row.
+        cur.execute(f'DROP TABLE IF EXISTS "_copy_{table}"')
+        cur.execute(
+            f'CREATE TEMP TABLE "_copy_{table}" ON COMMIT DROP AS '
+            f'SELECT {cols} FROM "{table}" WITH NO DATA'
+        )
+        with cur.copy(f'COPY "_copy_{table}" ({cols}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row(row)
+        cur.execute(f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM "_copy_{table}" {conflict}')
+        inserted = cur.rowcount
+        cur.execute(f'DROP TABLE "_copy_{table}"')
+    return int(inserted)
+
+
+def _next_ids(conn: Connection, table: str, count: int) -> list[int]:
+    """Reserve ``count`` ids from a table's sequence (COPY needs them up front)."""
+    if count == 0:
+        return []
+    rows = conn.execute(
+        text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+        {"t": table, "n": count},
+    )
+    return [int(r[0]) for r in rows]
+
+
+def ensure_judge(
+    conn: Connection,
+    *,
+    name: str,
+    kind: str,
+    model: str,
+    prompt_version: str,
+    config_hash: str,
+    params: Mapping[str, Any],
+) -> int:
+    """The id of this judge configuration, creating its row on first use."""
+    stmt = (
+        insert(models.Judge)
+        .values(
+            name=name,
+            kind=kind,
+            model=model,
+            prompt_version=prompt_version,
+            config_hash=config_hash,
+            params=dict(params),
+        )
+        .on_conflict_do_nothing(index_elements=["name", "config_hash", "prompt_version"])
+        .returning(models.Judge.id)
+    )
+    found = conn.execute(stmt).scalar()
+    if found is not None:
+        return int(found)
+    return int(
+        conn.execute(
+            text(
+                "SELECT id FROM judges WHERE name = :n AND config_hash = :c AND prompt_version = :p"
+            ),
+            {"n": name, "c": config_hash, "p": prompt_version},
+        ).scalar_one()
+    )
+
+
+def start_run(
+    conn: Connection, *, flow: str, run_date: dt.date, config_hash: str, run_key: str = ""
+) -> int:
+    """Open (or reopen, on a rerun of the same day) the run row; return its id."""
+    stmt = (
+        insert(models.Run)
+        .values(
+            flow=flow,
+            run_date=run_date,
+            run_key=run_key,
+            status="running",
+            config_hash=config_hash,
+            counts={},
+        )
+        .on_conflict_do_update(
+            index_elements=["flow", "run_date", "run_key"],
+            set_={
+                "status": "running",
+                "config_hash": config_hash,
+                "started_at": text("now()"),
+                "finished_at": None,
+                "error": None,
+            },
+        )
+        .returning(models.Run.id)
+    )
+    return int(conn.execute(stmt).scalar_one())
+
+
+def finish_run(
+    conn: Connection,
+    *,
+    run_id: int,
+    status: str,
+    counts: Mapping[str, Any],
+    cost_usd: float,
+    duration_s: float,
+    error: str | None = None,
+) -> None:
+    conn.execute(
+        text(
+            "UPDATE runs SET status = :s, counts = CAST(:c AS jsonb), cost_usd = :cost, "
+            "duration_s = :d, error = :e, finished_at = now() WHERE id = :id"
+        ),
+        {
+            "s": status,
+            "c": json.dumps(dict(counts), sort_keys=True),
+            "cost": cost_usd,
+            "d": duration_s,
+            "e": error,
+            "id": run_id,
+        },
+    )
+
+
+def _results_json(query: SampledQuery, top_k: int) -> str:
+    return json.dumps(
+        [
+            {
+                "id": r.id,
+                "position": r.position,
+                "title": r.title,
+                "text": r.text,
+                "metadata": dict(r.metadata),
+            }
+            for r in query.record.results[:top_k]
+        ],
+        ensure_ascii=False,
+        default=str,
+    )
+
+
+def upsert_samples(
+    conn: Connection,
+    *,
+    day: dt.date,
+    queries: Sequence[SampledQuery],
+    top_k: int,
+) -> dict[tuple[str, str], int]:
+    """Store the day's sample; return ``{(ranker, normalized query): sample id}``.
+
+    A rerun of the day keeps the rows already stored (same date and seed give the same
+    sample) and adds none twice.
+    """
+    ids = _next_ids(conn, "samples", len(queries))
+    rows = (
+        (
+            sample_id,
+            day,
+            q.record.ranker,
+            q.record.query_id,
+            q.record.query,
+            q.record.normalized_query,
+            q.record.timestamp,
+            q.stratum,
+            json.dumps(dict(q.record.segment), sort_keys=True),
+            q.inclusion_probability,
+            q.weight,
+            q.hard,
+            _results_json(q, top_k),
+            json.dumps(
+                {
+                    "clicks": q.record.clicks,
+                    "zero_result": q.record.zero_result,
+                    "reformulated": q.record.reformulated,
+                }
+            ),
+        )
+        for sample_id, q in zip(ids, queries, strict=True)
+    )
+    copy_rows(
+        conn,
+        table="samples",
+        columns=(
+            "id",
+            "sample_date",
+            "ranker",
+            "query_id",
+            "query_text",
+            "query_norm",
+            "searched_at",
+            "stratum",
+            "segment",
+            "inclusion_prob",
+            "weight",
+            "hard",
+            "results",
+            "signals",
+        ),
+        rows=rows,
+    )
+    found = conn.execute(
+        text("SELECT ranker, query_norm, id FROM samples WHERE sample_date = :d"), {"d": day}
+    )
+    return {(r.ranker, r.query_norm): int(r.id) for r in found}
+
+
+VERDICT_COLUMNS = (
+    "sample_id",
+    "judge_id",
+    "result_id",
+    "position",
+    "mode",
+    "status",
+    "grade",
+    "expected_grade",
+    "reasoning",
+    "raw",
+    "input_tokens",
+    "output_tokens",
+    "latency_ms",
+    "cost_usd",
+    "truncated",
+    "cache_hit",
+    "cache_key",
+)
+
+
+def _verdict_row(stored: StoredVerdict) -> tuple[Any, ...]:
+    v = stored.verdict
+    return (
+        stored.sample_id,
+        stored.judge_id,
+        stored.result_id,
+        stored.position,
+        v.mode,
+        v.status.value,
+        v.grade,
+        v.expected_grade,
+        v.reasoning,
+        v.raw,
+        v.input_tokens,
+        v.output_tokens,
+        v.latency_ms,
+        v.cost_usd,
+        v.truncated,
+        v.cache_hit,
+        v.cache_key,
+    )
+
+
+def write_verdicts(conn: Connection, *, verdicts: Iterable[StoredVerdict]) -> int:
+    """Bulk-store verdicts with COPY; return how many were new."""
+    return copy_rows(
+        conn,
+        table="verdicts",
+        columns=VERDICT_COLUMNS,
+        rows=(_verdict_row(v) for v in verdicts),
+    )
+
+
+def lookup_cache(conn: Connection, *, keys: Sequence[str]) -> dict[str, Verdict]:
+    """Verdicts already paid for, by cache key (the original answer, not a copy of a hit)."""
+    if not keys:
+        return {}
+    rows = conn.execute(
+        text(
+            "SELECT DISTINCT ON (v.cache_key) v.cache_key, v.status, v.grade, v.reasoning, "
+            "v.raw, v.mode, v.expected_grade, v.truncated, j.name, j.model, j.prompt_version "
+            "FROM verdicts v JOIN judges j ON j.id = v.judge_id "
+            "WHERE v.cache_key = ANY(:keys) ORDER BY v.cache_key, v.cache_hit, v.id"
+        ),
+        {"keys": list(keys)},
+    )
+    return {
+        r.cache_key: Verdict(
+            judge=r.name,
+            cache_key=r.cache_key,
+            status=VerdictStatus(r.status),
+            grade=r.grade,
+            reasoning=r.reasoning,
+            raw=r.raw,
+            model=r.model,
+            prompt_version=r.prompt_version,
+            mode=r.mode,
+            expected_grade=r.expected_grade,
+            truncated=r.truncated,
+            cache_hit=True,
+        )
+        for r in rows
+    }
+
+
+def upsert_ensemble_grades(
+    conn: Connection,
+    *,
+    rows: Iterable[tuple[int, str, int, float | None, float | None, int, str]],
+) -> int:
+    """Store (sample_id, result_id, position, grade, disagreement, n_judges, method) rows.
+
+    Recomputed aggregates replace the old ones (a judge that answered on the rerun
+    changes the aggregate), so this one updates on conflict.
+    """
+    return copy_rows(
+        conn,
+        table="ensemble_grades",
+        columns=(
+            "sample_id",
+            "result_id",
+            "position",
+            "grade",
+            "disagreement",
+            "n_judges",
+            "method",
+        ),
+        rows=rows,
+        conflict=(
+            "ON CONFLICT (sample_id, result_id) DO UPDATE SET grade = EXCLUDED.grade, "
+            "disagreement = EXCLUDED.disagreement, n_judges = EXCLUDED.n_judges, "
+            "method = EXCLUDED.method, position = EXCLUDED.position"
+        ),
+    )
+
+
+def upsert_daily_metrics(
+    conn: Connection,
+    *,
+    day: dt.date,
+    rows: Iterable[
+        tuple[str, str, str, int, float | None, float | None, float | None, int, str | None]
+    ],
+) -> int:
+    """Store (metric, segment, judge, k, value, ci_low, ci_high, n, reason) rows for a day.
+
+    Metrics are derived data: recomputing a day replaces its figures.
+    """
+    return copy_rows(
+        conn,
+        table="daily_metrics",
+        columns=(
+            "metric_date",
+            "metric",
+            "segment",
+            "judge",
+            "k",
+            "value",
+            "ci_low",
+            "ci_high",
+            "n",
+            "reason",
+        ),
+        rows=((day, *row) for row in rows),
+        conflict=(
+            "ON CONFLICT (metric_date, metric, segment, judge, k) DO UPDATE SET "
+            "value = EXCLUDED.value, ci_low = EXCLUDED.ci_low, ci_high = EXCLUDED.ci_high, "
+            "n = EXCLUDED.n, reason = EXCLUDED.reason, updated_at = now()"
+        ),
+    )

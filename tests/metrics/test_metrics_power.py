@@ -1,0 +1,38 @@
+"""Tests of monitor.metrics.power: queries needed per day."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from scipy import stats
+
+from monitor.errors import InputError
+from monitor.metrics.power import queries_needed
+
+
+def test_matches_the_normal_approximation_formula() -> None:
+    """n = ceil(2 (z_0.95 + z_0.8)² sd² / drop²) for a one-sided test."""
+    z = stats.norm.ppf(0.95) + stats.norm.ppf(0.8)
+    assert queries_needed(0.3, 0.05) == math.ceil(2 * z**2 * 0.3**2 / 0.05**2)
+
+
+def test_halving_the_drop_needs_about_four_times_the_queries() -> None:
+    """Sample size scales with 1/drop², and two-sided needs more than one-sided."""
+    small, large = queries_needed(0.3, 0.02), queries_needed(0.3, 0.04)
+    assert small == pytest.approx(4 * large, rel=0.01)
+    assert queries_needed(0.3, 0.04, one_sided=False) > large
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"sd": 0, "drop": 0.1}, "sd"),
+        ({"sd": 0.3, "drop": -1}, "drop"),
+        ({"sd": 0.3, "drop": 0.1, "power": 1.0}, "power"),
+    ],
+)
+def test_bad_arguments_are_refused(kwargs: dict, name: str) -> None:
+    """Non-positive sd/drop or a power of 1 raise InputError naming the argument."""
+    with pytest.raises(InputError, match=name):
+        queries_needed(**kwargs)

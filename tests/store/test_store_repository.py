@@ -1,0 +1,204 @@
+"""Writes are idempotent and bulk writes round-trip exactly, on real PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+from sqlalchemy import text
+
+from monitor.store import repository as repo
+from monitor.store.db import Database
+from monitor.types import Result, SampledQuery, SearchRecord, Verdict, VerdictStatus
+
+DAY = dt.date(2026, 11, 1)
+
+
+def _queries(n: int) -> list[SampledQuery]:
+    stamp = dt.datetime(2026, 11, 1, 12, tzinfo=dt.UTC)
+    return [
+        SampledQuery(
+            record=SearchRecord(
+                query_id=f"q{i}",
+                query=f"Query number {i}",
+                timestamp=stamp,
+                results=tuple(
+                    Result(id=f"doc{i}-{p}", position=p, title=f"t{p}", text="ümlaut ✓ text")
+                    for p in range(1, 4)
+                ),
+                segment={"locale": "de" if i % 2 else "en"},
+                clicks=i % 3,
+            ),
+            stratum="locale=de" if i % 2 else "locale=en",
+            inclusion_probability=0.25,
+        )
+        for i in range(n)
+    ]
+
+
+def _judge(db: Database) -> int:
+    with db.engine.begin() as conn:
+        return repo.ensure_judge(
+            conn,
+            name="j1",
+            kind="llm",
+            model="m",
+            prompt_version="p1",
+            config_hash="c1",
+            params={"temperature": 0},
+        )
+
+
+def _count(db: Database, table: str) -> int:
+    with db.engine.connect() as conn:
+        return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+def test_samples_written_twice_are_stored_once(database: Database) -> None:
+    """Upserting the same day's sample twice keeps one row per query and the same ids."""
+    queries = _queries(20)
+    with database.engine.begin() as conn:
+        first = repo.upsert_samples(conn, day=DAY, queries=queries, top_k=10)
+    with database.engine.begin() as conn:
+        second = repo.upsert_samples(conn, day=DAY, queries=queries, top_k=10)
+    assert first == second
+    assert len(first) == 20
+    assert _count(database, "samples") == 20
+    with database.engine.connect() as conn:
+        row = conn.execute(text("SELECT results, weight, segment FROM samples LIMIT 1")).one()
+    assert row.results[0]["text"] == "ümlaut ✓ text"
+    assert row.weight == 4.0
+
+
+def test_judge_rows_are_reused(database: Database) -> None:
+    """The same judge configuration gets the same id; a new prompt version a new row."""
+    a = _judge(database)
+    b = _judge(database)
+    with database.engine.begin() as conn:
+        c = repo.ensure_judge(
+            conn, name="j1", kind="llm", model="m", prompt_version="p2", config_hash="c1", params={}
+        )
+    assert a == b != c
+
+
+def _verdicts(sample_ids: list[int], judge_id: int, per_sample: int) -> list[repo.StoredVerdict]:
+    rng = random.Random(7)
+    out = []
+    for sid in sample_ids:
+        for pos in range(1, per_sample + 1):
+            ok = rng.random() > 0.1
+            out.append(
+                repo.StoredVerdict(
+                    sample_id=sid,
+                    judge_id=judge_id,
+                    result_id=f"r{pos}",
+                    position=pos,
+                    verdict=Verdict(
+                        judge="j1",
+                        cache_key=f"{sid:08d}{pos:04d}".ljust(64, "0"),
+                        status=VerdictStatus.OK if ok else VerdictStatus.INVALID,
+                        grade=rng.randint(0, 3) if ok else None,
+                        reasoning=f"because {sid}/{pos}\ttab \\ backslash, 'quote' \"dq\"",
+                        raw='{"grade": 1}',
+                        input_tokens=rng.randint(50, 500),
+                        output_tokens=rng.randint(5, 50),
+                        latency_ms=rng.random() * 1000,
+                        cost_usd=rng.random() / 1000,
+                        expected_grade=rng.random() * 3 if ok else None,
+                    ),
+                )
+            )
+    return out
+
+
+def test_verdicts_written_twice_are_counted_once(database: Database) -> None:
+    """Writing the same verdicts again inserts nothing new."""
+    judge_id = _judge(database)
+    with database.engine.begin() as conn:
+        ids = list(repo.upsert_samples(conn, day=DAY, queries=_queries(5), top_k=10).values())
+    verdicts = _verdicts(ids, judge_id, 3)
+    with database.engine.begin() as conn:
+        assert repo.write_verdicts(conn, verdicts=verdicts) == 15
+    with database.engine.begin() as conn:
+        assert repo.write_verdicts(conn, verdicts=verdicts) == 0
+    assert _count(database, "verdicts") == 15
+
+
+def test_copy_of_100k_verdicts_round_trips_exactly(database: Database) -> None:
+    """100,000 verdicts written with COPY read back field for field."""
+    judge_id = _judge(database)
+    with database.engine.begin() as conn:
+        ids = list(repo.upsert_samples(conn, day=DAY, queries=_queries(10_000), top_k=10).values())
+    verdicts = _verdicts(ids, judge_id, 10)
+    assert len(verdicts) == 100_000
+    with database.engine.begin() as conn:
+        assert repo.write_verdicts(conn, verdicts=verdicts) == 100_000
+    with database.engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT sample_id, result_id, position, status, grade, expected_grade, reasoning,"
+                " raw, input_tokens, output_tokens, latency_ms, cost_usd, cache_key FROM verdicts"
+            )
+        ).all()
+    stored = {(r.sample_id, r.result_id): r for r in rows}
+    assert len(stored) == 100_000
+    for sv in verdicts:
+        row = stored[(sv.sample_id, sv.result_id)]
+        v = sv.verdict
+        assert (row.position, row.status, row.grade) == (sv.position, v.status.value, v.grade)
+        assert row.expected_grade == v.expected_grade
+        assert (row.reasoning, row.raw, row.cache_key) == (v.reasoning, v.raw, v.cache_key)
+        assert (row.input_tokens, row.output_tokens) == (v.input_tokens, v.output_tokens)
+        assert row.latency_ms == v.latency_ms and row.cost_usd == v.cost_usd
+
+
+def test_cache_lookup_returns_the_paid_answer(database: Database) -> None:
+    """A stored verdict is found by its cache key and comes back marked as a cache hit."""
+    judge_id = _judge(database)
+    with database.engine.begin() as conn:
+        ids = list(repo.upsert_samples(conn, day=DAY, queries=_queries(2), top_k=10).values())
+        verdicts = _verdicts(ids, judge_id, 2)
+        repo.write_verdicts(conn, verdicts=verdicts)
+    keys = [v.verdict.cache_key for v in verdicts] + ["missing".ljust(64, "0")]
+    with database.engine.connect() as conn:
+        found = repo.lookup_cache(conn, keys=keys)
+    assert set(found) == {v.verdict.cache_key for v in verdicts}
+    for sv in verdicts:
+        hit = found[sv.verdict.cache_key]
+        assert hit.cache_hit and hit.grade == sv.verdict.grade and hit.status == sv.verdict.status
+
+
+def test_run_rerun_reuses_the_row(database: Database) -> None:
+    """Starting the same flow for the same day twice reopens one run row."""
+    with database.engine.begin() as conn:
+        first = repo.start_run(conn, flow="daily", run_date=DAY, config_hash="h")
+        repo.finish_run(
+            conn,
+            run_id=first,
+            status="failed",
+            counts={"sampled": 3},
+            cost_usd=0.5,
+            duration_s=1.0,
+            error="boom",
+        )
+    with database.engine.begin() as conn:
+        second = repo.start_run(conn, flow="daily", run_date=DAY, config_hash="h")
+    assert first == second
+    with database.engine.connect() as conn:
+        row = conn.execute(text("SELECT status, error FROM runs")).one()
+    assert (row.status, row.error) == ("running", None)
+    assert _count(database, "runs") == 1
+
+
+def test_daily_metrics_recomputed_replace_old_values(database: Database) -> None:
+    """Writing a day's metrics again updates the figures instead of adding rows."""
+    rows = [("ndcg", "all", "ensemble", 10, 0.5, 0.4, 0.6, 100, None)]
+    with database.engine.begin() as conn:
+        repo.upsert_daily_metrics(conn, day=DAY, rows=rows)
+    with database.engine.begin() as conn:
+        repo.upsert_daily_metrics(
+            conn, day=DAY, rows=[("ndcg", "all", "ensemble", 10, 0.7, 0.6, 0.8, 120, None)]
+        )
+    with database.engine.connect() as conn:
+        got = conn.execute(text("SELECT value, n FROM daily_metrics")).all()
+    assert [(r.value, r.n) for r in got] == [(0.7, 120)]
