@@ -41,6 +41,7 @@ __all__ = [
     "Run",
     "Sample",
     "Verdict",
+    "VerdictCache",
 ]
 
 NAMING_CONVENTION = {
@@ -155,6 +156,33 @@ class Verdict(Base):
     truncated: Mapped[bool] = mapped_column(Boolean, default=False)
     cache_hit: Mapped[bool] = mapped_column(Boolean, default=False)
     cache_key: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class VerdictCache(Base):
+    """Every answer a judge was paid for, by cache key: never paid for twice.
+
+    Daily verdicts, calibration and comparisons all read from here before calling an
+    endpoint, and write each new answer here first.
+    """
+
+    __tablename__ = "verdict_cache"
+
+    cache_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    judge_name: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(Text)
+    prompt_version: Mapped[str] = mapped_column(String(64))
+    mode: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    grade: Mapped[int | None] = mapped_column(SmallInteger)
+    expected_grade: Mapped[float | None] = mapped_column(Double)
+    reasoning: Mapped[str] = mapped_column(Text, default="")
+    raw: Mapped[str] = mapped_column(Text, default="")
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    latency_ms: Mapped[float] = mapped_column(Double, default=0.0)
+    cost_usd: Mapped[float] = mapped_column(Double, default=0.0)
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
 
 

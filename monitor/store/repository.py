@@ -29,6 +29,7 @@ __all__ = [
     "finish_run",
     "lookup_cache",
     "start_run",
+    "store_cache",
     "upsert_daily_metrics",
     "upsert_ensemble_grades",
     "upsert_samples",
@@ -321,22 +322,66 @@ def write_verdicts(conn: Connection, *, verdicts: Iterable[StoredVerdict]) -> in
     )
 
 
+CACHE_COLUMNS = (
+    "cache_key",
+    "judge_name",
+    "model",
+    "prompt_version",
+    "mode",
+    "status",
+    "grade",
+    "expected_grade",
+    "reasoning",
+    "raw",
+    "input_tokens",
+    "output_tokens",
+    "latency_ms",
+    "cost_usd",
+    "truncated",
+)
+
+
+def store_cache(conn: Connection, *, verdicts: Iterable[Verdict]) -> int:
+    """Remember paid answers by cache key (cache hits themselves are not stored again)."""
+    rows = (
+        (
+            v.cache_key,
+            v.judge,
+            v.model,
+            v.prompt_version,
+            v.mode,
+            v.status.value,
+            v.grade,
+            v.expected_grade,
+            v.reasoning,
+            v.raw,
+            v.input_tokens,
+            v.output_tokens,
+            v.latency_ms,
+            v.cost_usd,
+            v.truncated,
+        )
+        for v in verdicts
+        if not v.cache_hit
+    )
+    return copy_rows(conn, table="verdict_cache", columns=CACHE_COLUMNS, rows=rows)
+
+
 def lookup_cache(conn: Connection, *, keys: Sequence[str]) -> dict[str, Verdict]:
-    """Verdicts already paid for, by cache key (the original answer, not a copy of a hit)."""
+    """Answers already paid for, by cache key, marked as cache hits (no cost, no tokens)."""
     if not keys:
         return {}
     rows = conn.execute(
         text(
-            "SELECT DISTINCT ON (v.cache_key) v.cache_key, v.status, v.grade, v.reasoning, "
-            "v.raw, v.mode, v.expected_grade, v.truncated, j.name, j.model, j.prompt_version "
-            "FROM verdicts v JOIN judges j ON j.id = v.judge_id "
-            "WHERE v.cache_key = ANY(:keys) ORDER BY v.cache_key, v.cache_hit, v.id"
+            "SELECT cache_key, judge_name, model, prompt_version, mode, status, grade, "
+            "expected_grade, reasoning, raw, truncated FROM verdict_cache "
+            "WHERE cache_key = ANY(:keys)"
         ),
-        {"keys": list(keys)},
+        {"keys": list(dict.fromkeys(keys))},
     )
     return {
         r.cache_key: Verdict(
-            judge=r.name,
+            judge=r.judge_name,
             cache_key=r.cache_key,
             status=VerdictStatus(r.status),
             grade=r.grade,

@@ -158,7 +158,8 @@ def test_cache_lookup_returns_the_paid_answer(database: Database) -> None:
     with database.engine.begin() as conn:
         ids = list(repo.upsert_samples(conn, day=DAY, queries=_queries(2), top_k=10).values())
         verdicts = _verdicts(ids, judge_id, 2)
-        repo.write_verdicts(conn, verdicts=verdicts)
+        assert repo.store_cache(conn, verdicts=[v.verdict for v in verdicts]) == 4
+        assert repo.store_cache(conn, verdicts=[v.verdict for v in verdicts]) == 0
     keys = [v.verdict.cache_key for v in verdicts] + ["missing".ljust(64, "0")]
     with database.engine.connect() as conn:
         found = repo.lookup_cache(conn, keys=keys)

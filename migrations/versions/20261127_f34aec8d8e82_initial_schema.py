@@ -1,12 +1,13 @@
 """initial schema
 
 The tables of the whole pipeline: runs, samples (the snapshot of what users saw),
-judges, verdicts (with their cache keys), ensemble grades, pairwise judgments, human
-labels, judge calibrations and daily metrics. Unique keys on each make reruns idempotent.
+judges, verdicts, the verdict cache (every paid answer by key), ensemble grades,
+pairwise judgments, human labels, judge calibrations and daily metrics. Unique keys on
+each make reruns idempotent.
 
-Revision ID: 2bdcf091abf1
+Revision ID: f34aec8d8e82
 Revises:
-Create Date: 2026-11-27 09:29:55.070428
+Create Date: 2026-11-27 09:33:14.132528
 """
 
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "2bdcf091abf1"
+revision: str = "f34aec8d8e82"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -177,6 +178,31 @@ def upgrade() -> None:
     )
     op.create_index("ix_samples_sample_date", "samples", ["sample_date"], unique=False)
     op.create_table(
+        "verdict_cache",
+        sa.Column("cache_key", sa.String(length=64), nullable=False),
+        sa.Column("judge_name", sa.String(length=64), nullable=False),
+        sa.Column("model", sa.Text(), nullable=False),
+        sa.Column("prompt_version", sa.String(length=64), nullable=False),
+        sa.Column("mode", sa.String(length=16), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("grade", sa.SmallInteger(), nullable=True),
+        sa.Column("expected_grade", sa.Double(), nullable=True),
+        sa.Column("reasoning", sa.Text(), nullable=False),
+        sa.Column("raw", sa.Text(), nullable=False),
+        sa.Column("input_tokens", sa.Integer(), nullable=False),
+        sa.Column("output_tokens", sa.Integer(), nullable=False),
+        sa.Column("latency_ms", sa.Double(), nullable=False),
+        sa.Column("cost_usd", sa.Double(), nullable=False),
+        sa.Column("truncated", sa.Boolean(), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.PrimaryKeyConstraint("cache_key", name=op.f("pk_verdict_cache")),
+    )
+    op.create_table(
         "ensemble_grades",
         sa.Column("id", sa.BigInteger(), nullable=False),
         sa.Column("sample_id", sa.BigInteger(), nullable=False),
@@ -283,6 +309,7 @@ def downgrade() -> None:
     op.drop_table("verdicts")
     op.drop_table("pairwise_judgments")
     op.drop_table("ensemble_grades")
+    op.drop_table("verdict_cache")
     op.drop_index("ix_samples_sample_date", table_name="samples")
     op.drop_table("samples")
     op.drop_table("runs")

@@ -1,0 +1,540 @@
+"""A judge that asks an OpenAI-compatible chat endpoint (OpenAI, Azure, vLLM, Ollama…).
+
+Retries of 429/5xx/timeouts are the ``openai`` client's own (``max_retries``, backoff,
+``retry-after``); this module adds what the client cannot know: bounded concurrency,
+RPM/TPM budgets, structured output with a fallback to JSON mode, and one repair round for
+answers that are not a valid grade. An answer still invalid after the repair is stored as
+an ``invalid`` verdict with its raw text — never guessed, never dropped. An endpoint that
+fails beyond its retries raises ``JudgeError``; that is not a verdict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import os
+import re
+import time
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+import openai
+from openai import AsyncOpenAI
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from monitor.config import JudgeConfig
+from monitor.errors import ConfigError, InputError, JudgeError
+from monitor.judges.base import cache_key
+from monitor.judges.limits import RateLimiter
+from monitor.judges.prompts import PromptTemplate, RenderedPrompt, clean_text, load_template
+from monitor.types import MAX_GRADE, JudgeItem, PairwiseVerdict, Result, Verdict, VerdictStatus
+
+__all__ = [
+    "LLMJudge",
+    "PairwiseAnswer",
+    "PointwiseAnswer",
+    "api_key_for",
+    "expected_grade",
+    "parse_answer",
+    "response_format",
+]
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+_FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.S)
+_GRADE_KEY = re.compile(r'"grade"\s*:\s*$')
+_REPAIR = (
+    "Your previous reply could not be used: {error}. Reply only with valid JSON, exactly "
+    "one object of the form {shape}, and nothing else."
+)
+_SHAPES = {
+    "pointwise": '{"reasoning": "<short reasoning>", "grade": <0, 1, 2 or 3>}',
+    "pairwise": '{"reasoning": "<short reasoning>", "preference": "A" | "B" | "tie"}',
+}
+NO_KEY_NEEDED = "no-key-needed"  # local endpoints (vLLM, Ollama) configured with api_key_env=None
+
+
+class PointwiseAnswer(BaseModel):
+    """A graded answer; the grade must be an integer on the scale, nothing coerced."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    reasoning: str = Field(default="", max_length=20_000)
+    grade: int = Field(strict=True, ge=0, le=MAX_GRADE)
+
+
+class PairwiseAnswer(BaseModel):
+    """A preference between the result shown as A and the one shown as B."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    reasoning: str = Field(default="", max_length=20_000)
+    preference: Literal["A", "B", "tie"]
+
+    @field_validator("preference", mode="before")
+    @classmethod
+    def _fold_case(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            folded = value.strip()
+            return folded.upper() if folded.lower() in {"a", "b"} else folded.lower()
+        return value
+
+
+def response_format(kind: str, mode: str) -> dict[str, Any]:
+    """The ``response_format`` argument: a strict JSON schema, or plain JSON mode."""
+    if kind == "json_object":
+        return {"type": "json_object"}
+    verdict: dict[str, Any]
+    if mode == "pairwise":
+        name, verdict = "pairwise_preference", {"type": "string", "enum": ["A", "B", "tie"]}
+        field = "preference"
+    else:
+        name, verdict = "relevance_grade", {"type": "integer", "enum": list(range(MAX_GRADE + 1))}
+        field = "grade"
+    schema = {
+        "type": "object",
+        "properties": {"reasoning": {"type": "string"}, field: verdict},
+        "required": ["reasoning", field],
+        "additionalProperties": False,
+    }
+    return {"type": "json_schema", "json_schema": {"name": name, "strict": True, "schema": schema}}
+
+
+def parse_answer(content: str, model: type[M]) -> tuple[M | None, str]:
+    """The answer as ``model``, or None and a one-line reason it is not valid."""
+    text = content.strip()
+    fenced = _FENCE.match(text)
+    if fenced:
+        text = fenced.group(1)
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return None, f"not valid JSON ({exc.msg} at position {exc.pos})"
+    if not isinstance(payload, dict):
+        return None, f"expected a JSON object, got {type(payload).__name__}"
+    try:
+        return model.model_validate(payload), ""
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "answer"
+        return None, f"{where}: {first['msg']}"
+
+
+def expected_grade(logprobs: Any) -> float | None:
+    """Probability-weighted grade from the grade token's top logprobs, when present.
+
+    A judge that is 60/40 between 2 and 3 says more than its argmax does; calibration
+    and drift use this continuous figure.
+    """
+    content = getattr(logprobs, "content", None)
+    if not content:
+        return None
+    seen = ""
+    for entry in content:
+        if _GRADE_KEY.search(seen) and entry.token.strip().isdigit():
+            weights: dict[int, float] = {}
+            for alt in entry.top_logprobs or []:
+                token = alt.token.strip()
+                if token.isdigit() and 0 <= int(token) <= MAX_GRADE:
+                    weights[int(token)] = weights.get(int(token), 0.0) + math.exp(alt.logprob)
+            total = sum(weights.values())
+            if total <= 0:
+                return None
+            return sum(g * w for g, w in weights.items()) / total
+        seen += entry.token
+    return None
+
+
+def api_key_for(config: JudgeConfig) -> str:
+    """The judge's key from its environment variable; ConfigError naming the variable."""
+    if config.api_key_env is None:
+        return NO_KEY_NEEDED
+    value = os.environ.get(config.api_key_env, "")
+    if not value.strip():
+        raise ConfigError(
+            f"judge {config.name!r}: environment variable {config.api_key_env} "
+            "(its API key) is not set"
+        )
+    return value
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """One question to the endpoint, with its repair round if there was one."""
+
+    parsed: BaseModel | None
+    raw: str
+    error: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    latency_ms: float = 0.0
+    expected: float | None = None
+
+
+class LLMJudge:
+    """Pointwise or reference-based grading, plus pairwise comparison, over chat completions.
+
+    The mode follows the configured template: ``pointwise`` or ``reference`` (which needs
+    ``JudgeItem.reference``). The client is built from the config (key from
+    ``config.api_key_env``, checked here, before any call) unless one is injected.
+    """
+
+    def __init__(self, config: JudgeConfig, *, client: AsyncOpenAI | None = None) -> None:
+        if config.kind != "llm":
+            raise ConfigError(
+                f"judge {config.name!r}: LLMJudge needs kind 'llm', not {config.kind!r}"
+            )
+        self._config = config
+        self._template: PromptTemplate = load_template(config.prompt)
+        if self._template.mode == "pairwise":
+            raise ConfigError(
+                f"judge {config.name!r}: prompt {config.prompt!r} is pairwise; pointwise "
+                "judging needs a pointwise or reference template"
+            )
+        self._pair_template = load_template("pairwise")
+        self._api_key = api_key_for(config)
+        self._injected = (
+            client.with_options(max_retries=config.max_retries, timeout=config.timeout_s)
+            if client is not None
+            else None
+        )
+        self._clients: dict[int, AsyncOpenAI] = {}
+        self._semaphores: dict[int, asyncio.Semaphore] = {}
+        self._format: str = config.response_format
+        self._rpm = RateLimiter(config.rpm) if config.rpm else None
+        # A token budget allows bursts of ten seconds' worth: one call costs many tokens.
+        self._tpm = (
+            RateLimiter(config.tpm, capacity=max(config.tpm / 6, 1.0)) if config.tpm else None
+        )
+
+    def __repr__(self) -> str:
+        return f"LLMJudge(name={self.name!r}, model={self._config.model!r})"
+
+    @property
+    def name(self) -> str:
+        return self._config.name
+
+    @property
+    def config(self) -> JudgeConfig:
+        return self._config
+
+    @property
+    def prompt_version(self) -> str:
+        return self._template.version
+
+    @property
+    def mode(self) -> str:
+        return self._template.mode
+
+    async def judge(self, items: Sequence[JudgeItem]) -> list[Verdict]:
+        """One verdict per item, in order; JudgeError if the endpoint fails for good."""
+        if self.mode == "reference":
+            for index, item in enumerate(items):
+                if item.reference is None:
+                    raise InputError(
+                        f"judge {self.name!r} grades against a reference, but item {index} "
+                        f"(result {item.result.id!r}) has none"
+                    )
+        tasks = [self._judge_one(item) for item in items]
+        return await _gather_or_raise(tasks)
+
+    async def judge_pairwise(self, query: str, a: Result, b: Result) -> PairwiseVerdict:
+        """Which of ``a`` and ``b`` serves ``query`` better, asked in both orders."""
+        query_text = clean_text(query).strip()
+        if not query_text:
+            raise InputError(f"judge {self.name!r}: pairwise comparison needs a non-empty query")
+        limit = self._config.max_input_chars
+        orders = [(a, b), (b, a)]
+        outcomes = await _gather_or_raise(
+            [
+                self._ask(
+                    self._pair_template.render(
+                        query=query_text,
+                        result_a=first.content,
+                        result_b=second.content,
+                        rubric=self._config.rubric,
+                        max_input_chars=limit,
+                    ).messages,
+                    PairwiseAnswer,
+                    "pairwise",
+                )
+                for first, second in orders
+            ]
+        )
+        shown_first = [_preference(outcomes[0], {"A": "a", "B": "b"})]
+        shown_first.append(_preference(outcomes[1], {"A": "b", "B": "a"}))
+        first, second = shown_first
+        consistent = first == second and first != "invalid"
+        in_tokens = sum(o.input_tokens for o in outcomes)
+        out_tokens = sum(o.output_tokens for o in outcomes)
+        reasons = [
+            f"{label}: {o.parsed.reasoning if isinstance(o.parsed, PairwiseAnswer) else o.error}"
+            for label, o in zip(("A first", "B first"), outcomes, strict=True)
+        ]
+        return PairwiseVerdict(
+            judge=self.name,
+            query=query,
+            a_id=a.id,
+            b_id=b.id,
+            first=first,
+            second=second,
+            winner=first if consistent else "tie",
+            consistent=consistent,
+            reasoning=" | ".join(reasons),
+            input_tokens=in_tokens,
+            output_tokens=out_tokens,
+            cost_usd=self._cost(in_tokens, out_tokens),
+        )
+
+    async def aclose(self) -> None:
+        """Close the clients this judge built (an injected client is the caller's)."""
+        for client in self._clients.values():
+            await client.close()
+        self._clients.clear()
+
+    # -- one item ------------------------------------------------------------------------
+
+    def _prepare(self, item: JudgeItem) -> tuple[str, RenderedPrompt | Verdict]:
+        """The cache key, and either the prompt to send or the verdict needing no call."""
+        key = cache_key(self._config, self.prompt_version, item, self.mode)
+        query = clean_text(item.query).strip()
+        content = clean_text(item.result.content).strip()
+        problem = (
+            "empty query text"
+            if not query
+            else "empty result text"
+            if not content
+            else "empty reference text"
+            if self.mode == "reference" and not clean_text(item.reference or "").strip()
+            else ""
+        )
+        if problem:
+            # Nothing to judge: say so as an invalid verdict instead of paying for a guess.
+            return key, self._verdict(key, VerdictStatus.INVALID, None, reasoning=problem)
+        rendered = self._template.render(
+            query=query,
+            result=content,
+            reference=item.reference,
+            rubric=self._config.rubric,
+            max_input_chars=self._config.max_input_chars,
+        )
+        return key, rendered
+
+    async def _judge_one(self, item: JudgeItem) -> Verdict:
+        key, rendered = self._prepare(item)
+        if isinstance(rendered, Verdict):
+            return rendered
+        outcome = await self._ask(rendered.messages, PointwiseAnswer, "pointwise")
+        answer = outcome.parsed
+        if isinstance(answer, PointwiseAnswer):
+            status, grade, reasoning = VerdictStatus.OK, answer.grade, answer.reasoning
+        else:
+            status, grade = VerdictStatus.INVALID, None
+            reasoning = f"invalid answer: {outcome.error}"
+        return self._verdict(
+            key,
+            status,
+            grade,
+            reasoning=reasoning,
+            raw=outcome.raw,
+            expected=outcome.expected,
+            input_tokens=outcome.input_tokens,
+            output_tokens=outcome.output_tokens,
+            latency_ms=outcome.latency_ms,
+            truncated=rendered.truncated,
+        )
+
+    def _verdict(
+        self,
+        key: str,
+        status: VerdictStatus,
+        grade: int | None,
+        *,
+        reasoning: str,
+        raw: str = "",
+        expected: float | None = None,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        latency_ms: float = 0.0,
+        truncated: bool = False,
+    ) -> Verdict:
+        return Verdict(
+            judge=self.name,
+            cache_key=key,
+            status=status,
+            grade=grade,
+            reasoning=reasoning,
+            raw=raw,
+            model=self._config.model,
+            prompt_version=self.prompt_version,
+            mode=self.mode,
+            expected_grade=expected,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            latency_ms=latency_ms,
+            cost_usd=self._cost(input_tokens, output_tokens),
+            truncated=truncated,
+        )
+
+    def _cost(self, input_tokens: int, output_tokens: int) -> float:
+        return (
+            input_tokens * self._config.price_input_per_mtok
+            + output_tokens * self._config.price_output_per_mtok
+        ) / 1_000_000
+
+    # -- the endpoint ----------------------------------------------------------------------
+
+    async def _ask(
+        self, messages: list[dict[str, str]], model: type[BaseModel], mode: str
+    ) -> _Outcome:
+        """Ask once; if the answer is unusable, ask once more with a repair instruction."""
+        completion, latency = await self._complete(messages, mode)
+        raw = _content(completion)
+        parsed, error = parse_answer(raw, model)
+        outcome = _Outcome(parsed, raw, error, *_usage(completion), latency)
+        if parsed is None:
+            repair = [
+                *messages,
+                {"role": "assistant", "content": raw},
+                {"role": "user", "content": _REPAIR.format(error=error, shape=_SHAPES[mode])},
+            ]
+            completion, latency = await self._complete(repair, mode)
+            raw = _content(completion)
+            parsed, error = parse_answer(raw, model)
+            in_tokens, out_tokens = _usage(completion)
+            outcome = _Outcome(
+                parsed,
+                raw,
+                error,
+                outcome.input_tokens + in_tokens,
+                outcome.output_tokens + out_tokens,
+                outcome.latency_ms + latency,
+            )
+        if parsed is not None and mode == "pointwise":
+            outcome.expected = expected_grade(completion.choices[0].logprobs)
+        return outcome
+
+    async def _complete(self, messages: list[dict[str, str]], mode: str) -> tuple[Any, float]:
+        config = self._config
+        async with self._semaphore():
+            if self._rpm is not None:
+                await self._rpm.acquire()
+            if self._tpm is not None:
+                chars = sum(len(m["content"]) for m in messages)
+                await self._tpm.acquire(chars / 4 + config.max_tokens)
+            kwargs = self.request_body(messages)
+            # The typed overloads want TypedDict messages; ours are checked plain dicts.
+            create: Any = self._client().chat.completions.create
+            while True:
+                fmt = self._format
+                started = time.perf_counter()
+                try:
+                    completion = await create(**kwargs, response_format=response_format(fmt, mode))
+                    return completion, (time.perf_counter() - started) * 1000
+                except openai.BadRequestError as exc:
+                    if fmt != "json_schema":
+                        raise self.endpoint_error(exc) from None
+                    # Many compatible servers know JSON mode but not json_schema.
+                    log.warning(
+                        "judge %s: endpoint refused json_schema (%s); using json_object",
+                        self.name,
+                        exc.message,
+                    )
+                    self._format = "json_object"
+                except openai.APIError as exc:
+                    raise self.endpoint_error(exc) from None
+
+    def request_body(self, messages: list[dict[str, str]]) -> dict[str, Any]:
+        """The chat-completions arguments besides ``response_format``."""
+        config = self._config
+        body: dict[str, Any] = {
+            "model": config.model,
+            "messages": messages,
+            "temperature": config.temperature,
+            "max_tokens": config.max_tokens,
+        }
+        if config.seed is not None:
+            body["seed"] = config.seed
+        if config.logprobs:
+            body.update(logprobs=True, top_logprobs=5)
+        return body
+
+    def endpoint_error(self, exc: openai.APIError) -> JudgeError:
+        """A one-line JudgeError for a failure the client's retries did not cure."""
+        if isinstance(exc, openai.APITimeoutError):
+            what = f"did not answer within {self._config.timeout_s:g}s"
+        elif isinstance(exc, openai.APIConnectionError):
+            what = f"cannot be reached ({exc.message})"
+        elif isinstance(exc, openai.APIStatusError):
+            what = f"answered HTTP {exc.status_code}: {exc.message}"
+        else:
+            what = f"gave an unusable response: {exc.message}"
+        return JudgeError(self._failure(what))
+
+    def _failure(self, what: str) -> str:
+        endpoint = self._config.base_url or "api.openai.com"
+        return (
+            f"judge {self.name!r}: endpoint {endpoint} {what} "
+            f"(after {self._config.max_retries} retries)"
+        )
+
+    def _client(self) -> AsyncOpenAI:
+        """The injected client, or one built for the running loop (pools are per loop)."""
+        if self._injected is not None:
+            return self._injected
+        loop_id = id(asyncio.get_running_loop())
+        client = self._clients.get(loop_id)
+        if client is None:
+            client = AsyncOpenAI(
+                api_key=self._api_key,
+                base_url=self._config.base_url,
+                max_retries=self._config.max_retries,
+                timeout=self._config.timeout_s,
+            )
+            self._clients = {loop_id: client}
+        return client
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop_id = id(asyncio.get_running_loop())
+        semaphore = self._semaphores.get(loop_id)
+        if semaphore is None:
+            semaphore = asyncio.Semaphore(self._config.max_concurrency)
+            self._semaphores = {loop_id: semaphore}
+        return semaphore
+
+
+def _content(completion: Any) -> str:
+    choices = getattr(completion, "choices", None) or []
+    return (choices[0].message.content or "") if choices else ""
+
+
+def _usage(completion: Any) -> tuple[int, int]:
+    usage = getattr(completion, "usage", None)
+    if usage is None:
+        return 0, 0
+    return int(usage.prompt_tokens or 0), int(usage.completion_tokens or 0)
+
+
+def _preference(outcome: _Outcome, labels: dict[str, str]) -> str:
+    if not isinstance(outcome.parsed, PairwiseAnswer):
+        return "invalid"
+    return labels.get(outcome.parsed.preference, "tie")
+
+
+async def _gather_or_raise(coroutines: Sequence[Coroutine[Any, Any, T]]) -> list[T]:
+    """Run all; on the first failure cancel the rest and raise that failure itself."""
+    tasks: list[asyncio.Task[T]] = []
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(c) for c in coroutines]
+    except BaseExceptionGroup as failures:
+        first = failures.exceptions[0]
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None
+    return [task.result() for task in tasks]

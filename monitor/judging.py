@@ -1,0 +1,155 @@
+"""Judging through the verdict cache: an identical question is never paid for twice.
+
+For each judge, the items' cache keys are looked up in Postgres first; only the misses
+go to the judge, in chunks, and every chunk's answers are stored in the cache as soon
+as they arrive. A run that crashes (or an endpoint that goes down) half-way loses at
+most the chunk in flight: the rerun finds everything else in the cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from monitor.errors import JudgeError
+from monitor.judges.base import Judge, cache_key
+from monitor.store import repository as repo
+from monitor.store.db import Database
+from monitor.types import JudgeItem, Verdict, VerdictStatus
+
+__all__ = ["JudgeTally", "Progress", "judge_with_cache"]
+
+#: Called with (judge name, items done, items total) as chunks complete.
+Progress = Callable[[str, int, int], None]
+
+_LOOKUP_CHUNK = 5_000
+
+
+@dataclass
+class JudgeTally:
+    """What one judge cost in one call of ``judge_with_cache``."""
+
+    paid: int = 0
+    cached: int = 0
+    invalid: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, verdict: Verdict) -> None:
+        if verdict.cache_hit:
+            self.cached += 1
+        else:
+            self.paid += 1
+            self.input_tokens += verdict.input_tokens
+            self.output_tokens += verdict.output_tokens
+            self.cost_usd += verdict.cost_usd
+        if verdict.status is VerdictStatus.INVALID:
+            self.invalid += 1
+
+
+def _mode(judge: Judge) -> str:
+    return str(getattr(judge, "mode", "pointwise"))
+
+
+def _lookup(database: Database, keys: list[str]) -> dict[str, Verdict]:
+    found: dict[str, Verdict] = {}
+    with database.engine.connect() as conn:
+        for start in range(0, len(keys), _LOOKUP_CHUNK):
+            found.update(repo.lookup_cache(conn, keys=keys[start : start + _LOOKUP_CHUNK]))
+    return found
+
+
+def _store(database: Database, verdicts: list[Verdict]) -> None:
+    with database.engine.begin() as conn:
+        repo.store_cache(conn, verdicts=verdicts)
+
+
+async def _judge_one(
+    database: Database,
+    judge: Judge,
+    items: Sequence[JudgeItem],
+    chunk: int,
+    progress: Progress | None,
+) -> tuple[list[Verdict | None], JudgeTally]:
+    tally = JudgeTally()
+    mode = _mode(judge)
+    keys = [cache_key(judge.config, judge.prompt_version, item, mode) for item in items]
+    cached = await asyncio.to_thread(_lookup, database, list(dict.fromkeys(keys)))
+    out: list[Verdict | None] = [None] * len(items)
+    todo: dict[str, list[int]] = {}
+    for index, key in enumerate(keys):
+        hit = cached.get(key)
+        if hit is not None:
+            # the stored answer, under this judge's current name
+            out[index] = _renamed(hit, judge.name)
+        else:
+            todo.setdefault(key, []).append(index)
+    for verdict in out:
+        if verdict is not None:
+            tally.add(verdict)
+    done = len(items) - sum(len(v) for v in todo.values())
+    if progress:
+        progress(judge.name, done, len(items))
+    pending = list(todo.items())
+    for start in range(0, len(pending), chunk):
+        batch = pending[start : start + chunk]
+        try:
+            answers = await judge.judge([items[indexes[0]] for _, indexes in batch])
+        except JudgeError as exc:
+            tally.errors.append(str(exc))
+            break
+        await asyncio.to_thread(_store, database, answers)
+        for (_, indexes), answer in zip(batch, answers, strict=True):
+            tally.add(answer)
+            out[indexes[0]] = answer
+            for duplicate in indexes[1:]:  # the same question twice in one run: paid once
+                out[duplicate] = _renamed(answer, judge.name, hit=True)
+                tally.add(out[duplicate])  # type: ignore[arg-type]
+            done += len(indexes)
+        if progress:
+            progress(judge.name, done, len(items))
+    return out, tally
+
+
+def _renamed(verdict: Verdict, name: str, *, hit: bool | None = None) -> Verdict:
+    from dataclasses import replace
+
+    cache_hit = verdict.cache_hit if hit is None else hit
+    if verdict.judge == name and verdict.cache_hit == cache_hit:
+        return verdict
+    if cache_hit:
+        return replace(
+            verdict,
+            judge=name,
+            cache_hit=True,
+            input_tokens=0,
+            output_tokens=0,
+            cost_usd=0.0,
+            latency_ms=0.0,
+        )
+    return replace(verdict, judge=name)
+
+
+async def judge_with_cache(
+    database: Database,
+    judges: Sequence[Judge],
+    items: Sequence[JudgeItem],
+    *,
+    chunk: int = 256,
+    progress: Progress | None = None,
+) -> tuple[dict[str, list[Verdict | None]], dict[str, JudgeTally]]:
+    """Every judge's verdict on every item, paying only for what the cache lacks.
+
+    Judges run concurrently (each within its own limits). A judge whose endpoint fails
+    keeps what it answered before the failure; its missing verdicts are ``None`` and the
+    failure is in its tally's ``errors``, so the caller decides the run's fate.
+    """
+    results = await asyncio.gather(
+        *(_judge_one(database, judge, items, chunk, progress) for judge in judges)
+    )
+    verdicts = {judge.name: out for judge, (out, _) in zip(judges, results, strict=True)}
+    tallies = {judge.name: tally for judge, (_, tally) in zip(judges, results, strict=True)}
+    return verdicts, tallies

@@ -1,0 +1,341 @@
+"""Choose a day's queries to judge so that weighted metrics estimate all of the traffic.
+
+Design (stratified probability-proportional-to-size, exact inclusion probabilities):
+
+1. **Dedup.** The unit judged is the distinct normalized query of the day; a query
+   searched 500 times is judged once. Its *size* ``f`` is how often it was searched.
+   A query searched in several segments belongs to the stratum where it was searched
+   most (ties: the first in sorted order) — the store keeps one row per query and day.
+   Its record is one of its searches chosen pseudo-randomly (hash of seed, day and query
+   id), so the judged list is a fair draw of what its searches saw.
+2. **Strata** from ``config.strata`` (key like ``locale=de|surface=app``; a missing
+   field reads ``unknown``). ``size`` is allocated proportionally to each stratum's
+   searches (or equally), every stratum gets at least ``min_per_stratum`` (or all its
+   queries if it has fewer) even if that takes the total above ``size``.
+3. **Within a stratum**, systematic PPS: queries in a seeded random order laid end to
+   end with length ``f`` (times ``hard_oversample`` for hard queries), ``n_h`` equally
+   spaced points with a random start. Query ``i`` is chosen with probability exactly
+   ``pi_i = n_h * s_i / S_h``; queries with ``pi_i >= 1`` are taken with certainty
+   first. No query can be hit twice.
+4. **Weights are in searches.** ``SampledQuery.inclusion_probability`` is
+   ``pi_i / f_i``, so ``weight = f_i / pi_i`` is the number of the day's searches the
+   query stands for, and ``sum(w * y)`` is the Horvitz–Thompson estimate of the total of
+   a per-search quantity ``y`` over all searches (unbiased); divided by the known number
+   of searches it is an unbiased per-search mean. Without oversampling the weights of a
+   stratum add up to exactly its searches. The query-level ``pi_i`` and ``f_i`` are kept
+   in ``DailySample`` for per-distinct-query estimates (weight ``1 / pi_i``).
+
+A query is *hard* when most of its searches had no results, no clicks or a
+reformulation. Same (seed, day) and records → same sample; the RNG comes from a SHA-256
+of both, never from Python's salted ``hash()``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.table import Table
+
+from monitor.config import SamplingConfig
+from monitor.errors import InputError
+from monitor.types import SampledQuery, SearchRecord
+
+__all__ = [
+    "DailySample",
+    "StratumCounts",
+    "allocate",
+    "is_hard",
+    "sample_day",
+    "stratum_key",
+    "summarize",
+    "write_jsonl",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class StratumCounts:
+    """Population and sample sizes of one stratum."""
+
+    searches: int
+    distinct: int
+    hard_distinct: int
+    sampled: int
+    hard_sampled: int
+    weight_sum: float
+
+
+@dataclass(frozen=True)
+class DailySample:
+    """A day's sample. ``searches[i]`` and ``query_probabilities[i]`` belong to ``queries[i]``."""
+
+    day: dt.date
+    seed: int
+    queries: list[SampledQuery]
+    searches: list[int]
+    query_probabilities: list[float]
+    strata: dict[str, StratumCounts]
+    total_searches: int
+    distinct_queries: int
+    duplicates_removed: int = field(default=0)
+
+    @property
+    def sampled(self) -> int:
+        return len(self.queries)
+
+
+def stratum_key(record: SearchRecord, fields: Sequence[str]) -> str:
+    """``locale=de|surface=app`` for the given fields; ``all`` when there are none."""
+    if not fields:
+        return "all"
+    return "|".join(f"{f}={record.segment.get(f, 'unknown')}" for f in fields)
+
+
+def is_hard(record: SearchRecord) -> bool:
+    """A search that went badly by the user's own signals."""
+    return record.zero_result or record.reformulated or record.clicks == 0
+
+
+def _seed(seed: int, day: dt.date, *extra: str) -> int:
+    blob = "|".join([str(seed), day.isoformat(), *extra]).encode()
+    return int.from_bytes(hashlib.sha256(blob).digest()[:8], "big")
+
+
+def allocate(
+    sizes: dict[str, float], capacity: dict[str, int], *, total: int, minimum: int
+) -> dict[str, int]:
+    """Split ``total`` over strata by ``sizes``, each within [min(minimum, cap), cap].
+
+    Largest-remainder rounding; the minimum wins over ``total`` when they conflict.
+    """
+    keys = sorted(sizes)
+    floor = {k: min(minimum, capacity[k]) for k in keys}
+    n = dict(floor)
+    budget = min(total, sum(capacity.values())) - sum(floor.values())
+    while budget > 0:
+        open_keys = [k for k in keys if n[k] < capacity[k]]
+        weight = sum(sizes[k] for k in open_keys)
+        if not open_keys:
+            break
+        if weight <= 0:
+            shares = {k: budget / len(open_keys) for k in open_keys}
+        else:
+            shares = {k: budget * sizes[k] / weight for k in open_keys}
+        given = 0
+        for k in open_keys:
+            add = min(int(shares[k]), capacity[k] - n[k])
+            n[k] += add
+            given += add
+        if given == 0:  # hand out the remainder one by one, largest fraction first
+            ranked = sorted(open_keys, key=lambda k: (-(shares[k] - int(shares[k])), k))
+            for k in ranked[:budget]:
+                n[k] += 1
+                given += 1
+        budget -= given
+    return n
+
+
+def _pps(sizes: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Systematic PPS of ``n`` units: chosen indexes and their exact probabilities."""
+    count = sizes.size
+    if n >= count:
+        return np.arange(count), np.ones(count)
+    probs = np.zeros(count)
+    certain = np.zeros(count, dtype=bool)
+    while True:  # take-all units: their share of the rest would give pi >= 1
+        rest = ~certain
+        n_rest = n - int(certain.sum())
+        pi = n_rest * sizes / sizes[rest].sum()
+        new = rest & (pi >= 1)
+        if not new.any():
+            break
+        certain |= new
+    probs[certain] = 1.0
+    rest_idx = np.flatnonzero(~certain)
+    n_rest = n - int(certain.sum())
+    chosen = list(np.flatnonzero(certain))
+    if n_rest > 0:
+        total = sizes[rest_idx].sum()
+        probs[rest_idx] = n_rest * sizes[rest_idx] / total
+        order = rest_idx[rng.permutation(rest_idx.size)]
+        ends = np.cumsum(sizes[order])
+        step = total / n_rest
+        points = rng.uniform(0, step) + step * np.arange(n_rest)
+        hit = np.searchsorted(ends, points, side="right")
+        chosen.extend(order[np.minimum(hit, order.size - 1)].tolist())
+    idx = np.array(sorted(chosen), dtype=np.int64)
+    return idx, probs[idx]
+
+
+@dataclass
+class _Unit:
+    norm: str
+    searches: int = 0
+    hard: int = 0
+    by_stratum: dict[str, int] = field(default_factory=dict)
+    pick: tuple[int, SearchRecord] | None = None
+
+
+def sample_day(
+    records: Iterable[SearchRecord], *, day: dt.date, config: SamplingConfig
+) -> DailySample:
+    """The day's sample, by the design in the module docstring."""
+    seed_text = str(_seed(config.seed, day))
+    units: dict[str, _Unit] = {}
+    total = 0
+    for record in records:
+        total += 1
+        norm = record.normalized_query
+        unit = units.get(norm)
+        if unit is None:
+            unit = units[norm] = _Unit(norm)
+        unit.searches += 1
+        unit.hard += is_hard(record)
+        key = stratum_key(record, config.strata)
+        unit.by_stratum[key] = unit.by_stratum.get(key, 0) + 1
+        tag = f"{seed_text}|{record.query_id}|{record.timestamp.isoformat()}"
+        draw = int.from_bytes(hashlib.blake2b(tag.encode(), digest_size=8).digest(), "big")
+        if unit.pick is None or draw < unit.pick[0]:
+            unit.pick = (draw, record)
+
+    strata: dict[str, list[_Unit]] = {}
+    for norm in sorted(units):
+        u = units[norm]
+        home = max(sorted(u.by_stratum), key=u.by_stratum.__getitem__)
+        strata.setdefault(home, []).append(u)
+
+    searches_of = {k: sum(u.searches for u in us) for k, us in strata.items()}
+    sizes = (
+        {k: float(v) for k, v in searches_of.items()}
+        if config.allocation == "proportional"
+        else {k: 1.0 for k in strata}
+    )
+    n_of = allocate(
+        sizes,
+        {k: len(us) for k, us in strata.items()},
+        total=config.size,
+        minimum=config.min_per_stratum,
+    )
+
+    chosen: list[tuple[SampledQuery, int, float]] = []
+    counts: dict[str, StratumCounts] = {}
+    for key in sorted(strata):
+        us = strata[key]
+        hard = np.array([u.hard * 2 > u.searches for u in us])
+        freq = np.array([u.searches for u in us], dtype=np.float64)
+        size = freq * np.where(hard, config.hard_oversample, 1.0)
+        rng = np.random.default_rng(_seed(config.seed, day, key))
+        idx, probs = _pps(size, n_of[key], rng)
+        wsum = 0.0
+        for i, pi in zip(idx.tolist(), probs.tolist(), strict=True):
+            unit = us[i]
+            assert unit.pick is not None
+            record = unit.pick[1]
+            record = dataclasses.replace(record, results=record.results[: config.top_k])
+            sq = SampledQuery(
+                record=record,
+                stratum=key,
+                inclusion_probability=pi / unit.searches,
+                hard=bool(hard[i]),
+            )
+            wsum += sq.weight
+            chosen.append((sq, unit.searches, pi))
+        counts[key] = StratumCounts(
+            searches=searches_of[key],
+            distinct=len(us),
+            hard_distinct=int(hard.sum()),
+            sampled=int(idx.size),
+            hard_sampled=int(hard[idx].sum()) if idx.size else 0,
+            weight_sum=wsum,
+        )
+    return DailySample(
+        day=day,
+        seed=config.seed,
+        queries=[c[0] for c in chosen],
+        searches=[c[1] for c in chosen],
+        query_probabilities=[c[2] for c in chosen],
+        strata=counts,
+        total_searches=total,
+        distinct_queries=len(units),
+        duplicates_removed=total - len(units),
+    )
+
+
+def summarize(sample: DailySample) -> Table:
+    """Per-stratum population, sample and weights, for ``judge-monitor sample``."""
+    table = Table(title=f"Sample for {sample.day.isoformat()} (seed {sample.seed})")
+    for name in ("stratum", "searches", "distinct", "sampled", "hard (pop/sample)", "weight sum"):
+        table.add_column(name, justify="left" if name == "stratum" else "right")
+    for key, c in sample.strata.items():
+        table.add_row(
+            key,
+            str(c.searches),
+            str(c.distinct),
+            str(c.sampled),
+            f"{c.hard_distinct}/{c.hard_sampled}",
+            f"{c.weight_sum:,.1f}",
+        )
+    table.add_row(
+        "total",
+        str(sample.total_searches),
+        str(sample.distinct_queries),
+        str(sample.sampled),
+        "",
+        f"{sum(q.weight for q in sample.queries):,.1f}",
+    )
+    return table
+
+
+def _row(sq: SampledQuery, searches: int, pi: float, day: dt.date) -> dict[str, Any]:
+    r = sq.record
+    return {
+        "day": day.isoformat(),
+        "stratum": sq.stratum,
+        "query_id": r.query_id,
+        "query": r.query,
+        "query_norm": r.normalized_query,
+        "timestamp": r.timestamp.isoformat(),
+        "segment": dict(r.segment),
+        "ranker": r.ranker,
+        "searches": searches,
+        "query_inclusion_probability": pi,
+        "inclusion_probability": sq.inclusion_probability,
+        "weight": sq.weight,
+        "hard": sq.hard,
+        "signals": {
+            "clicks": r.clicks,
+            "zero_result": r.zero_result,
+            "reformulated": r.reformulated,
+        },
+        "results": [
+            {
+                "id": x.id,
+                "position": x.position,
+                "title": x.title,
+                "text": x.text,
+                "metadata": dict(x.metadata),
+            }
+            for x in r.results
+        ],
+    }
+
+
+def write_jsonl(sample: DailySample, path: str | Path) -> int:
+    """Write one JSON line per sampled query; returns the number of lines."""
+    target = Path(path)
+    if target.is_dir():
+        raise InputError(f"{target}: is a directory, expected a file path for the sample")
+    with target.open("w", encoding="utf-8") as fh:
+        for sq, f, pi in zip(
+            sample.queries, sample.searches, sample.query_probabilities, strict=True
+        ):
+            fh.write(json.dumps(_row(sq, f, pi, sample.day), ensure_ascii=False, default=str))
+            fh.write("\n")
+    return len(sample.queries)
