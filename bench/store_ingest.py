@@ -14,10 +14,10 @@ from pathlib import Path
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import report, scratch_database, timed  # noqa: E402
+from _common import report, scratch_database, timed
 
-from monitor.store import repository as repo  # noqa: E402
-from monitor.types import Result, SampledQuery, SearchRecord, Verdict, VerdictStatus  # noqa: E402
+from monitor.store import repository as repo
+from monitor.types import Result, SampledQuery, SearchRecord, Verdict, VerdictStatus
 
 
 def _setup(conn, n_samples: int) -> tuple[int, list[int]]:  # type: ignore[no-untyped-def]
@@ -114,7 +114,10 @@ def main() -> None:
     copy_rate = args.rows / copy_t["median_s"]
     insert_rate = args.row_by_row / insert_t["median_s"]
     print(f"COPY        {copy_rate:>12,.0f} rows/s  (median of {args.runs}, {args.rows:,} rows)")
-    print(f"row-by-row  {insert_rate:>12,.0f} rows/s  (median of {args.runs}, {args.row_by_row:,} rows)")
+    print(
+        f"row-by-row  {insert_rate:>12,.0f} rows/s  "
+        f"(median of {args.runs}, {args.row_by_row:,} rows)"
+    )
     print(f"ratio       {copy_rate / insert_rate:>12.1f}x   goal: COPY >= 50,000 rows/s")
     report(
         "store_ingest",

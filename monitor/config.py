@@ -153,6 +153,10 @@ class Settings(BaseSettings):
     )
     ensemble: Literal["median", "majority", "mean", "weighted"] = "median"
     source: SourceConfig = Field(default_factory=SourceConfig)
+    rankers: dict[str, SourceConfig] = Field(
+        default_factory=dict,
+        description="Named alternative sources (e.g. a staging ranker) for `compare`.",
+    )
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
     ks: list[int] = Field(default_factory=lambda: [3, 10], description="Cut-offs for @k.")
     relevant_grade: int = Field(default=2, ge=1, le=3)

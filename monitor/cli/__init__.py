@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import sys
 
+from monitor.cli import calibrate as _calibrate  # noqa: F401
+from monitor.cli import compare as _compare  # noqa: F401
+from monitor.cli import dashboards as _dashboards  # noqa: F401
 from monitor.cli import db as _db  # noqa: F401  (registers its commands)
+from monitor.cli import demo as _demo  # noqa: F401
+from monitor.cli import exporter as _exporter  # noqa: F401
+from monitor.cli import labels as _labels  # noqa: F401
+from monitor.cli import report as _report  # noqa: F401
+from monitor.cli import run as _run  # noqa: F401
 from monitor.cli.app import app, console, err_console
 from monitor.errors import JudgeMonitorError
 

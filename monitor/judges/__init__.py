@@ -1,4 +1,4 @@
-"""The judges: LLM (synchronous or Batch API), lexical, and the ensemble over them.
+"""The judges: LLM (synchronous or Batch API), lexical, semantic, and their ensemble.
 
 Build them from configuration with ``build_ensemble``; each satisfies the ``Judge``
 protocol (``async judge(items) -> list[Verdict]``); ``cache_key`` is the verdict cache's key.
@@ -18,6 +18,7 @@ from monitor.judges.prompts import (
     clean_text,
     load_template,
 )
+from monitor.judges.semantic import SemanticJudge
 
 __all__ = [
     "BATCH_DISCOUNT",
@@ -33,6 +34,7 @@ __all__ = [
     "PromptTemplate",
     "RateLimiter",
     "RenderedPrompt",
+    "SemanticJudge",
     "aggregate",
     "aggregate_verdicts",
     "api_key_for",

@@ -17,17 +17,20 @@ __all__ = ["build_ensemble", "build_judge"]
 
 
 def build_judge(config: JudgeConfig, *, client: AsyncOpenAI | None = None) -> Judge:
-    """The judge for ``config.kind``: ``llm`` (batch or not) or ``lexical``."""
+    """The judge for ``config.kind``: ``llm`` (batch or not), ``lexical`` or ``semantic``."""
     if config.kind == "llm":
         if config.batch:
             return BatchJudge(config, client=client)
         return LLMJudge(config, client=client)
     if config.kind == "lexical":
         return LexicalJudge(config)
-    raise ConfigError(
-        f"judge {config.name!r}: kind {config.kind!r} is not implemented yet (the semantic "
-        "judge needs the 'semantic' extra and is not available in this version)"
-    )
+    if config.kind == "semantic":
+        # imported here: the module is light, but its model needs the optional extra
+        from monitor.judges.semantic import SemanticJudge, require_extra
+
+        require_extra()
+        return SemanticJudge(config)
+    raise ConfigError(f"judge {config.name!r}: unknown kind {config.kind!r}")
 
 
 def build_ensemble(

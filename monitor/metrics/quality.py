@@ -142,10 +142,17 @@ def query_figures(
     Keys: ``ndcg@k`` and ``precision@k`` for each k, ``mean_grade``, ``bad_top1_rate``,
     ``no_relevant_rate`` and ``unjudged_share``. Per query the rates are 0/1 flags;
     averaged over queries they become rates, hence the names.
+
+    For monitoring, a judged list in which nothing earns a gain (every result graded 0)
+    counts as nDCG 0, not NaN: the ideal is built from the list itself, so leaving such
+    lists out would hide exactly the worst failure (a segment served garbage). A list
+    with no judged position at all stays NaN (unknown, not bad).
     """
     figures: dict[str, float] = {}
+    judged_any = bool(np.any(~np.isnan(_to_array(grades))))
     for k in ks:
-        figures[f"ndcg@{k}"] = ndcg_at_k(grades, k)
+        value = ndcg_at_k(grades, k)
+        figures[f"ndcg@{k}"] = 0.0 if math.isnan(value) and judged_any else value
         figures[f"precision@{k}"] = precision_at_k(grades, k, relevant)
     figures["mean_grade"] = mean_grade(grades)
     figures["bad_top1_rate"] = bad_top1(grades)

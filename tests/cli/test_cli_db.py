@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from monitor.store.embedded import stop_embedded
@@ -56,8 +57,14 @@ def test_unreachable_database_is_one_line_without_password() -> None:
     assert len(out.stderr.strip().splitlines()) == 1
 
 
-def test_embedded_default_starts_once_and_is_reused(tmp_path: Path) -> None:
+def test_embedded_default_starts_once_and_is_reused() -> None:
     """With no URL, the CLI starts an embedded PostgreSQL in the data folder and reuses it."""
+    # outside pytest's basetemp, which a concurrent pytest may prune or re-create 0700
+    with tempfile.TemporaryDirectory(prefix="jm-cli-") as tmp:
+        _embedded_default(Path(tmp))
+
+
+def _embedded_default(tmp_path: Path) -> None:
     env = {"JUDGE_MONITOR_DATA_DIR": str(tmp_path / "data")}
     try:
         first = run_cli("db", "upgrade", env=env)

@@ -128,3 +128,10 @@ def test_non_positive_k_is_refused() -> None:
     """k=0 is not a cut-off."""
     with pytest.raises(InputError, match="k"):
         precision_at_k([1], 0)
+
+
+def test_daily_figures_count_an_all_irrelevant_list_as_ndcg_zero() -> None:
+    """A list judged all 0 is the worst outcome, so the daily figure is 0, not left out."""
+    figures = query_figures([0, 0, 0], ks=(3,))
+    assert figures["ndcg@3"] == 0.0
+    assert math.isnan(query_figures([None, None], ks=(3,))["ndcg@3"])

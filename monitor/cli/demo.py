@@ -1,0 +1,172 @@
+"""``judge-monitor demo``: the whole service on this machine, in about a minute."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import time
+import urllib.request
+from pathlib import Path
+
+import typer
+from sqlalchemy import text
+
+from monitor.cli._prefect import quiet_prefect
+from monitor.cli._progress import progress_display
+from monitor.cli.app import app, console
+from monitor.cli.run import summary_table
+
+__all__ = ["demo_command"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@app.command("demo")
+def demo_command(
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", help="Where the demo's own PostgreSQL lives (default: per user)."
+    ),
+    keep: bool = typer.Option(False, "--keep", help="Keep earlier demo data instead of resetting."),
+    serve: bool = typer.Option(
+        False, "--serve", help="Keep the exporter running after the demo (Ctrl-C to stop)."
+    ),
+    verbose: bool = typer.Option(False, "--verbose", help="Show Prefect's logs."),
+) -> None:
+    """Backfill 21 days of demo traffic with a regression on day 15, and show what is seen."""
+    started = time.monotonic()
+    quiet_prefect(verbose)
+    from monitor import demo
+
+    end = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    start = end - dt.timedelta(days=demo.DEMO_DAYS - 1)
+    regression = start + dt.timedelta(days=demo.REGRESSION_DAY - 1)
+    semantic = demo.semantic_available()
+    folder = demo.demo_data_dir(data_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    config_path = folder / "judge-monitor.toml"
+    config_path.write_text(demo.to_toml(demo.demo_config(end, semantic=semantic)))
+    os.environ["JUDGE_MONITOR_CONFIG"] = str(config_path)
+    os.environ["JUDGE_MONITOR_DATA_DIR"] = str(folder)
+    os.environ.pop("DATABASE_URL", None)
+    os.environ.pop("JUDGE_MONITOR_DATABASE_URL", None)
+
+    from flows.backfill import backfill
+    from monitor.alerts import firing_alerts
+    from monitor.config import load_settings
+    from monitor.exporter import serve_exporter
+    from monitor.store.db import connect
+    from monitor.store.migrate import upgrade
+
+    settings = load_settings()
+    database = connect(settings)
+    console.print(f"[bold]judge-monitor demo[/]  database: {database.where}")
+    console.print(f"config: {config_path}")
+    if semantic:
+        console.print("judge: semantic (all-MiniLM-L6-v2 sentence embeddings, local)")
+    else:
+        console.print("judge: lexical (word overlap, local)")
+        console.print(f"[yellow]{demo.LEXICAL_WARNING}[/]")
+    console.print(
+        f"traffic: {demo.DEMO_DAYS} days ({start} .. {end}), 4,000 searches a day, 150 sampled; "
+        f"from {regression} (day {demo.REGRESSION_DAY}) the French locale returns random "
+        "playlists\n"
+    )
+    if not keep:
+        with database.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    upgrade(database.engine, database.url)
+
+    with progress_display():
+        outcomes = backfill(start=start, end=end)
+    if outcomes:
+        console.print(summary_table(outcomes))
+
+    with database.engine.connect() as conn:
+        series = demo.ndcg_series(conn, start, end)
+        cusum_row = conn.execute(
+            text(
+                "SELECT value FROM daily_metrics WHERE metric = 'changepoint_start_days_ago' "
+                "AND metric_date = :d AND segment = 'all'"
+            ),
+            {"d": end},
+        ).scalar()
+        alerts_by_day = {f.day: firing_alerts(conn, f.day) for f in series}
+    database.dispose()
+
+    changepoint = end - dt.timedelta(days=int(cusum_row)) if cusum_row is not None else None
+    marks = {regression: "← regression injected"}
+    if changepoint is not None:
+        marks[changepoint] = (marks.get(changepoint, "") + "  ← change point").strip()
+    console.print("\n[bold]Daily nDCG@10 (ensemble, all traffic) with 95% CI[/]")
+    for line in demo.text_chart(series, marks=marks):
+        console.print(line, highlight=False)
+    if changepoint is not None:
+        off = (changepoint - regression).days
+        console.print(
+            f"\nchange point (CUSUM on daily nDCG@10): shift started on {changepoint} "
+            f"({'+' if off >= 0 else ''}{off} days from the injected regression)"
+        )
+    else:
+        console.print("\nchange point (CUSUM on daily nDCG@10): none detected")
+    console.print(
+        "\n[bold]Alerts that would fire[/] (same conditions as dashboards/prometheus/rules)"
+    )
+    first_seen: dict[str, tuple[dt.date, str]] = {}
+    for day, firing in sorted(alerts_by_day.items()):
+        for f in firing:
+            first_seen.setdefault(f"{f.alert} [{f.segment}]", (day, f.severity))
+    if not first_seen:
+        console.print("  none")
+    for name, (day, severity) in sorted(first_seen.items(), key=lambda item: item[1][0]):
+        console.print(f"  {day}  {severity:<6} {name}")
+
+    port = settings.exporter_port
+    try:
+        server, _thread, _ = serve_exporter(settings, port, addr="127.0.0.1")
+    except OSError:
+        port = _free_port()
+        server, _thread, _ = serve_exporter(settings, port, addr="127.0.0.1")
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        body = response.read().decode()
+    shown = [
+        line
+        for line in body.splitlines()
+        if (
+            line.startswith(
+                ("judge_monitor_ndcg{", "judge_monitor_up ", "judge_monitor_changepoint_cusum{")
+            )
+            and 'segment="all"' in line
+        )
+        or line.startswith("judge_monitor_up ")
+    ]
+    console.print(f"\n[bold]Exporter[/] http://127.0.0.1:{port}/metrics (excerpt):")
+    for line in shown[:6]:
+        console.print(f"  {line}", highlight=False)
+    console.print(
+        "\nNext steps:\n"
+        f"  keep the exporter up:   JUDGE_MONITOR_CONFIG={config_path} "
+        f"JUDGE_MONITOR_DATA_DIR={folder} judge-monitor exporter --port {settings.exporter_port}\n"
+        "                          then: curl localhost:"
+        f"{settings.exporter_port}/metrics\n"
+        "  add an LLM judge:       export OPENAI_API_KEY=…, then in judge-monitor.toml:\n"
+        '                          [[judges]] name = "gpt" kind = "llm" model = "gpt-4o-mini"\n'
+        '                          (or base_url = "http://localhost:11434/v1" for a local '
+        "Ollama/vLLM)\n"
+        "  the full stack:         docker compose up   (Postgres, Prefect, worker, exporter,\n"
+        "                          Pushgateway, Prometheus, Alertmanager, Grafana)"
+    )
+    console.print(f"\ndemo finished in {time.monotonic() - started:.0f} s")
+    if serve:
+        console.print(f"exporter serving on :{port}; Ctrl-C to stop")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    server.shutdown()

