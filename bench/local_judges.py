@@ -14,8 +14,8 @@ from typing import Any
 
 from _common import report, timed
 
+from monitor.calibrate_step import read_runs
 from monitor.calibration import build_report, distinct_pairs, labeled_pairs, qrels_index
-from monitor.cli.calibrate import read_runs
 from monitor.config import JudgeConfig
 from monitor.judges import LexicalJudge, SemanticJudge
 from monitor.metrics.thresholds import apply_thresholds, fit_thresholds, quantile_thresholds

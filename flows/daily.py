@@ -36,6 +36,7 @@ from monitor.progress import judge_progress, report
 from monitor.pushgateway import push_run_metrics
 from monitor.sampling import DailySample
 from monitor.sources.base import BadRows
+from monitor.store.calibrations import calibrated_settings
 from monitor.store.db import Database, connect
 from monitor.store.migrate import upgrade
 
@@ -89,10 +90,13 @@ def metrics_task(database: Database, day: dt.date, settings: Settings) -> int:
 def run_day(database: Database, settings: Settings, day: dt.date) -> DayOutcome:
     """The day's steps in order, with the run recorded in ``runs`` whatever happens."""
     check_day(day)
+    started = time.monotonic()
+    # the run is recorded under the configuration as written, so resuming recognises it
+    run_id = start_day(database, settings, day)
+    with database.engine.connect() as conn:
+        settings = calibrated_settings(conn, settings)
     # built per day: async clients belong to the event loop of the day's judging
     judges = build_ensemble(settings.judges)
-    started = time.monotonic()
-    run_id = start_day(database, settings, day)
     sample: DailySample | None = None
     bad_rows: BadRows | None = None
     judged: JudgeOutcome | None = None

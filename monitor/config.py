@@ -103,7 +103,7 @@ class SourceConfig(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    kind: Literal["demo", "sql", "files", "replay", "trec"] = "demo"
+    kind: Literal["demo", "sql", "files", "replay", "trec", "trec_production"] = "demo"
     url: str | None = Field(default=None, description="SQLAlchemy URL (sql) or URL template.")
     table: str | None = None
     query: str | None = Field(default=None, description="SQL with :start and :end bounds.")

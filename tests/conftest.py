@@ -17,55 +17,15 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
+from pg_fixtures import admin_connection, create_database, drop_database, migrated_database
 from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
 
 from monitor.config import normalize_database_url
 from monitor.store.db import Database
 from monitor.store.embedded import start_embedded, stop_embedded
-from monitor.store.migrate import upgrade
 
 _COUNTER = itertools.count()
 _ENV_URL = os.environ.get("DATABASE_URL") or os.environ.get("JUDGE_MONITOR_DATABASE_URL")
-
-
-def _libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def _with_database(url: str, name: str) -> str:
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
-
-
-def _admin(url: str) -> psycopg.Connection:
-    return psycopg.connect(_libpq(url), autocommit=True)
-
-
-_DROP = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-
-
-def create_database(admin_url: str, name: str, template: str | None = None) -> str:
-    with _admin(admin_url) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        if template:
-            conn.execute(
-                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                    sql.Identifier(name), sql.Identifier(template)
-                )
-            )
-        else:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return _with_database(admin_url, name)
-
-
-def drop_database(admin_url: str, name: str) -> None:
-    with _admin(admin_url) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
 
 
 @pytest.fixture(scope="session")
@@ -87,7 +47,7 @@ def admin_url(request: pytest.FixtureRequest) -> str:
     if _ENV_URL:
         url = normalize_database_url(_ENV_URL)
         try:
-            _admin(url).close()
+            admin_connection(url).close()
         except psycopg.OperationalError as exc:
             pytest.fail(f"DATABASE_URL is set but its server does not answer: {exc}")
         return url
@@ -95,14 +55,7 @@ def admin_url(request: pytest.FixtureRequest) -> str:
 
 
 def _template(admin: str) -> str:
-    name = f"jm_template_{os.getpid()}"
-    url = create_database(admin, name)
-    engine = create_engine(url)
-    try:
-        upgrade(engine, url)
-    finally:
-        engine.dispose()
-    return name
+    return migrated_database(admin, f"jm_template_{os.getpid()}")
 
 
 @pytest.fixture(scope="session")

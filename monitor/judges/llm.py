@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 import openai
-from openai import AsyncOpenAI
+from openai import DEFAULT_CONNECTION_LIMITS, AsyncOpenAI, DefaultAsyncHttpxClient
+from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from monitor.config import JudgeConfig
@@ -428,13 +429,18 @@ class LLMJudge:
                 chars = sum(len(m["content"]) for m in messages)
                 await self._tpm.acquire(chars / 4 + config.max_tokens)
             kwargs = self.request_body(messages)
-            # The typed overloads want TypedDict messages; ours are checked plain dicts.
-            create: Any = self._client().chat.completions.create
+            # ``client.post`` rather than ``chat.completions.create``: the same request,
+            # retries and errors, without the per-call TypedDict transform of the body
+            # (a quarter of the client's CPU per call; the body is built and checked here).
+            client = self._client()
             while True:
                 fmt = self._format
                 started = time.perf_counter()
                 try:
-                    completion = await create(**kwargs, response_format=response_format(fmt, mode))
+                    body = {**kwargs, "response_format": response_format(fmt, mode)}
+                    completion = await client.post(
+                        "/chat/completions", body=body, cast_to=ChatCompletion
+                    )
                     return completion, (time.perf_counter() - started) * 1000
                 except openai.BadRequestError as exc:
                     if fmt != "json_schema":
@@ -490,11 +496,17 @@ class LLMJudge:
         loop_id = id(asyncio.get_running_loop())
         client = self._clients.get(loop_id)
         if client is None:
+            # The pool must hold a connection per concurrent call, or calls queue for one.
+            limits = DEFAULT_CONNECTION_LIMITS.__class__(
+                max_connections=max(1000, self._config.max_concurrency),
+                max_keepalive_connections=max(100, self._config.max_concurrency),
+            )
             client = AsyncOpenAI(
                 api_key=self._api_key,
                 base_url=self._config.base_url,
                 max_retries=self._config.max_retries,
                 timeout=self._config.timeout_s,
+                http_client=DefaultAsyncHttpxClient(limits=limits),
             )
             self._clients = {loop_id: client}
         return client

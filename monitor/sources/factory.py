@@ -28,6 +28,10 @@ def build_source(config: SourceConfig) -> Source:
         from monitor.sources.trec import TrecSource
 
         return TrecSource(config)
+    if config.kind == "trec_production":
+        from monitor.sources.trec_production import TrecProductionSource
+
+        return TrecProductionSource(config)
     if config.kind == "replay":
         from monitor.sources.replay import ReplaySource
 

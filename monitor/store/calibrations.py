@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 
+from monitor.config import Settings
 from monitor.store.models import JudgeCalibration
 
-__all__ = ["latest_calibrations", "upsert_calibration"]
+__all__ = ["calibrated_settings", "latest_calibrations", "upsert_calibration"]
 
 
 def upsert_calibration(
@@ -60,3 +61,34 @@ def latest_calibrations(conn: Connection) -> dict[str, tuple[float, list[float] 
     for name, weight, thresholds in rows:
         out[name] = (float(weight), None if thresholds is None else [float(t) for t in thresholds])
     return out
+
+
+def calibrated_settings(conn: Connection, settings: Settings) -> Settings:
+    """The settings with what calibration measured applied to each judge.
+
+    A calibration counts only for the exact judge configuration it measured (same
+    identity hash). Local judges without configured cut points get the fitted ones;
+    with ``ensemble = "weighted"`` every judge gets its measured weight. Explicit
+    configuration always wins.
+    """
+    rows = conn.execute(
+        text(
+            "SELECT DISTINCT ON (judge_name, config_hash) judge_name, config_hash, weight, "
+            "thresholds FROM judge_calibrations ORDER BY judge_name, config_hash, created_at DESC"
+        )
+    ).all()
+    found = {(r.judge_name, r.config_hash): (float(r.weight), r.thresholds) for r in rows}
+    judges = []
+    for judge in settings.judges:
+        hit = found.get((judge.name, judge.identity_hash()))
+        if hit is None:
+            judges.append(judge)
+            continue
+        weight, thresholds = hit
+        update: dict[str, object] = {}
+        if judge.kind != "llm" and judge.thresholds is None and thresholds:
+            update["thresholds"] = [float(t) for t in thresholds]
+        if settings.ensemble == "weighted":
+            update["weight"] = weight
+        judges.append(judge.model_copy(update=update))
+    return settings.model_copy(update={"judges": judges})

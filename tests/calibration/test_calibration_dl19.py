@@ -9,6 +9,7 @@ import pytest
 from scipy import stats
 from sklearn.metrics import cohen_kappa_score, precision_recall_fscore_support
 
+from monitor.calibrate_step import read_runs
 from monitor.calibration import (
     LabeledPair,
     agreement_rows,
@@ -19,7 +20,6 @@ from monitor.calibration import (
     qrels_index,
     ranker_ndcg,
 )
-from monitor.cli.calibrate import read_runs
 from monitor.config import JudgeConfig
 from monitor.judges import LexicalJudge, SemanticJudge
 from monitor.metrics.thresholds import (

@@ -46,12 +46,23 @@ def test_relevant_passage_scores_above_irrelevant() -> None:
 
 def test_repeated_texts_are_encoded_once() -> None:
     """A query repeated over its results, and a judge called twice, encode each text once."""
-    judge = CountingJudge(_config())
+    judge = CountingJudge(_config(), memo={})
     items = [_item(QUERY, RELEVANT, 1), _item(QUERY, IRRELEVANT, 2), _item(QUERY, RELEVANT, 3)]
     first = judge.scores(items)
     second = judge.scores(items)
     assert sorted(judge.encoded) == sorted([QUERY, RELEVANT, IRRELEVANT])
     assert first == second
+
+
+def test_judges_built_anew_share_the_process_memo() -> None:
+    """A daily run builds its judges each day; texts seen by an earlier one are not re-encoded."""
+    texts = ("a text only this test uses, once", "and a second one, also only here")
+    first = CountingJudge(_config())
+    first.scores([_item(texts[0], texts[1])])
+    second = CountingJudge(_config())
+    second.scores([_item(texts[0], texts[1])])
+    assert sorted(first.encoded) == sorted(texts)
+    assert getattr(second, "encoded", []) == []
 
 
 def test_thresholds_map_scores_to_grades() -> None:

@@ -1,0 +1,211 @@
+"""A whole daily run: 2,000 sampled queries x top-10 x 3 LLM judges = 60,000 calls.
+
+The day is a JSONL drop of 2,000 distinct searches with 10 results each, read by the
+``files`` source; the sample takes them all. Three LLM judges (concurrency 64 each), each
+on its own fake OpenAI endpoint process answering after 200 ms. The day runs through the
+daily steps of ``monitor.pipeline`` in ``flows.daily.run_day``'s order (start run ->
+fetch and sample -> store sample -> judge with the cache -> verdicts and ensemble ->
+``compute_day_metrics`` -> finish run), without Prefect: the Prefect tasks wrap these
+same calls, and a Prefect API would add its own startup, not judging cost.
+
+Figures: calls/s and its ratio to the bound 3 x 64 / 0.2 s = 960 calls/s (goal >= 0.85);
+orchestration overhead = (wall - ideal) / wall, where ideal = the time the endpoint
+alone needs = calls per judge x latency / concurrency (judges run side by side), goal
+<= 10%; the time of each step; peak RSS (goal < 1 GB). One run by default (each takes
+more than a minute); ``--runs`` for more.
+
+Usage: ``python bench/daily_run.py [--queries 2000] [--runs 1] [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import report, scratch_database
+from judge_throughput import (
+    CONCURRENCY,
+    LATENCY_S,
+    fake_endpoint,
+    llm_config,
+    make_items,
+    peak_rss_mb,
+)
+
+from monitor.config import SamplingConfig, Settings, SourceConfig
+from monitor.judges.factory import build_ensemble
+from monitor.metrics_step import compute_day_metrics
+from monitor.pipeline import (
+    fetch_sample,
+    finish_day,
+    judge_samples,
+    load_samples,
+    raise_for_judging,
+    start_day,
+    store_sample,
+)
+from monitor.store.db import Database
+
+DAY = dt.date(2026, 1, 15)
+JUDGES = 3
+TOP_K = 10
+
+
+def write_day(path: Path, queries: int) -> None:
+    """A JSONL day of ``queries`` distinct searches with TOP_K results each."""
+    items = make_items(queries * TOP_K, seed=11)
+    stamp = dt.datetime.combine(DAY, dt.time(12), tzinfo=dt.UTC).isoformat()
+    with path.open("w") as fh:
+        for q in range(queries):
+            block = items[q * TOP_K : (q + 1) * TOP_K]
+            row = {
+                "query_id": f"q{q}",
+                "query": f"{block[0].query} {q}",
+                "timestamp": stamp,
+                "segment": {"locale": ("en", "de", "fr")[q % 3]},
+                "results": [
+                    {"id": it.result.id, "position": pos, "text": it.result.text}
+                    for pos, it in enumerate(block, start=1)
+                ],
+            }
+            fh.write(json.dumps(row) + "\n")
+
+
+def run_day_steps(database: Database, settings: Settings) -> dict[str, float]:
+    """The daily steps, timed; what ``flows.daily.run_day`` does minus Prefect."""
+    judges = build_ensemble(settings.judges)
+    steps: dict[str, float] = {}
+    started = time.monotonic()
+    run_id = start_day(database, settings, DAY)
+    t = time.perf_counter()
+    sample, bad_rows = fetch_sample(settings, DAY)
+    store_sample(database, DAY, sample, settings.sampling.top_k)
+    samples = load_samples(database, DAY)
+    steps["sample_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+
+    async def judge() -> Any:
+        try:
+            return await judge_samples(database, judges, samples, method=settings.ensemble)
+        finally:
+            for j in judges:
+                with contextlib.suppress(Exception):
+                    await j.aclose()  # type: ignore[attr-defined]
+
+    judged = asyncio.run(judge())
+    raise_for_judging(judged)
+    steps["judge_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    compute_day_metrics(database, DAY, settings)
+    steps["metrics_s"] = time.perf_counter() - t
+    finish_day(
+        database,
+        run_id=run_id,
+        day=DAY,
+        started=started,
+        status="completed",
+        sample=sample,
+        bad_rows=bad_rows,
+        judged=judged,
+    )
+    steps["calls"] = judged.paid
+    return steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--queries", type=int, default=2_000)
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="300 queries (9,000 calls)")
+    args = parser.parse_args()
+    if args.quick:
+        args.queries = 300
+    calls_per_judge = args.queries * TOP_K
+    ideal = calls_per_judge * LATENCY_S / CONCURRENCY
+    bound = JUDGES * CONCURRENCY / LATENCY_S
+    runs: list[dict[str, float]] = []
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="jm-day-")))
+        write_day(tmp / "day.jsonl", args.queries)
+        urls = [stack.enter_context(fake_endpoint(LATENCY_S)) for _ in range(JUDGES)]
+        settings = Settings(
+            judges=[llm_config(f"llm{i}", url) for i, url in enumerate(urls)],
+            source=SourceConfig(kind="files", path=str(tmp / "day.jsonl")),
+            sampling=SamplingConfig(size=args.queries, top_k=TOP_K, strata=["locale"]),
+        )
+        for _ in range(args.runs):
+            with scratch_database() as db:
+                start = time.perf_counter()
+                steps = run_day_steps(db, settings)
+                steps["wall_s"] = time.perf_counter() - start
+            if steps["calls"] != JUDGES * calls_per_judge:
+                raise RuntimeError(
+                    f"expected {JUDGES * calls_per_judge} calls, paid {steps['calls']}"
+                )
+            runs.append(steps)
+
+    def med(key: str) -> float:
+        return statistics.median(r[key] for r in runs)
+
+    walls = [r["wall_s"] for r in runs]
+    calls = JUDGES * calls_per_judge
+    rate = calls / med("wall_s")
+    overhead = (med("wall_s") - ideal) / med("wall_s")
+    rss = peak_rss_mb()
+    print(
+        f"calls              {calls:>10,}  ({args.queries:,} queries x {TOP_K} x {JUDGES} judges)"
+    )
+    print(
+        f"wall               {med('wall_s'):>10.1f} s  (min {min(walls):.1f}, "
+        f"max {max(walls):.1f}; {len(runs)} run(s))"
+    )
+    print(f"  sample+store     {med('sample_s'):>10.1f} s")
+    print(f"  judge+store      {med('judge_s'):>10.1f} s")
+    print(f"  metrics          {med('metrics_s'):>10.1f} s")
+    print(f"throughput         {rate:>10,.1f} calls/s  bound {bound:,.0f}")
+    print(f"ratio to bound     {rate / bound:>10.3f}         goal >= 0.85")
+    print(
+        f"endpoint ideal     {ideal:>10.1f} s  "
+        f"({calls_per_judge:,} x {LATENCY_S} s / {CONCURRENCY})"
+    )
+    print(f"orchestration      {overhead:>10.1%}         goal <= 10%")
+    print(f"peak RSS           {rss:>10,.0f} MB       goal < 1,024 MB")
+    report(
+        "daily_run",
+        {
+            "queries": args.queries,
+            "calls": calls,
+            "runs": len(runs),
+            "prefect": False,
+            "wall_s": round(med("wall_s"), 2),
+            "wall_min_max_s": [round(min(walls), 2), round(max(walls), 2)],
+            "sample_s": round(med("sample_s"), 2),
+            "judge_s": round(med("judge_s"), 2),
+            "metrics_s": round(med("metrics_s"), 2),
+            "calls_per_s": round(rate, 1),
+            "bound_calls_per_s": bound,
+            "ratio_to_bound": round(rate / bound, 3),
+            "ideal_s": ideal,
+            "orchestration_overhead": round(overhead, 3),
+            "peak_rss_mb": round(rss),
+            "load_avg_1m": round(os.getloadavg()[0], 2),
+            "goal_ratio": 0.85,
+            "goal_overhead": 0.10,
+            "goal_peak_rss_mb": 1024,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,358 @@
+"""Detection power of the daily pipeline on real human-labelled search data (TREC DL19).
+
+A simulated production (``monitor.sources.trec_production``) serves the DL19 queries
+with splade-pp-ed; from a given day a share of its traffic is served by bm25 instead
+(5, 10, 25, 50, 100%), or by splade-pp-ed with its top 10 shuffled. The real daily steps
+(``flows.daily.run_day``: sample → judge through the verdict cache → store → metrics)
+run on a scratch PostgreSQL with a local judge, and the alert conditions are read back
+with ``monitor.alerts.firing_alerts`` on segment ``all``:
+
+* ``JudgeMonitorQualityDropVsBaseline`` (judged nDCG@10 > 0.05 below its 7-day baseline
+  and the CI's upper bound below it) and ``JudgeMonitorChangePoint`` (CUSUM > 5);
+* per cell: the true nDCG@10 drop (NIST grades, traffic-weighted), the judged drop, and
+  the days from the regression's first day until either alert fires (1 = that day);
+* per sample size: false alarms over 60 clean days (alarm days / days with a full
+  14-day baseline) and the paid (non-cached) judgments per day after day 1.
+
+"Queries/day" is both the searches per day and ``sampling.size``. The sampler judges
+each *distinct* query of the day once (weighted by its searches), and DL19 has 43
+queries, so a day judges min(distinct queries, 43): the table prints how many.
+
+One scratch database for the whole bench, so the verdict cache is shared: each sample
+size uses its own block of dates in 2025 (days must be in the past). The 14 clean days
+before a regression are the first 14 of the clean run; after each cell the later days
+are deleted ("rewound") so the next cell starts from the same baseline.
+
+    .venv/bin/python bench/detection_power.py            # semantic judge, full grid
+    .venv/bin/python bench/detection_power.py --quick    # 100 queries/day, 3 cells
+    .venv/bin/python bench/detection_power.py --judge lexical
+    .venv/bin/python bench/detection_power.py --disagreements  # one day, both judges
+
+Needs ``../shared/data/trec-dl19``. Prints a table; the last line is the JSON report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from monitor.cli._prefect import quiet_prefect
+
+quiet_prefect()
+
+from _common import report, scratch_database  # noqa: E402
+from sqlalchemy import text  # noqa: E402  (after Prefect's logging defaults are set)
+
+from monitor.alerts import firing_alerts  # noqa: E402
+from monitor.config import JudgeConfig, SamplingConfig, Settings, SourceConfig  # noqa: E402
+from monitor.sources.trec_production import DEFAULT_DATA_DIR, TrecProductionSource  # noqa: E402
+from monitor.store.db import Database  # noqa: E402
+
+WATCHED = ("JudgeMonitorQualityDropVsBaseline", "JudgeMonitorChangePoint")
+SIZES = (50, 100, 300)
+SHARES = (0.05, 0.10, 0.25, 0.50, 1.0)
+BASELINE = 14
+CLEAN_DAYS = 60
+FIRST_DAY = dt.date(2025, 1, 1)
+BLOCK_DAYS = 120  # > clean run + 2 x baseline window, so blocks never see each other
+SEED = 0
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One regression: a bm25 share, or the shuffled top 10 (share 1)."""
+
+    label: str
+    share: float
+    shuffle: bool = False
+
+
+CELLS = (*(Cell(f"bm25 {s:.0%}", s) for s in SHARES), Cell("shuffle 100%", 1.0, True))
+QUICK_CELLS = (Cell("bm25 10%", 0.10), Cell("bm25 25%", 0.25), Cell("shuffle 100%", 1.0, True))
+
+
+@dataclass
+class DayFigures:
+    day: dt.date
+    alerts: tuple[str, ...]
+    judged_ndcg: float | None
+    paid: int
+    cached: int
+    distinct: int
+
+
+@dataclass
+class CellResult:
+    cell: Cell
+    true_drop: float
+    days: list[DayFigures] = field(default_factory=list)
+
+    @property
+    def detected_on(self) -> int | None:
+        for i, d in enumerate(self.days, start=1):
+            if d.alerts:
+                return i
+        return None
+
+
+def judges_for(name: str) -> list[JudgeConfig]:
+    """The local judge(s) the bench runs: semantic, lexical, or both as an ensemble."""
+    names = ["semantic", "lexical"] if name == "both" else [name]
+    return [JudgeConfig(name=n, kind=n, api_key_env=None) for n in names]
+
+
+def settings_for(
+    size: int, judge: str, cell: Cell | None, start: dt.date | None, data_dir: Path
+) -> Settings:
+    options: dict[str, Any] = {
+        "data_dir": str(data_dir),
+        "searches_per_day": size,
+        "seed": SEED,
+        "share": cell.share if cell else 0.0,
+        "shuffle": cell.shuffle if cell else False,
+        "start": start.isoformat() if start and cell else None,
+    }
+    return Settings(
+        judges=judges_for(judge),
+        source=SourceConfig(kind="trec_production", options=options),
+        sampling=SamplingConfig(size=size, seed=SEED, strata=["traffic"], top_k=10),
+        ks=[10],
+        baseline_days=BASELINE,
+    )
+
+
+def run_one(database: Database, settings: Settings, day: dt.date) -> DayFigures:
+    """One real daily run, then the watched alerts and the judged nDCG@10 it stored."""
+    from flows.daily import run_day
+
+    outcome = run_day(database, settings, day)
+    with database.engine.connect() as conn:
+        fired = tuple(
+            sorted({f.alert for f in firing_alerts(conn, day) if f.segment == "all"} & set(WATCHED))
+        )
+        value = conn.execute(
+            text(
+                "SELECT value FROM daily_metrics WHERE metric_date = :d AND metric = 'ndcg' "
+                "AND k = 10 AND segment = 'all' AND judge = 'ensemble'"
+            ),
+            {"d": day},
+        ).scalar()
+    return DayFigures(
+        day=day,
+        alerts=fired,
+        judged_ndcg=None if value is None else float(value),
+        paid=int(outcome.counts["judged"]),
+        cached=int(outcome.counts["cached"]),
+        distinct=int(outcome.counts["sampled"]),
+    )
+
+
+def rewind(database: Database, after: dt.date) -> None:
+    """Forget every day after ``after`` (the verdict cache stays: it is a cache)."""
+    with database.engine.begin() as conn:
+        conn.execute(text("DELETE FROM samples WHERE sample_date > :d"), {"d": after})
+        conn.execute(text("DELETE FROM daily_metrics WHERE metric_date > :d"), {"d": after})
+        conn.execute(text("DELETE FROM runs WHERE run_date > :d"), {"d": after})
+
+
+def true_drop(source: TrecProductionSource, cell: Cell) -> float:
+    """Expected drop of the traffic's human nDCG@10: share x popularity-weighted gap."""
+    sc = source.scenario
+    base = source.ranker_ndcg(sc.base)
+    pop = source.popularity()
+    if cell.shuffle:
+        # the shuffled top 10's expected nDCG: average over many shuffles per query
+        probe = TrecProductionSource(
+            SourceConfig(
+                kind="trec_production",
+                options={
+                    "data_dir": str(sc.data_dir),
+                    "share": 1.0,
+                    "shuffle": True,
+                    "start": "2000-01-01",
+                    "searches_per_day": 20_000,
+                    "seed": SEED,
+                },
+            )
+        )
+        records = probe.day_records(dt.date(2000, 1, 2))
+        worse = statistics.fmean(probe.true_ndcg(r) for r in records)
+        better = statistics.fmean(base[r.query_id] for r in records)
+        return cell.share * (better - worse)
+    other = source.ranker_ndcg(sc.regression_ranker)
+    return cell.share * sum(pop[q] * (base[q] - other[q]) for q in pop)
+
+
+def fmt(value: float | None, spec: str = ".3f") -> str:
+    return "-" if value is None or math.isnan(value) else format(value, spec)
+
+
+def clean_ndcg(days: list[DayFigures]) -> float:
+    vals = [d.judged_ndcg for d in days if d.judged_ndcg is not None]
+    return statistics.fmean(vals) if vals else math.nan
+
+
+def run_size(
+    database: Database,
+    size: int,
+    block: dt.date,
+    *,
+    judge: str,
+    cells: tuple[Cell, ...],
+    clean_days: int,
+    max_days: int,
+    data_dir: Path,
+) -> dict[str, Any]:
+    """The clean run and every regression cell for one sample size."""
+    t0 = time.perf_counter()
+    clean_settings = settings_for(size, judge, None, None, data_dir)
+    clean = [
+        run_one(database, clean_settings, block + dt.timedelta(days=i)) for i in range(clean_days)
+    ]
+    evaluable = clean[BASELINE:]
+    false_alarm_days = sum(bool(d.alerts) for d in evaluable)
+    paid_after_1 = [d.paid for d in clean[1:]]
+    baseline_end = block + dt.timedelta(days=BASELINE - 1)
+    baseline_ndcg = clean_ndcg(clean[:BASELINE])
+    start = baseline_end + dt.timedelta(days=1)
+    rewind(database, baseline_end)
+    source = TrecProductionSource(clean_settings.source)
+    results = []
+    for cell in cells:
+        settings = settings_for(size, judge, cell, start, data_dir)
+        result = CellResult(cell=cell, true_drop=true_drop(source, cell))
+        for i in range(max_days):
+            figures = run_one(database, settings, start + dt.timedelta(days=i))
+            result.days.append(figures)
+            if figures.alerts:
+                break
+        rewind(database, baseline_end)
+        results.append(result)
+    print(
+        f"\n{size} queries/day ({statistics.fmean(d.distinct for d in clean):.1f} distinct "
+        f"judged/day), judge {judge}: clean judged nDCG@10 {fmt(baseline_ndcg)}; "
+        f"false alarms {false_alarm_days}/{len(evaluable)} clean days "
+        f"({', '.join(sorted({a for d in evaluable for a in d.alerts})) or 'none'}); "
+        f"paid judgments day 1: {clean[0].paid}, after: max {max(paid_after_1, default=0)}, "
+        f"total {sum(paid_after_1)} over {len(paid_after_1)} days, "
+        f"{sum(d.paid for d in evaluable)} over days {BASELINE + 1}-{len(clean)} "
+        f"[{time.perf_counter() - t0:.0f} s]"
+    )
+    header = f"{'regression':<14}{'true drop':>10}{'judged drop':>12}{'detected':>10}  alerts"
+    print(header)
+    print("-" * len(header))
+    rows = []
+    for r in results:
+        judged = [d.judged_ndcg for d in r.days if d.judged_ndcg is not None]
+        judged_drop = baseline_ndcg - statistics.fmean(judged) if judged else math.nan
+        det = r.detected_on
+        fired = r.days[-1].alerts if det else ()
+        print(
+            f"{r.cell.label:<14}{fmt(r.true_drop):>10}{fmt(judged_drop):>12}"
+            f"{(f'day {det}' if det else f'>{max_days} d'):>10}  "
+            f"{', '.join(a.removeprefix('JudgeMonitor') for a in fired) or '-'}"
+        )
+        rows.append(
+            {
+                "cell": r.cell.label,
+                "true_drop": round(r.true_drop, 4),
+                "judged_drop": None if math.isnan(judged_drop) else round(judged_drop, 4),
+                "detected_day": det,
+                "alerts": list(fired),
+            }
+        )
+    return {
+        "size": size,
+        "distinct_per_day": round(statistics.fmean(d.distinct for d in clean), 1),
+        "clean_judged_ndcg": round(baseline_ndcg, 4),
+        "false_alarm_days": false_alarm_days,
+        "evaluable_days": len(evaluable),
+        "paid_day1": clean[0].paid,
+        "paid_after_day1_max": max(paid_after_1, default=0),
+        "paid_after_day1_total": sum(paid_after_1),
+        "paid_after_baseline_total": sum(d.paid for d in evaluable),
+        "cells": rows,
+    }
+
+
+def disagreements(database: Database, data_dir: Path, limit: int) -> None:
+    """One clean day judged by the semantic and lexical judges; worst splits vs NIST."""
+    from monitor.labels import export_disagreements
+    from monitor.sources.trec import read_qrels
+
+    day = FIRST_DAY
+    settings = settings_for(100, "both", None, None, data_dir)
+    run_one(database, settings, day)
+    qrels = {(q, d): g for q, d, g in read_qrels(data_dir / "qrels.dl19-passage.txt")}
+    rows = export_disagreements(database, day=day, limit=limit)
+    out = []
+    for row in rows:
+        grades = {j.judge: j.grade for j in row.judges}
+        nist = qrels.get((row.query_id, row.result_id))
+        print(
+            f"\n[{row.query_id}] {row.query!r} pos {row.position} doc {row.result_id}: "
+            f"semantic {grades.get('semantic')} lexical {grades.get('lexical')} "
+            f"NIST {nist if nist is not None else 'unjudged'}\n  {row.text[:300]!r}"
+        )
+        out.append({"qid": row.query_id, "docid": row.result_id, "nist": nist, **grades})
+    report("detection_power_disagreements", {"day": day.isoformat(), "rows": out})
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--judge", choices=["semantic", "lexical", "both"], default="semantic")
+    parser.add_argument("--quick", action="store_true", help="100 queries/day, 3 cells")
+    parser.add_argument("--max-days", type=int, default=7, help="regression days per cell")
+    parser.add_argument("--disagreements", action="store_true")
+    parser.add_argument("--limit", type=int, default=10)
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    args = parser.parse_args(argv)
+    if not (args.data_dir / "qrels.dl19-passage.txt").is_file():
+        sys.exit(f"{args.data_dir}: no TREC DL19 data (see ../shared/data/README.md)")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    started = time.perf_counter()
+    with scratch_database() as database:
+        if args.disagreements:
+            disagreements(database, args.data_dir, args.limit)
+            return
+        sizes = (100,) if args.quick else SIZES
+        cells = QUICK_CELLS if args.quick else CELLS
+        clean_days = 30 if args.quick else CLEAN_DAYS
+        figures = [
+            run_size(
+                database,
+                size,
+                FIRST_DAY + dt.timedelta(days=BLOCK_DAYS * i),
+                judge=args.judge,
+                cells=cells,
+                clean_days=clean_days,
+                max_days=args.max_days,
+                data_dir=args.data_dir,
+            )
+            for i, size in enumerate(sizes)
+        ]
+    print()
+    report(
+        "detection_power",
+        {
+            "judge": args.judge,
+            "quick": args.quick,
+            "clean_days": clean_days,
+            "max_days": args.max_days,
+            "seconds": round(time.perf_counter() - started, 1),
+            "sizes": json.loads(json.dumps(figures)),
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()

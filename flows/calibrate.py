@@ -1,0 +1,46 @@
+"""The calibrate flow: every configured judge against a human-labeled set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow
+
+from monitor.calibrate_step import CalibrationOutcome, run_calibration
+from monitor.config import load_settings
+from monitor.progress import judge_progress
+from monitor.store.db import connect
+from monitor.store.migrate import upgrade
+
+__all__ = ["calibrate"]
+
+
+@flow(name="calibrate", log_prints=False)
+def calibrate(
+    labels: Path,
+    runs: list[Path],
+    passages: Path | None = None,
+    topics: Path | None = None,
+    k: int = 10,
+    fit: bool = True,
+    bootstrap: int = 1000,
+) -> CalibrationOutcome:
+    """Measure the judges on labeled pairs and store their agreement, weights, thresholds."""
+    settings = load_settings()
+    database = connect(settings)
+    try:
+        upgrade(database.engine, database.url)
+        return run_calibration(
+            database,
+            settings,
+            labels=labels,
+            runs=runs,
+            passages=passages,
+            topics=topics,
+            k=k,
+            fit=fit,
+            bootstrap=bootstrap,
+            progress=judge_progress,
+        )
+    finally:
+        database.dispose()
