@@ -75,11 +75,13 @@ def demo_config(end: dt.date, *, semantic: bool) -> dict[str, object]:
             "kind": "demo",
             "options": {
                 "seed": 7,
-                "searches_per_day": 4000,
+                "searches_per_day": 3000,
+                "items": 1500,
+                "queries_per_locale": 1200,
                 "scenario": {"broken_segment": "locale=fr", "start": regression.isoformat()},
             },
         },
-        "sampling": {"size": 150, "seed": 7, "strata": ["locale"], "min_per_stratum": 20},
+        "sampling": {"size": 120, "seed": 7, "strata": ["locale"], "min_per_stratum": 20},
         "baseline_days": 14,
     }
 

@@ -10,6 +10,7 @@ import urllib.request
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from sqlalchemy import text
 
 from monitor.cli._prefect import quiet_prefect
@@ -72,7 +73,7 @@ def demo_command(
         console.print("judge: lexical (word overlap, local)")
         console.print(f"[yellow]{demo.LEXICAL_WARNING}[/]")
     console.print(
-        f"traffic: {demo.DEMO_DAYS} days ({start} .. {end}), 4,000 searches a day, 150 sampled; "
+        f"traffic: {demo.DEMO_DAYS} days ({start} .. {end}), 3,000 searches a day, 120 sampled; "
         f"from {regression} (day {demo.REGRESSION_DAY}) the French locale returns random "
         "playlists\n"
     )
@@ -124,9 +125,9 @@ def demo_command(
     if not first_seen:
         console.print("  none")
     for name, (day, severity) in sorted(first_seen.items(), key=lambda item: item[1][0]):
-        console.print(f"  {day}  {severity:<6} {name}")
+        console.print(f"  {day}  {severity:<6} {escape(name)}")
 
-    port = settings.exporter_port
+    port = settings.exporter_port or _free_port()
     try:
         server, _thread, _ = serve_exporter(settings, port, addr="127.0.0.1")
     except OSError:
@@ -155,7 +156,7 @@ def demo_command(
         "                          then: curl localhost:"
         f"{settings.exporter_port}/metrics\n"
         "  add an LLM judge:       export OPENAI_API_KEY=…, then in judge-monitor.toml:\n"
-        '                          [[judges]] name = "gpt" kind = "llm" model = "gpt-4o-mini"\n'
+        '                          \\[[judges]] name = "gpt" kind = "llm" model = "gpt-4o-mini"\n'
         '                          (or base_url = "http://localhost:11434/v1" for a local '
         "Ollama/vLLM)\n"
         "  the full stack:         docker compose up   (Postgres, Prefect, worker, exporter,\n"
