@@ -18,6 +18,7 @@ from monitor.cli import exporter as _exporter  # noqa: F401
 from monitor.cli import labels as _labels  # noqa: F401
 from monitor.cli import report as _report  # noqa: F401
 from monitor.cli import run as _run  # noqa: F401
+from monitor.cli import sample as _sample  # noqa: F401
 from monitor.cli import serve as _serve  # noqa: F401
 from monitor.cli.app import app, console, err_console
 from monitor.errors import JudgeMonitorError

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
-from monitor.calibration import CalibrationReport
 from monitor.cli._prefect import quiet_prefect
 from monitor.cli._progress import progress_display
 from monitor.cli.app import app, console
-from monitor.metrics.estimate import Estimate
-from monitor.metrics.thresholds import ThresholdFit
+
+if TYPE_CHECKING:  # statistics libraries load lazily: `judge-monitor --help` stays fast
+    from monitor.calibration import CalibrationReport
+    from monitor.metrics.estimate import Estimate
+    from monitor.metrics.thresholds import ThresholdFit
 
 __all__ = ["calibrate"]
 

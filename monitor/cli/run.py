@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -12,7 +13,9 @@ from monitor.cli._prefect import quiet_prefect
 from monitor.cli._progress import progress_display
 from monitor.cli.app import app, console
 from monitor.errors import InputError
-from monitor.pipeline import DayOutcome, check_day
+
+if TYPE_CHECKING:  # the pipeline imports the judges and statistics: load them lazily
+    from monitor.pipeline import DayOutcome
 
 __all__ = ["backfill_command", "parse_date", "run_command", "summary_table"]
 
@@ -72,6 +75,7 @@ def run_command(
     """Run the daily flow for one day: sample, judge, store, compute metrics."""
     quiet_prefect(verbose)
     from flows.daily import daily, yesterday
+    from monitor.pipeline import check_day
 
     day = parse_date(date, "--date") or yesterday()
     check_day(day)
@@ -91,6 +95,7 @@ def backfill_command(
     """Run the daily flow for every day of a range; completed days are skipped (resumable)."""
     quiet_prefect(verbose)
     from flows.backfill import backfill, days_between
+    from monitor.pipeline import check_day
 
     first, last = parse_date(start, "--start"), parse_date(end, "--end")
     assert first is not None and last is not None

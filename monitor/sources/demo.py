@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import logging
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -312,6 +313,8 @@ class DemoCatalog:
                 if with_descriptions
                 else self.titles
             )
+            # bm25s logs every index build at DEBUG; keep a CLI's output ours
+            logging.getLogger("bm25s").setLevel(logging.WARNING)
             retriever = bm25s.BM25()
             retriever.index([_tokens(d) for d in docs], show_progress=False)
             self._indexes[with_descriptions] = retriever

@@ -1,0 +1,116 @@
+"""``judge-monitor sample`` and ``plan``: look at a day's sample, size the daily sample."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from pathlib import Path
+
+import typer
+
+from monitor.cli.app import app, console
+from monitor.cli.run import parse_date
+from monitor.errors import InputError
+
+__all__ = ["plan_command", "sample_command", "stored_ndcg_sd"]
+
+
+@app.command("sample")
+def sample_command(
+    date: str | None = typer.Option(None, "--date", help="Day to sample (default yesterday)."),
+    source: str = typer.Option(
+        "production", "--source", help="'production' (the [source]) or a [rankers.NAME]."
+    ),
+    out: Path | None = typer.Option(None, "--out", help="Write the sample as JSONL here."),
+) -> None:
+    """Draw the day's sample without judging it: per-stratum counts and weights."""
+    from flows.compare import ranker_source
+    from flows.daily import yesterday
+    from monitor.config import load_settings
+    from monitor.pipeline import check_day, day_window
+    from monitor.sampling import sample_day, summarize, write_jsonl
+    from monitor.sources.factory import build_source
+
+    settings = load_settings()
+    day = parse_date(date, "--date") or yesterday()
+    check_day(day)
+    src = build_source(ranker_source(settings, source))
+    start, end = day_window(day)
+    sample = sample_day(src.fetch(start, end), day=day, config=settings.sampling)
+    src.report.check(settings.source.max_bad_row_share)
+    console.print(summarize(sample))
+    console.print(
+        f"{sample.total_searches:,} searches, {sample.distinct_queries:,} distinct queries, "
+        f"{sample.sampled:,} sampled; {src.report.summary()}"
+    )
+    if out is not None:
+        written = write_jsonl(sample, out)
+        console.print(f"wrote {written:,} sampled queries to {out}")
+
+
+def stored_ndcg_sd(days: int = 14) -> tuple[float, int] | None:
+    """Per-query sd of nDCG@10 implied by the stored daily CIs (median over recent days).
+
+    A weighted mean's 95% CI half-width is about 1.96 sd / sqrt(n), so each stored day
+    gives sd ≈ half-width × sqrt(n) / 1.96.
+    """
+    from sqlalchemy import text
+
+    from monitor.config import load_settings
+    from monitor.store.db import connect
+
+    database = connect(load_settings())
+    try:
+        with database.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT ci_low, ci_high, n FROM daily_metrics WHERE metric = 'ndcg' "
+                    "AND k = 10 AND segment = 'all' AND judge = 'ensemble' "
+                    "AND value IS NOT NULL ORDER BY metric_date DESC LIMIT :days"
+                ),
+                {"days": days},
+            ).all()
+    except Exception:
+        return None  # no schema yet: fall back to the stated figures
+    finally:
+        database.dispose()
+    sds = [
+        (r.ci_high - r.ci_low) / 2 * math.sqrt(r.n) / 1.96
+        for r in rows
+        if r.ci_low is not None and r.ci_high is not None and r.n > 1 and r.ci_high > r.ci_low
+    ]
+    return (statistics.median(sds), len(sds)) if sds else None
+
+
+@app.command("plan")
+def plan_command(
+    drop: float = typer.Option(..., "--drop", help="Drop of daily nDCG@10 to detect, e.g. 0.03."),
+    baseline_ndcg: float | None = typer.Option(
+        None, "--baseline-ndcg", help="Typical nDCG@10, for a stated variance (sd ≤ √(x(1−x)))."
+    ),
+    sd: float | None = typer.Option(None, "--sd", help="Per-query sd of nDCG@10, if known."),
+    alpha: float = typer.Option(0.05, "--alpha", help="False-alarm rate per day."),
+    power: float = typer.Option(0.8, "--power", help="Chance of catching a real drop."),
+) -> None:
+    """How many queries a day detect a drop of --drop (variance from stored runs, or stated)."""
+    from monitor.metrics.power import queries_needed
+
+    if sd is not None:
+        how = "as given (--sd)"
+    elif (stored := stored_ndcg_sd()) is not None:
+        sd, days = stored
+        how = f"measured from the CIs of the last {days} stored days"
+    elif baseline_ndcg is not None:
+        if not 0 < baseline_ndcg < 1:
+            raise InputError(f"--baseline-ndcg must be in (0, 1), got {baseline_ndcg}")
+        sd = math.sqrt(baseline_ndcg * (1 - baseline_ndcg))
+        how = f"the largest possible for a mean of {baseline_ndcg} (√(x(1−x)))"
+    else:
+        raise InputError(
+            "no stored runs to measure the variance from: give --sd or --baseline-ndcg"
+        )
+    n = queries_needed(sd, drop, alpha=alpha, power=power)
+    console.print(
+        f"{n:,} sampled queries a day detect a drop of {drop} in nDCG@10 "
+        f"(one-sided alpha {alpha}, power {power}); per-query sd {sd:.3f}, {how}."
+    )

@@ -1,0 +1,48 @@
+"""`judge-monitor sample` and `plan` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from test_cli_db import run_cli
+
+from monitor.metrics.power import queries_needed
+
+
+def test_sample_prints_strata_and_writes_jsonl(tmp_path: Path, database_url: str) -> None:
+    """The demo day's sample is summarised per stratum and written as JSON lines."""
+    config = tmp_path / "judge-monitor.toml"
+    config.write_text(
+        "[source]\nkind = 'demo'\n[source.options]\nsearches_per_day = 300\nitems = 400\n"
+        "queries_per_locale = 200\n[sampling]\nsize = 30\n"
+    )
+    out = tmp_path / "sample.jsonl"
+    done = run_cli(
+        "sample",
+        "--date",
+        "2026-01-02",
+        "--out",
+        str(out),
+        env={"JUDGE_MONITOR_CONFIG": str(config), "DATABASE_URL": database_url},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "locale=en" in done.stdout and "300 searches" in done.stdout
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert 0 < len(lines) <= 30 + 3 * 5  # size, plus stratum minimums
+    assert all(0 < line["inclusion_probability"] <= 1 for line in lines)
+
+
+def test_plan_with_a_stated_sd_matches_the_formula(database_url: str) -> None:
+    """With --sd the answer is the power calculation's, and says where the sd came from."""
+    done = run_cli("plan", "--drop", "0.05", "--sd", "0.3", env={"DATABASE_URL": database_url})
+    assert done.returncode == 0, done.stderr
+    expected = queries_needed(0.3, 0.05)
+    assert f"{expected:,} sampled queries a day" in done.stdout and "as given" in done.stdout
+
+
+def test_plan_without_any_variance_is_a_clear_error(database_url: str) -> None:
+    """No stored runs and no stated sd: one line saying what to give."""
+    done = run_cli("plan", "--drop", "0.05", env={"DATABASE_URL": database_url})
+    assert done.returncode == 1
+    assert "--sd or --baseline-ndcg" in done.stderr
