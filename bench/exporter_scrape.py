@@ -1,9 +1,14 @@
 """Exporter scrape time over a year of history, through HTTP as Prometheus sees it.
 
-Seeds 365 days x 10 segments x 5 judges of every exported daily metric (COPY through
+Seeds 365 days x 10 segments x 5 judges of history (COPY through
 ``upsert_daily_metrics``) plus a year of daily runs, then times GET /metrics against
 the running exporter. Goal: median under 100 ms.
-Usage: ``python bench/exporter_scrape.py [--days 365] [--scrapes 30]``.
+
+``--layout daily`` (default) seeds what the daily flow writes: quality figures per
+segment for the ensemble, judge health, human agreement and drift per judge (and per
+judge pair for kappa) on segment "all". ``--layout full`` seeds every metric for every
+segment x judge combination, a worst case no flow produces.
+Usage: ``python bench/exporter_scrape.py [--days 365] [--scrapes 30] [--layout daily|full]``.
 """
 
 from __future__ import annotations
@@ -27,24 +32,57 @@ from monitor.exporter import DAILY_METRICS, exporter_engine, make_registry
 from monitor.store import repository as repo
 
 SEGMENTS = ["all"] + [f"locale=l{i}" for i in range(9)]
-JUDGES = ["ensemble", "j1", "j2", "j3", "j4"]
+JUDGES = ["j1", "j2", "j3", "j4", "j5"]
+QUALITY = {"ndcg", "precision", "mean_grade", "bad_top1_rate", "no_relevant_rate", "unjudged_share"}
+ENSEMBLE_ONLY = {
+    "krippendorff_alpha",
+    "query_mix_psi",
+    "query_length_ks",
+    "query_length_ks_pvalue",
+    "new_query_share",
+    "changepoint_cusum",
+    "changepoint_start_days_ago",
+}
 
 
-def _rows(rng: random.Random):  # type: ignore[no-untyped-def]
+def _ks(metric: str) -> tuple[int, ...]:
+    if metric in ("ndcg", "precision"):
+        return (3, 10)
+    if metric in ("human_precision", "human_recall", "human_f1"):
+        return (2,)
+    if metric.startswith("changepoint"):
+        return (10,)
+    return (0,)
+
+
+def _places(metric: str, layout: str) -> list[tuple[str, str]]:
+    """(segment, judge) pairs a metric is stored for."""
+    if layout == "full":
+        return [(s, j) for s in SEGMENTS for j in ["ensemble", *JUDGES]]
+    if metric in QUALITY:
+        return [(s, "ensemble") for s in SEGMENTS]
+    if metric in ENSEMBLE_ONLY:
+        return [("all", "ensemble")]
+    if metric == "cohen_kappa":
+        return [("all", f"{a}~{b}") for i, a in enumerate(JUDGES) for b in JUDGES[i + 1 :]]
+    with_ensemble = metric.startswith(("human_", "grade_"))
+    return [("all", j) for j in (["ensemble", *JUDGES] if with_ensemble else JUDGES)]
+
+
+def _rows(rng: random.Random, layout: str):  # type: ignore[no-untyped-def]
     for spec in DAILY_METRICS:
-        ks = (3, 10) if spec.metric in ("ndcg", "precision") else (0,)
-        for segment in SEGMENTS:
-            for judge in JUDGES:
-                for k in ks:
-                    value = rng.random()
-                    ci = (value - 0.05, value + 0.05) if spec.has_ci else (None, None)
-                    yield (spec.metric, segment, judge, k, value, *ci, 100, None)
+        for segment, judge in _places(spec.metric, layout):
+            for k in _ks(spec.metric):
+                value = rng.random()
+                ci = (value - 0.05, value + 0.05) if spec.has_ci else (None, None)
+                yield (spec.metric, segment, judge, k, value, *ci, 100, None)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--scrapes", type=int, default=30)
+    parser.add_argument("--layout", choices=("daily", "full"), default="daily")
     args = parser.parse_args()
     rng = random.Random(0)
     latest = dt.date(2026, 1, 1)
@@ -54,7 +92,7 @@ def main() -> None:
         with db.engine.begin() as conn:
             for back in range(args.days):
                 day = latest - dt.timedelta(days=back)
-                rows = list(_rows(rng))
+                rows = list(_rows(rng, args.layout))
                 rows_total += len(rows)
                 repo.upsert_daily_metrics(conn, day=day, rows=rows)
                 run_id = repo.start_run(conn, flow="daily", run_date=day, config_hash="h")
@@ -97,6 +135,7 @@ def main() -> None:
         "exporter_scrape",
         {
             "days": args.days,
+            "layout": args.layout,
             "segments": len(SEGMENTS),
             "judges": len(JUDGES),
             "rows": rows_total,
