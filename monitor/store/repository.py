@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from psycopg.errors import UniqueViolation
 from sqlalchemy import Connection, text
 from sqlalchemy.dialects.postgresql import insert
 
@@ -313,13 +314,39 @@ def _verdict_row(stored: StoredVerdict) -> tuple[Any, ...]:
 
 
 def write_verdicts(conn: Connection, *, verdicts: Iterable[StoredVerdict]) -> int:
-    """Bulk-store verdicts with COPY; return how many were new."""
-    return copy_rows(
-        conn,
-        table="verdicts",
-        columns=VERDICT_COLUMNS,
-        rows=(_verdict_row(v) for v in verdicts),
-    )
+    """Bulk-store verdicts with COPY; return how many were new.
+
+    First writes for these samples and judges (the common case) COPY straight into the
+    table; if any row is already there (a rerun, a resume) the rows go through the
+    temp-table upsert instead, so nothing is ever duplicated.
+    """
+    rows = [_verdict_row(v) for v in verdicts]
+    if not rows:
+        return 0
+    fresh = not conn.execute(
+        text(
+            "SELECT EXISTS (SELECT 1 FROM verdicts WHERE sample_id = ANY(:s) "
+            "AND judge_id = ANY(:j))"
+        ),
+        {"s": sorted({r[0] for r in rows}), "j": sorted({r[1] for r in rows})},
+    ).scalar_one()
+    if fresh:
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        cols = ", ".join(f'"{c}"' for c in VERDICT_COLUMNS)
+        try:
+            # raw.transaction() is a savepoint inside the caller's transaction
+            with (
+                raw.transaction(),
+                raw.cursor() as cur,
+                cur.copy(f"COPY verdicts ({cols}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+            return len(rows)
+        except UniqueViolation:
+            pass  # written concurrently, or repeated within the batch: take the safe path
+    return copy_rows(conn, table="verdicts", columns=VERDICT_COLUMNS, rows=rows)
 
 
 CACHE_COLUMNS = (

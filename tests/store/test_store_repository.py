@@ -124,6 +124,17 @@ def test_verdicts_written_twice_are_counted_once(database: Database) -> None:
     assert _count(database, "verdicts") == 15
 
 
+def test_a_batch_repeating_a_verdict_stores_it_once(database: Database) -> None:
+    """A repeated row inside one first write falls back to the upsert: stored once."""
+    judge_id = _judge(database)
+    with database.engine.begin() as conn:
+        ids = list(repo.upsert_samples(conn, day=DAY, queries=_queries(3), top_k=10).values())
+    verdicts = _verdicts(ids, judge_id, 2)
+    with database.engine.begin() as conn:
+        assert repo.write_verdicts(conn, verdicts=[*verdicts, verdicts[0]]) == 6
+    assert _count(database, "verdicts") == 6
+
+
 def test_copy_of_100k_verdicts_round_trips_exactly(database: Database) -> None:
     """100,000 verdicts written with COPY read back field for field."""
     judge_id = _judge(database)
