@@ -8,7 +8,7 @@ SEMANTIC_STAMP := $(VENV)/.semantic-installed
 # machines. Elsewhere: make test TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cpu"
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: demo test lint typecheck pytest bench install install-semantic clean
+.PHONY: demo test lint typecheck pytest bench bench-validation install install-semantic clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,11 +46,19 @@ typecheck: $(STAMP)
 pytest: $(SEMANTIC_STAMP)
 	$(BIN)/python -m pytest
 
-## bench: run every benchmark in bench/ (prints figures; never fails on time)
+## bench: the speed, cost and storage benchmarks (prints figures; never fails on time; < 15 min)
+BENCHES := store_ingest demo_source exporter_scrape judge_throughput daily_run cache_savings \
+	rate_limits storage peer_side_by_side
 bench: $(STAMP)
-	@set -e; for script in bench/*.py; do \
-		echo "== $$script"; $(BIN)/python $$script; \
+	@set -e; for name in $(BENCHES); do \
+		echo "== bench/$$name.py"; $(BIN)/python bench/$$name.py; \
 	done
+	$(BIN)/python bench/run_all.py
+
+## bench-validation: judges vs human labels and detection power on TREC DL19 (~12 min)
+bench-validation: $(SEMANTIC_STAMP)
+	$(BIN)/python bench/local_judges.py
+	$(BIN)/python bench/detection_power.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

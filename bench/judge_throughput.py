@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import random
 import resource
 import statistics
@@ -164,6 +165,7 @@ def main() -> None:
             "ratio_to_bound": round(rate / bound, 3),
             "client_cpu_ms_per_call": round(statistics.median(cpu_ms), 3),
             "peak_rss_mb": round(rss),
+            "load_avg_1m": round(os.getloadavg()[0], 2),
             "goal_ratio": 0.9,
             "goal_peak_rss_mb": 500,
         },

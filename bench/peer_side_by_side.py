@@ -92,7 +92,7 @@ async def _deepeval(url: str, items: list[JudgeItem], concurrency: int) -> tuple
     try:  # renamed in DeepEval 4
         from deepeval.test_case import SingleTurnParams as LLMTestCaseParams
     except ImportError:
-        from deepeval.test_case import LLMTestCaseParams  # type: ignore[no-redef]
+        from deepeval.test_case import LLMTestCaseParams  # type: ignore[no-redef,unused-ignore]
 
     model = LocalModel(model="fake-judge", base_url=url, api_key="no-key-needed")
     params = [LLMTestCaseParams.INPUT, LLMTestCaseParams.ACTUAL_OUTPUT]

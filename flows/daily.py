@@ -72,14 +72,20 @@ async def judge_task(
                 concurrency(f"judge-endpoint-{judge.name}", occupy=1, strict=False)
             )
         weights = {j.name: j.weight for j in settings.judges}
-        return await judge_samples(
-            database,
-            judges,
-            samples,
-            method=settings.ensemble,
-            weights=weights,
-            progress=judge_progress,
-        )
+        try:
+            return await judge_samples(
+                database,
+                judges,
+                samples,
+                method=settings.ensemble,
+                weights=weights,
+                progress=judge_progress,
+            )
+        finally:
+            for judge in judges:  # close HTTP clients on this event loop, before it ends
+                close = getattr(judge, "aclose", None)
+                if close is not None:
+                    await close()
 
 
 @task(cache_policy=NONE, retries=1, retry_delay_seconds=5)

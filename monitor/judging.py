@@ -24,6 +24,7 @@ __all__ = ["JudgeTally", "Progress", "judge_with_cache"]
 Progress = Callable[[str, int, int], None]
 
 _LOOKUP_CHUNK = 5_000
+_CHUNKS_IN_FLIGHT = 2
 
 
 @dataclass
@@ -94,14 +95,24 @@ async def _judge_one(
     if progress:
         progress(judge.name, done, len(items))
     pending = list(todo.items())
-    for start in range(0, len(pending), chunk):
-        batch = pending[start : start + chunk]
-        try:
-            answers = await judge.judge([items[indexes[0]] for _, indexes in batch])
-        except JudgeError as exc:
-            tally.errors.append(str(exc))
-            break
-        await asyncio.to_thread(_store, database, answers)
+    # Two chunks in flight: while one finishes its last calls and is stored, the next one
+    # already fills the judge's free slots, so the endpoint never waits on a chunk boundary.
+    slots = asyncio.Semaphore(_CHUNKS_IN_FLIGHT)
+    failed = False
+
+    async def run(batch: list[tuple[str, list[int]]]) -> None:
+        nonlocal done, failed
+        async with slots:
+            if failed:
+                return
+            try:
+                answers = await judge.judge([items[indexes[0]] for _, indexes in batch])
+            except JudgeError as exc:
+                if not failed:
+                    tally.errors.append(str(exc))
+                failed = True
+                return
+            await asyncio.to_thread(_store, database, answers)
         for (_, indexes), answer in zip(batch, answers, strict=True):
             tally.add(answer)
             out[indexes[0]] = answer
@@ -111,6 +122,18 @@ async def _judge_one(
             done += len(indexes)
         if progress:
             progress(judge.name, done, len(items))
+
+    # A Batch API judge takes every pending item as one batch: the provider schedules it.
+    size = len(pending) if getattr(judge, "submits_batches", False) else chunk
+    batches = [pending[i : i + size] for i in range(0, len(pending), max(size, 1))]
+    tasks = [asyncio.ensure_future(run(batch)) for batch in batches]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:  # a storage failure: stop the other chunks, raise it as it is
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
     return out, tally
 
 

@@ -59,6 +59,9 @@ class BatchJudge(LLMJudge):
         self.price_multiplier = price_multiplier
         self.max_polls = max_polls
 
+    #: tells ``judge_with_cache`` to submit all pending items as one batch, not in chunks
+    submits_batches = True
+
     def __repr__(self) -> str:
         return f"BatchJudge(name={self.name!r}, model={self.config.model!r})"
 

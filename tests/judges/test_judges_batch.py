@@ -87,3 +87,33 @@ def test_batch_request_file_is_valid_jsonl(
     rows = [json.loads(line) for line in jsonl.splitlines() if line.startswith(b"{")]
     assert [r["custom_id"] for r in rows] == ["item-0", "item-1"]
     assert all(r["url"] == "/v1/chat/completions" and r["method"] == "POST" for r in rows)
+
+
+def test_cached_judging_submits_one_batch_and_reruns_pay_nothing(
+    server: FakeOpenAI, make_config: Callable[..., JudgeConfig], database_url: str
+) -> None:
+    """Through the verdict cache a batch judge sends all misses as one batch, then none."""
+    from sqlalchemy import create_engine
+
+    from monitor.judging import judge_with_cache
+    from monitor.store.db import Database
+
+    items = [
+        JudgeItem(f"query {i}", Result(f"r{i}", 1, f"title {i}", f"text about query {i}"))
+        for i in range(300)  # more than one chunk of the synchronous path
+    ]
+    judge = build_judge(make_config(batch=True))
+    assert isinstance(judge, BatchJudge)
+    judge.poll_interval_s = 0.01
+    database = Database(create_engine(database_url), database_url, "test", False)
+    try:
+        verdicts, tallies = asyncio.run(judge_with_cache(database, [judge], items, chunk=64))
+        batches = [r for r in server.requests if r.method == "POST" and r.path == "/v1/batches"]
+        assert len(batches) == 1
+        assert tallies[judge.name].paid == 300
+        assert all(v is not None for v in verdicts[judge.name])
+        _, tallies = asyncio.run(judge_with_cache(database, [judge], items, chunk=64))
+        assert tallies[judge.name].cached == 300 and tallies[judge.name].paid == 0
+        assert len([r for r in server.requests if r.path == "/v1/batches"]) == 1
+    finally:
+        database.dispose()
