@@ -9,19 +9,15 @@ figure so calibration can fit ``config.thresholds`` on human labels.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections import Counter
 from collections.abc import Sequence
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from monitor.config import JudgeConfig
-from monitor.errors import ConfigError
-from monitor.judges.base import cache_key
+from monitor.judges.local import ScoringJudge
 from monitor.judges.prompts import clean_text
-from monitor.types import MAX_GRADE, JudgeItem, Verdict, VerdictStatus
+from monitor.types import JudgeItem
 
 __all__ = ["DEFAULT_THRESHOLDS", "LexicalJudge", "coverage_score"]
 
@@ -58,73 +54,15 @@ def coverage_score(query: str, text: str) -> float:
     return total / len(wanted)
 
 
-class LexicalJudge:
+class LexicalJudge(ScoringJudge):
     """Grades by lexical coverage; status OK, zero cost, no endpoint."""
 
-    def __init__(self, config: JudgeConfig) -> None:
-        if config.kind != "lexical":
-            raise ConfigError(
-                f"judge {config.name!r}: LexicalJudge needs kind 'lexical', not {config.kind!r}"
-            )
-        thresholds = tuple(config.thresholds or DEFAULT_THRESHOLDS)
-        if len(thresholds) != MAX_GRADE or list(thresholds) != sorted(thresholds):
-            raise ConfigError(
-                f"judge {config.name!r}: thresholds must be {MAX_GRADE} ascending cut points "
-                f"(for grades 1..{MAX_GRADE}), got {list(thresholds)}"
-            )
-        self._config = config
-        self.thresholds: tuple[float, ...] = thresholds
-        blob = json.dumps({"method": METHOD, "thresholds": thresholds})
-        self._version = hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-    def __repr__(self) -> str:
-        return f"LexicalJudge(name={self.name!r}, thresholds={list(self.thresholds)})"
-
-    @property
-    def name(self) -> str:
-        return self._config.name
-
-    @property
-    def config(self) -> JudgeConfig:
-        return self._config
-
-    @property
-    def prompt_version(self) -> str:
-        """Hash of the scoring method and thresholds: either changing re-grades."""
-        return self._version
+    KIND = "lexical"
+    METHOD = METHOD
+    MODEL = "lexical-bm25-coverage"
+    SCORE_NAME = "coverage score"
+    DEFAULT_THRESHOLDS = DEFAULT_THRESHOLDS
 
     def scores(self, items: Sequence[JudgeItem]) -> list[float]:
         """The continuous score of each item, before thresholds."""
         return [coverage_score(item.query, item.result.content) for item in items]
-
-    def grade_for(self, score: float) -> int:
-        """How many cut points the score reaches: 0..3."""
-        return sum(1 for cut in self.thresholds if score >= cut)
-
-    async def judge(self, items: Sequence[JudgeItem]) -> list[Verdict]:
-        """One verdict per item; empty query or result text is ``invalid``, as for LLMs."""
-        verdicts = []
-        for item, score in zip(items, self.scores(items), strict=True):
-            key = cache_key(self._config, self._version, item)
-            problem = (
-                "empty query text"
-                if not clean_text(item.query).strip()
-                else "empty result text"
-                if not clean_text(item.result.content).strip()
-                else ""
-            )
-            grade = None if problem else self.grade_for(score)
-            verdicts.append(
-                Verdict(
-                    judge=self.name,
-                    cache_key=key,
-                    status=VerdictStatus.INVALID if problem else VerdictStatus.OK,
-                    grade=grade,
-                    reasoning=problem or f"coverage score {score:.3f}",
-                    raw=f"{score:.6f}",
-                    model="lexical-bm25-coverage",
-                    prompt_version=self._version,
-                    expected_grade=None,
-                )
-            )
-        return verdicts

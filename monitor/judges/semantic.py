@@ -14,9 +14,7 @@ points without encoding anything again (the embedding memo is shared).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import importlib.util
-import json
 import os
 import threading
 from collections.abc import MutableMapping, Sequence
@@ -28,9 +26,9 @@ import numpy.typing as npt
 
 from monitor.config import JudgeConfig
 from monitor.errors import ConfigError
-from monitor.judges.base import cache_key
+from monitor.judges.local import ScoringJudge
 from monitor.judges.prompts import clean_text
-from monitor.types import MAX_GRADE, JudgeItem, Verdict, VerdictStatus
+from monitor.types import JudgeItem, Verdict
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -118,22 +116,18 @@ def load_model() -> SentenceTransformer:
         return _MODEL
 
 
-def _check_thresholds(name: str, thresholds: Sequence[float]) -> tuple[float, ...]:
-    cuts = tuple(float(t) for t in thresholds)
-    if len(cuts) != MAX_GRADE or list(cuts) != sorted(cuts):
-        raise ConfigError(
-            f"judge {name!r}: thresholds must be {MAX_GRADE} ascending cut points "
-            f"(for grades 1..{MAX_GRADE}), got {list(cuts)}"
-        )
-    return cuts
-
-
-class SemanticJudge:
+class SemanticJudge(ScoringJudge):
     """Grades by embedding cosine; status OK, zero cost, no endpoint.
 
     Each distinct text is encoded once per process (a bounded memo keyed by text), so a
     query shown with ten results, or a passage returned by six rankers, costs one encoding.
     """
+
+    KIND = "semantic"
+    METHOD = METHOD
+    MODEL = MODEL_NAME
+    SCORE_NAME = "cosine similarity"
+    DEFAULT_THRESHOLDS = DEFAULT_THRESHOLDS
 
     def __init__(
         self,
@@ -141,34 +135,11 @@ class SemanticJudge:
         *,
         memo: MutableMapping[str, npt.NDArray[np.float32]] | None = None,
     ) -> None:
-        if config.kind != "semantic":
-            raise ConfigError(
-                f"judge {config.name!r}: SemanticJudge needs kind 'semantic', not {config.kind!r}"
-            )
-        self.thresholds = _check_thresholds(config.name, config.thresholds or DEFAULT_THRESHOLDS)
-        self._config = config
+        super().__init__(config)
         self._memo: MutableMapping[str, npt.NDArray[np.float32]] = (
             _PROCESS_MEMO if memo is None else memo
         )
         self._lock = threading.Lock()
-        blob = json.dumps({"method": METHOD, "thresholds": self.thresholds})
-        self._version = hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-    def __repr__(self) -> str:
-        return f"SemanticJudge(name={self.name!r}, thresholds={list(self.thresholds)})"
-
-    @property
-    def name(self) -> str:
-        return self._config.name
-
-    @property
-    def config(self) -> JudgeConfig:
-        return self._config
-
-    @property
-    def prompt_version(self) -> str:
-        """Hash of the method, model and thresholds: changing any of them re-grades."""
-        return self._version
 
     def with_thresholds(self, thresholds: Sequence[float]) -> SemanticJudge:
         """The same judge with other cut points, sharing this one's embeddings."""
@@ -209,39 +180,6 @@ class SemanticJudge:
         q, c = vectors[: len(items)], vectors[len(items) :]
         return [float(v) for v in np.einsum("ij,ij->i", q, c)]
 
-    def grade_for(self, score: float) -> int:
-        """How many cut points the score reaches: 0..3."""
-        return sum(1 for cut in self.thresholds if score >= cut)
-
-    def _verdicts(self, items: Sequence[JudgeItem]) -> list[Verdict]:
-        problems = [
-            "empty query text"
-            if not clean_text(item.query).strip()
-            else "empty result text"
-            if not clean_text(item.result.content).strip()
-            else ""
-            for item in items
-        ]
-        gradable = [item for item, problem in zip(items, problems, strict=True) if not problem]
-        scored = iter(self.scores(gradable))
-        verdicts = []
-        for item, problem in zip(items, problems, strict=True):
-            score = None if problem else next(scored)
-            verdicts.append(
-                Verdict(
-                    judge=self.name,
-                    cache_key=cache_key(self._config, self._version, item),
-                    status=VerdictStatus.INVALID if score is None else VerdictStatus.OK,
-                    grade=None if score is None else self.grade_for(score),
-                    reasoning=problem or f"cosine similarity {score:.3f}",
-                    raw="" if score is None else f"{score:.6f}",
-                    model=MODEL_NAME,
-                    prompt_version=self._version,
-                    expected_grade=None,
-                )
-            )
-        return verdicts
-
     async def judge(self, items: Sequence[JudgeItem]) -> list[Verdict]:
         """One verdict per item; encoding runs in a worker thread to keep the loop free."""
-        return await asyncio.to_thread(self._verdicts, items)
+        return await asyncio.to_thread(self.verdicts, items)
