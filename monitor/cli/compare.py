@@ -8,7 +8,7 @@ from rich.table import Table
 from monitor.cli._prefect import quiet_prefect
 from monitor.cli._progress import progress_display
 from monitor.cli.app import app, console
-from monitor.cli.run import parse_date, preflight
+from monitor.cli.run import past_day, preflight
 
 __all__ = ["compare_command"]
 
@@ -30,11 +30,8 @@ def compare_command(
     """Judge two rankers on the same sampled queries: win rate and nDCG@10 difference."""
     quiet_prefect(verbose)
     from flows.compare import compare
-    from flows.daily import yesterday
-    from monitor.pipeline import check_day
 
-    day = parse_date(date, "--date") or yesterday()
-    check_day(day)
+    day = past_day(date)
     preflight()
     with progress_display():
         result = compare(a=a, b=b, day=day)

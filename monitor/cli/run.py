@@ -17,7 +17,14 @@ from monitor.errors import InputError
 if TYPE_CHECKING:  # the pipeline imports the judges and statistics: load them lazily
     from monitor.pipeline import DayOutcome
 
-__all__ = ["backfill_command", "parse_date", "run_command", "summary_table"]
+__all__ = [
+    "backfill_command",
+    "parse_date",
+    "past_day",
+    "preflight",
+    "run_command",
+    "summary_table",
+]
 
 
 def parse_date(value: str | None, name: str) -> dt.date | None:
@@ -27,6 +34,14 @@ def parse_date(value: str | None, name: str) -> dt.date | None:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise InputError(f"{name} {value!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def past_day(value: str | None, name: str = "--date") -> dt.date:
+    """The day a command works on: the option's date, or yesterday; never a day not ended."""
+    from flows.daily import yesterday
+    from monitor.pipeline import check_day
+
+    return check_day(parse_date(value, name) or yesterday())
 
 
 def preflight() -> None:
@@ -74,11 +89,9 @@ def run_command(
 ) -> None:
     """Run the daily flow for one day: sample, judge, store, compute metrics."""
     quiet_prefect(verbose)
-    from flows.daily import daily, yesterday
-    from monitor.pipeline import check_day
+    from flows.daily import daily
 
-    day = parse_date(date, "--date") or yesterday()
-    check_day(day)
+    day = past_day(date)
     preflight()
     with progress_display():
         outcome = daily(day=day)

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from monitor.cli.app import app, console
-from monitor.cli.run import parse_date
+from monitor.cli.run import past_day
 from monitor.errors import InputError
 
 __all__ = ["plan_command", "sample_command", "stored_ndcg_sd"]
@@ -25,15 +25,13 @@ def sample_command(
 ) -> None:
     """Draw the day's sample without judging it: per-stratum counts and weights."""
     from flows.compare import ranker_source
-    from flows.daily import yesterday
     from monitor.config import load_settings
-    from monitor.pipeline import check_day, day_window
+    from monitor.pipeline import day_window
     from monitor.sampling import sample_day, summarize, write_jsonl
     from monitor.sources.factory import build_source
 
     settings = load_settings()
-    day = parse_date(date, "--date") or yesterday()
-    check_day(day)
+    day = past_day(date)
     src = build_source(ranker_source(settings, source))
     start, end = day_window(day)
     sample = sample_day(src.fetch(start, end), day=day, config=settings.sampling)
