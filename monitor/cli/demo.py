@@ -17,6 +17,7 @@ from monitor.cli._prefect import quiet_prefect
 from monitor.cli._progress import progress_display
 from monitor.cli.app import app, console
 from monitor.cli.run import summary_table
+from monitor.errors import InputError
 
 __all__ = ["demo_command"]
 
@@ -36,6 +37,9 @@ def demo_command(
     serve: bool = typer.Option(
         False, "--serve", help="Keep the exporter running after the demo (Ctrl-C to stop)."
     ),
+    judge: str = typer.Option(
+        "auto", "--judge", help="auto (semantic when installed), semantic or lexical."
+    ),
     verbose: bool = typer.Option(False, "--verbose", help="Show Prefect's logs."),
 ) -> None:
     """Backfill 21 days of demo traffic with a regression on day 15, and show what is seen."""
@@ -46,7 +50,9 @@ def demo_command(
     end = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     start = end - dt.timedelta(days=demo.DEMO_DAYS - 1)
     regression = start + dt.timedelta(days=demo.REGRESSION_DAY - 1)
-    semantic = demo.semantic_available()
+    if judge not in ("auto", "semantic", "lexical"):
+        raise InputError(f"--judge must be auto, semantic or lexical, got {judge!r}")
+    semantic = demo.semantic_available() if judge == "auto" else judge == "semantic"
     folder = demo.demo_data_dir(data_dir)
     folder.mkdir(parents=True, exist_ok=True)
     config_path = folder / "judge-monitor.toml"
@@ -149,18 +155,19 @@ def demo_command(
     console.print(f"\n[bold]Exporter[/] http://127.0.0.1:{port}/metrics (excerpt):")
     for line in shown[:6]:
         console.print(f"  {line}", highlight=False)
-    console.print(
+    console.print(  # plain text: [[judges]] is TOML, not rich markup
         "\nNext steps:\n"
         f"  keep the exporter up:   JUDGE_MONITOR_CONFIG={config_path} "
         f"JUDGE_MONITOR_DATA_DIR={folder} judge-monitor exporter --port {settings.exporter_port}\n"
         "                          then: curl localhost:"
         f"{settings.exporter_port}/metrics\n"
         "  add an LLM judge:       export OPENAI_API_KEY=…, then in judge-monitor.toml:\n"
-        '                          \\[[judges]] name = "gpt" kind = "llm" model = "gpt-4o-mini"\n'
+        '                          [[judges]] name = "gpt" kind = "llm" model = "gpt-4o-mini"\n'
         '                          (or base_url = "http://localhost:11434/v1" for a local '
         "Ollama/vLLM)\n"
         "  the full stack:         docker compose up   (Postgres, Prefect, worker, exporter,\n"
-        "                          Pushgateway, Prometheus, Alertmanager, Grafana)"
+        "                          Pushgateway, Prometheus, Alertmanager, Grafana)",
+        markup=False,  # [[judges]] is TOML, not rich markup
     )
     console.print(f"\ndemo finished in {time.monotonic() - started:.0f} s")
     if serve:

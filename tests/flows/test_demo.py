@@ -9,6 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine
 
 from monitor import demo
@@ -16,12 +17,13 @@ from monitor.alerts import firing_alerts
 from monitor.store.embedded import start_embedded, stop_embedded
 
 
-def test_demo_finds_the_injected_regression_and_no_earlier_alarm() -> None:
+@pytest.mark.parametrize("judge", ["auto", "lexical"])
+def test_demo_finds_the_injected_regression_and_no_earlier_alarm(judge: str) -> None:
     """Change point within a day of the regression; quality drop on it, not before."""
     with tempfile.TemporaryDirectory(prefix="jm-demo-") as tmp:
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
         out = subprocess.run(
-            [sys.executable, "-m", "monitor", "demo", "--data-dir", tmp],
+            [sys.executable, "-m", "monitor", "demo", "--data-dir", tmp, "--judge", judge],
             capture_output=True,
             text=True,
             env=env,
@@ -32,6 +34,7 @@ def test_demo_finds_the_injected_regression_and_no_earlier_alarm() -> None:
             assert out.returncode == 0, out.stderr[-3000:]
             assert "Traceback" not in out.stderr
             assert "judge_monitor_ndcg{" in out.stdout, "the exporter excerpt is missing"
+            assert ("not for judging real search quality" in out.stdout) == (judge == "lexical")
             end = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
             start = end - dt.timedelta(days=demo.DEMO_DAYS - 1)
             regression = start + dt.timedelta(days=demo.REGRESSION_DAY - 1)
