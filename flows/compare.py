@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 
 from prefect import flow, task
 from prefect.cache_policies import NONE
@@ -11,10 +12,12 @@ from prefect.cache_policies import NONE
 from monitor.compare import CompareResult, compare_rankers
 from monitor.config import Settings, SourceConfig, load_settings
 from monitor.errors import ConfigError
-from monitor.judges.factory import build_ensemble
+from monitor.judges.factory import build_ensemble, close_judges
+from monitor.pipeline import check_day
 from monitor.progress import judge_progress
 from monitor.sources.factory import build_source
 from monitor.store import repository as repo
+from monitor.store.calibrations import calibrated_settings
 from monitor.store.db import Database, connect
 from monitor.store.migrate import upgrade
 
@@ -37,25 +40,33 @@ def ranker_source(settings: Settings, name: str) -> SourceConfig:
 async def compare_task(
     database: Database, settings: Settings, day: dt.date, a: str, b: str
 ) -> CompareResult:
-    return await compare_rankers(
-        database,
-        settings,
-        day,
-        name_a=a,
-        source_a=build_source(ranker_source(settings, a)),
-        name_b=b,
-        source_b=build_source(ranker_source(settings, b)),
-        judges=build_ensemble(settings.judges),
-        progress=judge_progress,
-    )
+    with database.engine.connect() as conn:
+        settings = calibrated_settings(conn, settings)  # the same judges as the daily run
+    judges = build_ensemble(settings.judges)
+    try:
+        return await compare_rankers(
+            database,
+            settings,
+            day,
+            name_a=a,
+            source_a=build_source(ranker_source(settings, a)),
+            name_b=b,
+            source_b=build_source(ranker_source(settings, b)),
+            judges=judges,
+            progress=judge_progress,
+        )
+    finally:
+        await close_judges(judges)
 
 
 @flow(name="compare", log_prints=False)
 def compare(a: str, b: str, day: dt.date) -> CompareResult:
     """Judge rankers ``a`` and ``b`` on the same sampled queries of ``day``."""
+    check_day(day)
     settings = load_settings()
     ranker_source(settings, a), ranker_source(settings, b)
     database = connect(settings)
+    started = time.monotonic()
     try:
         upgrade(database.engine, database.url)
         with database.engine.begin() as conn:
@@ -76,7 +87,7 @@ def compare(a: str, b: str, day: dt.date) -> CompareResult:
                     status="failed",
                     counts={},
                     cost_usd=0.0,
-                    duration_s=0.0,
+                    duration_s=time.monotonic() - started,
                     error=str(exc)[:500],
                 )
             raise
@@ -91,8 +102,8 @@ def compare(a: str, b: str, day: dt.date) -> CompareResult:
                     "cached": result.judged.cached,
                     "invalid": result.judged.invalid,
                 },
-                cost_usd=result.judged.cost_usd,
-                duration_s=0.0,
+                cost_usd=result.cost_usd,
+                duration_s=time.monotonic() - started,
             )
         return result
     finally:

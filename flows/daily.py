@@ -17,7 +17,7 @@ from prefect.concurrency.asyncio import concurrency
 
 from monitor.config import Settings, load_settings
 from monitor.judges.base import Judge
-from monitor.judges.factory import build_ensemble
+from monitor.judges.factory import build_ensemble, close_judges
 from monitor.metrics_step import compute_day_metrics
 from monitor.pipeline import (
     DayOutcome,
@@ -82,10 +82,7 @@ async def judge_task(
                 progress=judge_progress,
             )
         finally:
-            for judge in judges:  # close HTTP clients on this event loop, before it ends
-                close = getattr(judge, "aclose", None)
-                if close is not None:
-                    await close()
+            await close_judges(judges)  # on this event loop, before it ends
 
 
 @task(cache_policy=NONE, retries=1, retry_delay_seconds=5)
@@ -99,14 +96,14 @@ def run_day(database: Database, settings: Settings, day: dt.date) -> DayOutcome:
     started = time.monotonic()
     # the run is recorded under the configuration as written, so resuming recognises it
     run_id = start_day(database, settings, day)
-    with database.engine.connect() as conn:
-        settings = calibrated_settings(conn, settings)
-    # built per day: async clients belong to the event loop of the day's judging
-    judges = build_ensemble(settings.judges)
     sample: DailySample | None = None
     bad_rows: BadRows | None = None
     judged: JudgeOutcome | None = None
     try:
+        with database.engine.connect() as conn:
+            settings = calibrated_settings(conn, settings)
+        # built per day: async clients belong to the event loop of the day's judging
+        judges = build_ensemble(settings.judges)
         report("sampling", 0, 1)
         sample, bad_rows = sample_task(settings, day)
         samples = store_sample_task(database, day, sample, settings.sampling.top_k)

@@ -32,15 +32,15 @@ from monitor.calibration import (
 from monitor.config import JudgeConfig, Settings, SourceConfig
 from monitor.errors import InputError
 from monitor.judges.base import Judge
-from monitor.judges.factory import build_ensemble, build_judge
+from monitor.judges.factory import build_ensemble, build_judge, close_judges
 from monitor.judges.semantic import SemanticJudge
-from monitor.judging import Progress, judge_with_cache
+from monitor.judging import JudgeTally, Progress, judge_with_cache
 from monitor.metrics.estimate import Estimate
 from monitor.metrics.thresholds import ThresholdFit, fit_thresholds
 from monitor.sources.trec import TrecSource, read_qrels
 from monitor.store.calibrations import upsert_calibration
 from monitor.store.db import Database
-from monitor.types import JudgeItem, Result, SearchRecord, VerdictStatus
+from monitor.types import JudgeItem, Result, SearchRecord, Verdict, VerdictStatus
 
 __all__ = [
     "CalibrationOutcome",
@@ -91,9 +91,14 @@ def judge_pairs(
     errors: list[str] | None = None,
 ) -> dict[str, list[float | None]]:
     """Each judge's grade of each pair through the verdict cache (None: no valid grade)."""
-    verdicts, tallies = asyncio.run(
-        judge_with_cache(database, judges, _items(pairs), progress=progress)
-    )
+
+    async def run() -> tuple[dict[str, list[Verdict | None]], dict[str, JudgeTally]]:
+        try:
+            return await judge_with_cache(database, judges, _items(pairs), progress=progress)
+        finally:
+            await close_judges(judges)  # on the loop that opened their clients
+
+    verdicts, tallies = asyncio.run(run())
     for name, tally in tallies.items():
         for error in tally.errors:
             if errors is not None:
@@ -178,6 +183,7 @@ class CalibrationOutcome:
     pairs: int
     unjudged: int
     warnings: list[str]
+    stored: int = 0
 
 
 def run_calibration(
@@ -218,7 +224,11 @@ def run_calibration(
     report = build_report(records, qrels, pairs, grades, k=k, unjudged=unjudged, n_boot=bootstrap)
     lexical = [j.name for j in judges if j.config.kind == "lexical"]
     warnings += lexical_guard(records, pairs, grades, lexical)
-    store_calibration(database, report, judges, fits, str(labels.resolve()), k)
+    # a judge whose endpoint failed was not measured: storing it would weigh it 0
+    failed = {j.name for j in judges if any(w.startswith(f"judge {j.name}:") for w in warnings)}
+    warnings += [f"{name}: not stored, its endpoint failed during calibration" for name in failed]
+    measured = [j for j in judges if j.name not in failed]
+    store_calibration(database, report, measured, fits, str(labels.resolve()), k)
     return CalibrationOutcome(
         report=report,
         fits=fits,
@@ -226,6 +236,7 @@ def run_calibration(
         pairs=len(pairs),
         unjudged=unjudged.total_unjudged,
         warnings=warnings,
+        stored=len(measured),
     )
 
 

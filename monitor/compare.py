@@ -25,7 +25,14 @@ from monitor.judges.base import Judge
 from monitor.judging import Progress
 from monitor.metrics.estimate import Estimate, weighted_mean
 from monitor.metrics.quality import query_figures
-from monitor.pipeline import JudgeOutcome, day_window, judge_ids_for, judge_samples, load_samples
+from monitor.pipeline import (
+    JudgeOutcome,
+    day_window,
+    judge_ids_for,
+    judge_samples,
+    load_samples,
+    raise_for_judging,
+)
 from monitor.sampling import sample_day
 from monitor.sources.base import Source
 from monitor.store import repository as repo
@@ -54,6 +61,12 @@ class CompareResult:
     pairwise_source: str  # "llm" or "pointwise"
     inconsistent: int
     judged: JudgeOutcome
+    pairwise_cost_usd: float = 0.0
+
+    @property
+    def cost_usd(self) -> float:
+        """Pointwise verdicts plus the pairwise questions (both orders)."""
+        return self.judged.cost_usd + self.pairwise_cost_usd
 
 
 def ranking_as_result(name: str, results: tuple[Result, ...]) -> Result:
@@ -65,17 +78,19 @@ def ranking_as_result(name: str, results: tuple[Result, ...]) -> Result:
     return Result(id=name, position=1, title=f"ranked list {name}", text="\n".join(lines))
 
 
-def _pairwise_done(database: Database, day: dt.date, a: str, b: str) -> dict[tuple[str, str], str]:
+def _pairwise_done(
+    database: Database, day: dt.date, a: str, b: str
+) -> dict[tuple[str, int], tuple[str, bool]]:
+    """Stored judgments by (query, judge id): the same judge configuration only."""
     with database.engine.connect() as conn:
         rows = conn.execute(
             text(
-                "SELECT p.query_norm, j.name, p.winner FROM pairwise_judgments p "
-                "JOIN judges j ON j.id = p.judge_id "
-                "WHERE p.judgment_date = :d AND p.a_id = :a AND p.b_id = :b"
+                "SELECT query_norm, judge_id, winner, consistent FROM pairwise_judgments "
+                "WHERE judgment_date = :d AND a_id = :a AND b_id = :b"
             ),
             {"d": day, "a": a, "b": b},
         )
-        return {(r.query_norm, r.name): r.winner for r in rows}
+        return {(r.query_norm, int(r.judge_id)): (r.winner, bool(r.consistent)) for r in rows}
 
 
 def _store_pairwise(
@@ -133,7 +148,7 @@ async def _pairwise(
     pairs: list[tuple[str, str, Result, Result]],
     name_a: str,
     name_b: str,
-) -> tuple[dict[str, list[str]], int]:
+) -> tuple[dict[str, list[str]], int, float]:
     """Winners per query from every pairwise-capable judge; reuses stored judgments."""
     done = _pairwise_done(database, day, name_a, name_b)
     judge_ids = judge_ids_for(database, judges)
@@ -151,16 +166,19 @@ async def _pairwise(
     calls = []
     for judge in judges:
         for norm, query, a, b in pairs:
-            stored = done.get((norm, judge.name))
+            stored = done.get((norm, judge_ids[judge.name]))
             if stored is not None:
-                winners[norm].append(stored)
+                winners[norm].append(stored[0])
+                inconsistent += not stored[1]
             else:
                 calls.append(ask(judge, norm, query, a, b))
-    try:
-        await asyncio.gather(*calls)
-    finally:
-        _store_pairwise(database, day, judge_ids, fresh)
-    return winners, inconsistent
+    # every call finishes (or fails) before anything is stored: nothing paid is lost
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    _store_pairwise(database, day, judge_ids, fresh)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return winners, inconsistent, sum(v.cost_usd for _, v in fresh)
 
 
 def _score(winners: list[str]) -> float:
@@ -216,6 +234,7 @@ async def compare_rankers(
         weights={j.name: j.weight for j in settings.judges},
         progress=progress,
     )
+    raise_for_judging(judged)  # no comparison from what a failing judge left out
     with database.engine.connect() as conn:
         grades = {
             (r.sample_id, r.position): r.grade
@@ -248,7 +267,7 @@ async def compare_rankers(
             )
             for a, b in rows
         ]
-        winners, inconsistent = await _pairwise(
+        winners, inconsistent, pairwise_cost = await _pairwise(
             database, day, pairwise_judges, pairs, name_a, name_b
         )
         scores = np.array([_score(winners[a.query_norm]) for a, _ in rows])
@@ -256,7 +275,7 @@ async def compare_rankers(
     else:
         diff = np.nan_to_num(nd_a) - np.nan_to_num(nd_b)
         scores = np.where(diff > 1e-9, 1.0, np.where(diff < -1e-9, 0.0, 0.5))
-        inconsistent, source = 0, "pointwise"
+        inconsistent, source, pairwise_cost = 0, "pointwise", 0.0
     return CompareResult(
         name_a=name_a,
         name_b=name_b,
@@ -273,4 +292,5 @@ async def compare_rankers(
         pairwise_source=source,
         inconsistent=inconsistent,
         judged=judged,
+        pairwise_cost_usd=pairwise_cost,
     )

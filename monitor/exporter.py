@@ -260,9 +260,11 @@ _LATEST_RUNS = text(
     "SELECT DISTINCT ON (flow) flow, status, duration_s, counts, cost_usd FROM runs "
     "WHERE status IN ('completed', 'failed') ORDER BY flow, finished_at DESC NULLS LAST, id DESC"
 )
+# The finish time of the completed run for the newest day: a backfill of old days that
+# finishes now must not make a pipeline whose recent days failed look fresh.
 _LAST_SUCCESS = text(
-    "SELECT flow, max(finished_at) AS at FROM runs WHERE status = 'completed' "
-    "AND finished_at IS NOT NULL GROUP BY flow"
+    "SELECT DISTINCT ON (flow) flow, finished_at AS at FROM runs WHERE status = 'completed' "
+    "AND finished_at IS NOT NULL ORDER BY flow, run_date DESC, finished_at DESC"
 )
 
 

@@ -36,6 +36,16 @@ __all__ = ["compute_day_metrics", "ndcg_history"]
 
 CHANGEPOINT_K = 10
 
+# A judge whose prompt or cut points changed gets a new ``judges`` row; a day rerun
+# after such a change holds both generations' verdicts. Figures use, per day and judge
+# name, the newest generation only. Bound to ``:a``/``:b``, the dates read.
+_CURRENT = (
+    "(s.sample_date, v.judge_id) IN (SELECT DISTINCT ON (s2.sample_date, j2.name) "
+    "s2.sample_date, j2.id FROM verdicts v2 JOIN samples s2 ON s2.id = v2.sample_id "
+    "JOIN judges j2 ON j2.id = v2.judge_id WHERE s2.sample_date BETWEEN :a AND :b "
+    "ORDER BY s2.sample_date, j2.name, j2.id DESC)"
+)
+
 
 def _graded_queries(conn: Connection, day: dt.date) -> list[GradedQuery]:
     rows = conn.execute(
@@ -76,9 +86,10 @@ def _verdict_rows(conn: Connection, day: dt.date) -> list[JudgeVerdictRow]:
             "SELECT v.sample_id, v.result_id, j.name, v.grade, v.status, v.latency_ms, "
             "v.input_tokens, v.output_tokens, v.cost_usd, v.cache_hit FROM verdicts v "
             "JOIN samples s ON s.id = v.sample_id JOIN judges j ON j.id = v.judge_id "
-            "WHERE s.sample_date = :d AND s.ranker NOT LIKE 'compare:%' AND v.mode <> 'pairwise'"
+            "WHERE s.sample_date = :d AND s.ranker NOT LIKE 'compare:%' AND v.mode <> 'pairwise' "
+            f"AND {_CURRENT}"
         ),
-        {"d": day},
+        {"d": day, "a": day, "b": day},
     )
     return [
         JudgeVerdictRow(
@@ -105,16 +116,18 @@ def _label_pairs(conn: Connection, day: dt.date) -> list[LabelPair]:
             "SELECT j.name AS judge, v.grade, h.grade AS human FROM verdicts v "
             "JOIN samples s ON s.id = v.sample_id JOIN judges j ON j.id = v.judge_id "
             "JOIN human_labels h ON h.query_norm = s.query_norm AND h.result_id = v.result_id "
-            "WHERE s.sample_date = :d AND v.status = 'ok' AND v.grade IS NOT NULL"
+            "WHERE s.sample_date = :d AND v.status = 'ok' AND v.grade IS NOT NULL "
+            f"AND s.ranker NOT LIKE 'compare:%' AND {_CURRENT}"
         ),
-        {"d": day},
+        {"d": day, "a": day, "b": day},
     ).all()
     ensemble = conn.execute(
         text(
             "SELECT e.grade, h.grade AS human FROM ensemble_grades e "
             "JOIN samples s ON s.id = e.sample_id "
             "JOIN human_labels h ON h.query_norm = s.query_norm AND h.result_id = e.result_id "
-            "WHERE s.sample_date = :d AND e.grade IS NOT NULL"
+            "WHERE s.sample_date = :d AND e.grade IS NOT NULL "
+            "AND s.ranker NOT LIKE 'compare:%'"
         ),
         {"d": day},
     ).all()
@@ -132,7 +145,8 @@ def _grades_by_judge(
         text(
             "SELECT j.name, v.grade FROM verdicts v JOIN samples s ON s.id = v.sample_id "
             "JOIN judges j ON j.id = v.judge_id WHERE s.sample_date BETWEEN :a AND :b "
-            "AND s.ranker NOT LIKE 'compare:%' AND v.status = 'ok' AND v.mode <> 'pairwise'"
+            "AND s.ranker NOT LIKE 'compare:%' AND v.status = 'ok' AND v.mode <> 'pairwise' "
+            f"AND {_CURRENT}"
         ),
         {"a": start, "b": end},
     ):
@@ -235,6 +249,8 @@ def compute_day_metrics(database: Database, day: dt.date, settings: Settings) ->
     series = [*history, _today_ndcg(rows, CHANGEPOINT_K)]
     rows += compute_changepoint(series, baseline_days=settings.baseline_days, cutoff=CHANGEPOINT_K)
     with database.engine.begin() as conn:
+        # recomputing a day replaces all its figures: none left over from a former run
+        conn.execute(text("DELETE FROM daily_metrics WHERE metric_date = :d"), {"d": day})
         repo.upsert_daily_metrics(
             conn,
             day=day,

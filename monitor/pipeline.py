@@ -39,6 +39,7 @@ __all__ = [
     "judge_ids_for",
     "judge_samples",
     "load_samples",
+    "raise_for_judging",
     "start_day",
     "store_sample",
 ]
@@ -113,19 +114,35 @@ def load_samples(
             query_norm=r.query_norm,
             segment={str(k): str(v) for k, v in (r.segment or {}).items()},
             weight=float(r.weight),
-            results=tuple(
-                Result(
-                    id=str(item["id"]),
-                    position=int(item["position"]),
-                    title=item.get("title") or "",
-                    text=item.get("text") or "",
-                    metadata=item.get("metadata") or {},
-                )
-                for item in r.results
-            ),
+            results=_first_of_each(r.results),
         )
         for r in rows
     ]
+
+
+def _first_of_each(items: list[dict[str, Any]]) -> tuple[Result, ...]:
+    """The snapshot's results, a result id listed twice kept at its first position.
+
+    Verdicts and ensemble grades are keyed by (sample, result id): one result shown twice
+    is one judgment.
+    """
+    seen: set[str] = set()
+    out = []
+    for item in items:
+        result_id = str(item["id"])
+        if result_id in seen:
+            continue
+        seen.add(result_id)
+        out.append(
+            Result(
+                id=result_id,
+                position=int(item["position"]),
+                title=item.get("title") or "",
+                text=item.get("text") or "",
+                metadata=item.get("metadata") or {},
+            )
+        )
+    return tuple(out)
 
 
 @dataclass
@@ -232,8 +249,25 @@ class DayOutcome:
 
 
 def start_day(database: Database, settings: Settings, day: dt.date, flow: str = DAILY_FLOW) -> int:
+    """Open the day's run; a day last run under another configuration starts afresh.
+
+    Same configuration, same sample: a rerun keeps what is stored. After a change of
+    source, sampling or judges, the day's production sample (with its verdicts and
+    ensemble grades) is replaced instead of mixed with the new one; paid answers stay in
+    the verdict cache, so nothing is paid twice.
+    """
+    config_hash = settings.config_hash()
     with database.engine.begin() as conn:
-        return repo.start_run(conn, flow=flow, run_date=day, config_hash=settings.config_hash())
+        previous = conn.execute(
+            text("SELECT config_hash FROM runs WHERE flow = :f AND run_date = :d AND run_key = ''"),
+            {"f": flow, "d": day},
+        ).scalar()
+        if previous is not None and previous != config_hash:
+            conn.execute(
+                text("DELETE FROM samples WHERE sample_date = :d AND ranker NOT LIKE 'compare:%'"),
+                {"d": day},
+            )
+        return repo.start_run(conn, flow=flow, run_date=day, config_hash=config_hash)
 
 
 def finish_day(

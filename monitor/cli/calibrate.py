@@ -146,4 +146,4 @@ def calibrate(
     _print_report(outcome.report, outcome.fits, k)
     for warning in outcome.warnings:
         console.print(f"[yellow]{warning}[/]")
-    console.print(f"stored {len(outcome.judges)} calibration(s) in judge_calibrations")
+    console.print(f"stored {outcome.stored} calibration(s) in judge_calibrations")

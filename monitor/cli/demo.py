@@ -59,8 +59,9 @@ def demo_command(
     config_path.write_text(demo.to_toml(demo.demo_config(end, semantic=semantic)))
     os.environ["JUDGE_MONITOR_CONFIG"] = str(config_path)
     os.environ["JUDGE_MONITOR_DATA_DIR"] = str(folder)
-    os.environ.pop("DATABASE_URL", None)
-    os.environ.pop("JUDGE_MONITOR_DATABASE_URL", None)
+    for key in list(os.environ):  # settings match names case-insensitively
+        if key.casefold() in ("database_url", "judge_monitor_database_url"):
+            del os.environ[key]
 
     from flows.backfill import backfill
     from monitor.alerts import firing_alerts
@@ -83,6 +84,11 @@ def demo_command(
         f"from {regression} (day {demo.REGRESSION_DAY}) the French locale returns random "
         "playlists\n"
     )
+    if not database.embedded:
+        raise InputError(
+            f"the demo resets its database and only runs on its own embedded PostgreSQL, "
+            f"but the settings point at {database.where}: unset database_url for the demo"
+        )
     if not keep:
         with database.engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE"))

@@ -32,10 +32,11 @@ def sample_command(
 
     settings = load_settings()
     day = past_day(date)
-    src = build_source(ranker_source(settings, source))
+    source_config = ranker_source(settings, source)
+    src = build_source(source_config)
     start, end = day_window(day)
     sample = sample_day(src.fetch(start, end), day=day, config=settings.sampling)
-    src.report.check(settings.source.max_bad_row_share)
+    src.report.check(source_config.max_bad_row_share)
     console.print(summarize(sample))
     console.print(
         f"{sample.total_searches:,} searches, {sample.distinct_queries:,} distinct queries, "

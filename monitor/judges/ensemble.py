@@ -70,7 +70,8 @@ def aggregate(
             raise InputError("ensemble weights must be >= 0")
         total = sum(weights[j] for j in valid)
         if total <= 0:
-            raise InputError("ensemble weights of the judges that answered sum to 0")
+            # only zero-weight judges answered: they are not trusted, so no grade
+            return EnsembleGrade(grade=None, disagreement=spread, n_judges=0)
         value = sum(weights[j] * g for j, g in valid.items()) / total
     return EnsembleGrade(grade=value, disagreement=spread, n_judges=len(values))
 

@@ -13,7 +13,7 @@ from monitor.judges.batch import BatchJudge
 from monitor.judges.lexical import LexicalJudge
 from monitor.judges.llm import LLMJudge, api_key_for
 
-__all__ = ["build_ensemble", "build_judge"]
+__all__ = ["build_ensemble", "build_judge", "close_judges"]
 
 
 def build_judge(config: JudgeConfig, *, client: AsyncOpenAI | None = None) -> Judge:
@@ -57,3 +57,11 @@ def build_ensemble(
         raise ConfigError("; ".join(problems))
     clients = clients or {}
     return [build_judge(config, client=clients.get(config.name)) for config in configs]
+
+
+async def close_judges(judges: Sequence[Judge]) -> None:
+    """Close each judge's HTTP client on the event loop that used it (local judges have none)."""
+    for judge in judges:
+        close = getattr(judge, "aclose", None)
+        if close is not None:
+            await close()

@@ -88,7 +88,7 @@ def calibrated_settings(conn: Connection, settings: Settings) -> Settings:
         update: dict[str, object] = {}
         if judge.kind != "llm" and judge.thresholds is None and thresholds:
             update["thresholds"] = [float(t) for t in thresholds]
-        if settings.ensemble == "weighted":
+        if settings.ensemble == "weighted" and "weight" not in judge.model_fields_set:
             update["weight"] = weight
         judges.append(judge.model_copy(update=update))
     return settings.model_copy(update={"judges": judges})

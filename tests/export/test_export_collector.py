@@ -197,6 +197,37 @@ def test_running_run_does_not_count_as_failure(
     assert registry.get_sample_value(PREFIX + "last_run_success", {"flow": "daily"}) == 1.0
 
 
+def test_backfilling_old_days_does_not_look_fresh(
+    database: Database, seed: Any, registry: CollectorRegistry
+) -> None:
+    """Last success is the newest day's completed run, not a backfill that finished later."""
+    seed.run(
+        flow="daily",
+        run_date=LATEST,
+        status="completed",
+        counts={},
+        cost_usd=0.0,
+        duration_s=1.0,
+        finished_ago=dt.timedelta(hours=30),
+    )
+    seed.run(
+        flow="daily",
+        run_date=LATEST - dt.timedelta(days=20),
+        status="completed",
+        counts={},
+        cost_usd=0.0,
+        duration_s=1.0,
+        finished_ago=dt.timedelta(minutes=5),
+    )
+    with database.engine.connect() as conn:
+        newest_day_at = conn.execute(
+            text("SELECT extract(epoch FROM finished_at) FROM runs WHERE run_date = :d"),
+            {"d": LATEST},
+        ).scalar_one()
+    value = registry.get_sample_value(PREFIX + "last_success_timestamp_seconds", {"flow": "daily"})
+    assert value == pytest.approx(float(newest_day_at))
+
+
 def test_labels_are_bounded_and_families_declared(seed: Any, registry: CollectorRegistry) -> None:
     """Every emitted sample uses only the bounded label names, in a declared family."""
     seed.history(latest=LATEST, days=BASELINE_DAYS + 1)

@@ -73,3 +73,9 @@ def test_aggregate_stays_within_the_grades(grades: dict[str, int]) -> None:
         assert result.grade is not None
         assert min(grades.values()) <= result.grade <= max(grades.values())
         assert result.disagreement == max(grades.values()) - min(grades.values())
+
+
+def test_weighted_with_only_zero_weight_answers_has_no_grade() -> None:
+    """Judges trusted at weight 0 cannot grade alone: no grade, not a crash."""
+    grade = aggregate({"gpt": None, "lexical": 2}, "weighted", {"gpt": 0.7, "lexical": 0.0})
+    assert grade.grade is None and grade.n_judges == 0
