@@ -44,7 +44,7 @@ from judge_throughput import (
 )
 
 from monitor.config import SamplingConfig, Settings, SourceConfig
-from monitor.judges.factory import build_ensemble
+from monitor.judges.factory import build_ensemble, close_judges
 from monitor.metrics_step import compute_day_metrics
 from monitor.pipeline import (
     fetch_sample,
@@ -99,9 +99,7 @@ def run_day_steps(database: Database, settings: Settings) -> dict[str, float]:
         try:
             return await judge_samples(database, judges, samples, method=settings.ensemble)
         finally:
-            for j in judges:
-                with contextlib.suppress(Exception):
-                    await j.aclose()  # type: ignore[attr-defined]
+            await close_judges(judges)
 
     judged = asyncio.run(judge())
     raise_for_judging(judged)

@@ -99,6 +99,23 @@ def run_day(database: Database, settings: Settings, day: dt.date) -> DayOutcome:
     sample: DailySample | None = None
     bad_rows: BadRows | None = None
     judged: JudgeOutcome | None = None
+
+    def record(status: str, error: str | None = None) -> DayOutcome:
+        """Write the run's outcome (as far as it got) to `runs`, and push it."""
+        outcome = finish_day(
+            database,
+            run_id=run_id,
+            day=day,
+            started=started,
+            status=status,
+            sample=sample,
+            bad_rows=bad_rows,
+            judged=judged,
+            error=error,
+        )
+        _push(settings, outcome)
+        return outcome
+
     try:
         with database.engine.connect() as conn:
             settings = calibrated_settings(conn, settings)
@@ -114,31 +131,9 @@ def run_day(database: Database, settings: Settings, day: dt.date) -> DayOutcome:
         metrics_task(database, day, settings)
         report("metrics", 1, 1)
     except Exception as exc:
-        outcome = finish_day(
-            database,
-            run_id=run_id,
-            day=day,
-            started=started,
-            status="failed",
-            sample=sample,
-            bad_rows=bad_rows,
-            judged=judged,
-            error=str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__,
-        )
-        _push(settings, outcome)
+        record("failed", str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__)
         raise
-    outcome = finish_day(
-        database,
-        run_id=run_id,
-        day=day,
-        started=started,
-        status="completed",
-        sample=sample,
-        bad_rows=bad_rows,
-        judged=judged,
-    )
-    _push(settings, outcome)
-    return outcome
+    return record("completed")
 
 
 def _push(settings: Settings, outcome: DayOutcome) -> None:

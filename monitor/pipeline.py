@@ -220,9 +220,8 @@ async def judge_samples(
     ensemble_rows = []
     for index, (s, r) in enumerate(placed):
         grades = {
-            name: (v.grade if v is not None else None)
+            name: v.grade if (v := answers[index]) is not None else None
             for name, answers in verdicts.items()
-            for v in (answers[index],)
         }
         agg = aggregate(grades, method=method, weights=weights)
         ensemble_rows.append(

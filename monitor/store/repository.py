@@ -269,11 +269,8 @@ def upsert_samples(
     return {(r.ranker, r.query_norm): int(r.id) for r in found}
 
 
-VERDICT_COLUMNS = (
-    "sample_id",
-    "judge_id",
-    "result_id",
-    "position",
+#: What a judge answered and what it cost: stored alike in ``verdicts`` and the cache.
+ANSWER_COLUMNS = (
     "mode",
     "status",
     "grade",
@@ -285,6 +282,32 @@ VERDICT_COLUMNS = (
     "latency_ms",
     "cost_usd",
     "truncated",
+)
+
+
+def _answer(v: Verdict) -> tuple[Any, ...]:
+    """A verdict's values for ``ANSWER_COLUMNS``, in that order."""
+    return (
+        v.mode,
+        v.status.value,
+        v.grade,
+        v.expected_grade,
+        v.reasoning,
+        v.raw,
+        v.input_tokens,
+        v.output_tokens,
+        v.latency_ms,
+        v.cost_usd,
+        v.truncated,
+    )
+
+
+VERDICT_COLUMNS = (
+    "sample_id",
+    "judge_id",
+    "result_id",
+    "position",
+    *ANSWER_COLUMNS,
     "cache_hit",
     "cache_key",
 )
@@ -297,17 +320,7 @@ def _verdict_row(stored: StoredVerdict) -> tuple[Any, ...]:
         stored.judge_id,
         stored.result_id,
         stored.position,
-        v.mode,
-        v.status.value,
-        v.grade,
-        v.expected_grade,
-        v.reasoning,
-        v.raw,
-        v.input_tokens,
-        v.output_tokens,
-        v.latency_ms,
-        v.cost_usd,
-        v.truncated,
+        *_answer(v),
         v.cache_hit,
         v.cache_key,
     )
@@ -349,45 +362,13 @@ def write_verdicts(conn: Connection, *, verdicts: Iterable[StoredVerdict]) -> in
     return copy_rows(conn, table="verdicts", columns=VERDICT_COLUMNS, rows=rows)
 
 
-CACHE_COLUMNS = (
-    "cache_key",
-    "judge_name",
-    "model",
-    "prompt_version",
-    "mode",
-    "status",
-    "grade",
-    "expected_grade",
-    "reasoning",
-    "raw",
-    "input_tokens",
-    "output_tokens",
-    "latency_ms",
-    "cost_usd",
-    "truncated",
-)
+CACHE_COLUMNS = ("cache_key", "judge_name", "model", "prompt_version", *ANSWER_COLUMNS)
 
 
 def store_cache(conn: Connection, *, verdicts: Iterable[Verdict]) -> int:
     """Remember paid answers by cache key (cache hits themselves are not stored again)."""
     rows = (
-        (
-            v.cache_key,
-            v.judge,
-            v.model,
-            v.prompt_version,
-            v.mode,
-            v.status.value,
-            v.grade,
-            v.expected_grade,
-            v.reasoning,
-            v.raw,
-            v.input_tokens,
-            v.output_tokens,
-            v.latency_ms,
-            v.cost_usd,
-            v.truncated,
-        )
+        (v.cache_key, v.judge, v.model, v.prompt_version, *_answer(v))
         for v in verdicts
         if not v.cache_hit
     )
