@@ -93,17 +93,24 @@ def run_day_steps(database: Database, settings: Settings) -> dict[str, float]:
     store_sample(database, DAY, sample, settings.sampling.top_k)
     samples = load_samples(database, DAY)
     steps["sample_s"] = time.perf_counter() - t
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
 
     async def judge() -> Any:
         try:
-            return await judge_samples(database, judges, samples, method=settings.ensemble)
+            return await judge_samples(
+                database,
+                judges,
+                samples,
+                method=settings.ensemble,
+                processes=settings.judge_processes,
+            )
         finally:
             await close_judges(judges)
 
     judged = asyncio.run(judge())
     raise_for_judging(judged)
     steps["judge_s"] = time.perf_counter() - t
+    steps["judge_cpu_s"] = time.process_time() - cpu
     t = time.perf_counter()
     compute_day_metrics(database, DAY, settings)
     steps["metrics_s"] = time.perf_counter() - t
@@ -126,6 +133,9 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=2_000)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="300 queries (9,000 calls)")
+    parser.add_argument(
+        "--processes", type=int, default=0, help="judge_processes (0 = auto, 1 = in-process)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.queries = 300
@@ -141,6 +151,7 @@ def main() -> None:
             judges=[llm_config(f"llm{i}", url) for i, url in enumerate(urls)],
             source=SourceConfig(kind="files", path=str(tmp / "day.jsonl")),
             sampling=SamplingConfig(size=args.queries, top_k=TOP_K, strata=["locale"]),
+            judge_processes=args.processes,
         )
         for _ in range(args.runs):
             with scratch_database() as db:
@@ -170,6 +181,10 @@ def main() -> None:
     )
     print(f"  sample+store     {med('sample_s'):>10.1f} s")
     print(f"  judge+store      {med('judge_s'):>10.1f} s")
+    print(
+        f"  client CPU       {med('judge_cpu_s') * 1000 / (JUDGES * calls_per_judge):>10.2f} "
+        "ms per call (this process, judging)"
+    )
     print(f"  metrics          {med('metrics_s'):>10.1f} s")
     print(f"throughput         {rate:>10,.1f} calls/s  bound {bound:,.0f}")
     print(f"ratio to bound     {rate / bound:>10.3f}         goal >= 0.85")

@@ -80,6 +80,7 @@ async def judge_task(
                 method=settings.ensemble,
                 weights=weights,
                 progress=judge_progress,
+                processes=settings.judge_processes,
             )
         finally:
             await close_judges(judges)  # on this event loop, before it ends

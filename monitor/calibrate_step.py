@@ -89,12 +89,19 @@ def judge_pairs(
     pairs: Sequence[LabeledPair],
     progress: Progress | None = None,
     errors: list[str] | None = None,
+    processes: int = 1,
 ) -> dict[str, list[float | None]]:
     """Each judge's grade of each pair through the verdict cache (None: no valid grade)."""
 
     async def run() -> tuple[dict[str, list[Verdict | None]], dict[str, JudgeTally]]:
         try:
-            return await judge_with_cache(database, judges, _items(pairs), progress=progress)
+            return await judge_with_cache(
+                database,
+                judges,
+                _items(pairs),
+                progress=progress,
+                processes=processes,
+            )
         finally:
             await close_judges(judges)  # on the loop that opened their clients
 
@@ -208,7 +215,9 @@ def run_calibration(
     if not pairs:
         raise InputError(f"{labels}: no result in the top {k} of the runs has a human label")
     warnings: list[str] = []
-    grades = judge_pairs(database, judges, pairs, progress, warnings)
+    grades = judge_pairs(
+        database, judges, pairs, progress, warnings, processes=settings.judge_processes
+    )
     fits: dict[str, ThresholdFit] = {}
     fitted: dict[str, Judge] = {}
     human = [p.human for p in pairs]

@@ -233,6 +233,7 @@ async def compare_rankers(
         method=settings.ensemble,
         weights={j.name: j.weight for j in settings.judges},
         progress=progress,
+        processes=settings.judge_processes,
     )
     raise_for_judging(judged)  # no comparison from what a failing judge left out
     with database.engine.connect() as conn:

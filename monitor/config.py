@@ -152,6 +152,11 @@ class Settings(BaseSettings):
         description="The judge ensemble.",
     )
     ensemble: Literal["median", "majority", "mean", "weighted"] = "median"
+    judge_processes: int = Field(
+        default=0,
+        ge=0,
+        description="Worker processes for LLM judges: 0 = auto (on big runs), 1 = none.",
+    )
     source: SourceConfig = Field(default_factory=SourceConfig)
     rankers: dict[str, SourceConfig] = Field(
         default_factory=dict,

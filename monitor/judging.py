@@ -11,14 +11,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from monitor.errors import JudgeError
+from monitor.judge_workers import movable, run_in_workers, worker_count
 from monitor.judges.base import Judge, cache_key
 from monitor.store import repository as repo
 from monitor.store.db import Database
 from monitor.types import JudgeItem, Verdict, VerdictStatus
 
-__all__ = ["JudgeTally", "Progress", "judge_with_cache"]
+__all__ = ["JudgeTally", "Progress", "judge_one", "judge_with_cache"]
 
 #: Called with (judge name, items done, items total) as chunks complete.
 Progress = Callable[[str, int, int], None]
@@ -68,13 +70,14 @@ def _store(database: Database, verdicts: list[Verdict]) -> None:
         repo.store_cache(conn, verdicts=verdicts)
 
 
-async def _judge_one(
+async def judge_one(
     database: Database,
     judge: Judge,
     items: Sequence[JudgeItem],
     chunk: int,
     progress: Progress | None,
 ) -> tuple[list[Verdict | None], JudgeTally]:
+    """One judge's verdicts on ``items`` through the cache, and what they cost."""
     tally = JudgeTally()
     mode = _mode(judge)
     keys = [cache_key(judge.config, judge.prompt_version, item, mode) for item in items]
@@ -163,16 +166,29 @@ async def judge_with_cache(
     *,
     chunk: int = 256,
     progress: Progress | None = None,
+    processes: int = 1,
 ) -> tuple[dict[str, list[Verdict | None]], dict[str, JudgeTally]]:
     """Every judge's verdict on every item, paying only for what the cache lacks.
 
-    Judges run concurrently (each within its own limits). A judge whose endpoint fails
-    keeps what it answered before the failure; its missing verdicts are ``None`` and the
-    failure is in its tally's ``errors``, so the caller decides the run's fate.
+    Judges run concurrently (each within its own limits); ``processes`` other than 1
+    lets LLM judges run in worker processes (``monitor.judge_workers``: 0 = auto, N = at
+    most N). A judge whose endpoint fails keeps what it answered before the failure;
+    its missing verdicts are ``None`` and the failure is in its tally's ``errors``, so
+    the caller decides the run's fate.
     """
-    results = await asyncio.gather(
-        *(_judge_one(database, judge, items, chunk, progress) for judge in judges)
+    workers = worker_count(processes, judges, len(items))
+    moved = [judge for judge in judges if workers and movable(judge)]
+    here = [judge for judge in judges if judge not in moved]
+    remote: Any = (
+        run_in_workers(database, moved, items, workers=workers, chunk=chunk, progress=progress)
+        if moved
+        else asyncio.sleep(0, {})
     )
+    elsewhere, *local = await asyncio.gather(
+        remote, *(judge_one(database, judge, items, chunk, progress) for judge in here)
+    )
+    by_name = {**dict(zip((j.name for j in here), local, strict=True)), **elsewhere}
+    results = [by_name[judge.name] for judge in judges]
     verdicts = {judge.name: out for judge, (out, _) in zip(judges, results, strict=True)}
     tallies = {judge.name: tally for judge, (_, tally) in zip(judges, results, strict=True)}
     return verdicts, tallies

@@ -199,11 +199,14 @@ async def judge_samples(
     method: str = "median",
     weights: dict[str, float] | None = None,
     progress: Progress | None = None,
+    processes: int = 1,
 ) -> JudgeOutcome:
     """Grade every result of every sample with every judge, store verdicts and ensemble."""
     placed = [(s, r) for s in samples for r in s.results]
     items = [JudgeItem(query=s.query, result=r) for s, r in placed]
-    verdicts, tallies = await judge_with_cache(database, judges, items, progress=progress)
+    verdicts, tallies = await judge_with_cache(
+        database, judges, items, progress=progress, processes=processes
+    )
     judge_ids = judge_ids_for(database, judges)
     stored = [
         repo.StoredVerdict(

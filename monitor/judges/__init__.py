@@ -4,21 +4,47 @@ Build them from configuration with ``build_ensemble``; each satisfies the ``Judg
 protocol (``async judge(items) -> list[Verdict]``); ``cache_key`` is the verdict cache's key.
 """
 
-from monitor.judges.base import Judge, cache_key
-from monitor.judges.batch import BATCH_DISCOUNT, BatchJudge
-from monitor.judges.ensemble import METHODS, EnsembleGrade, aggregate, aggregate_verdicts
-from monitor.judges.factory import build_ensemble, build_judge
-from monitor.judges.lexical import DEFAULT_THRESHOLDS, LexicalJudge, coverage_score
-from monitor.judges.limits import RateLimiter
-from monitor.judges.llm import LLMJudge, PairwiseAnswer, PointwiseAnswer, api_key_for
-from monitor.judges.prompts import (
-    PromptTemplate,
-    RenderedPrompt,
-    available_templates,
-    clean_text,
-    load_template,
-)
-from monitor.judges.semantic import SemanticJudge
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Names are imported on first use (PEP 562): a worker process that only needs the LLM
+# judge should not pay for scikit-learn, which the lexical judge imports.
+_HOMES = {
+    "Judge": "base",
+    "cache_key": "base",
+    "BATCH_DISCOUNT": "batch",
+    "BatchJudge": "batch",
+    "METHODS": "ensemble",
+    "EnsembleGrade": "ensemble",
+    "aggregate": "ensemble",
+    "aggregate_verdicts": "ensemble",
+    "build_ensemble": "factory",
+    "build_judge": "factory",
+    "DEFAULT_THRESHOLDS": "lexical",
+    "LexicalJudge": "lexical",
+    "coverage_score": "lexical",
+    "RateLimiter": "limits",
+    "LLMJudge": "llm",
+    "PairwiseAnswer": "llm",
+    "PointwiseAnswer": "llm",
+    "api_key_for": "llm",
+    "PromptTemplate": "prompts",
+    "RenderedPrompt": "prompts",
+    "available_templates": "prompts",
+    "clean_text": "prompts",
+    "load_template": "prompts",
+    "SemanticJudge": "semantic",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+
 
 __all__ = [
     "BATCH_DISCOUNT",

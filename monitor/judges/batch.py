@@ -21,7 +21,15 @@ from pydantic import ValidationError
 
 from monitor.config import JudgeConfig
 from monitor.errors import ConfigError, JudgeError
-from monitor.judges.llm import LLMJudge, PointwiseAnswer, expected_grade, parse_answer
+from monitor.judges.llm import (
+    LLMJudge,
+    PointwiseAnswer,
+    choice_of,
+    content_of,
+    expected_grade,
+    parse_answer,
+    usage_of,
+)
 from monitor.judges.llm import response_format as format_for
 from monitor.types import JudgeItem, Verdict, VerdictStatus
 
@@ -134,17 +142,16 @@ class BatchJudge(LLMJudge):
                 f"judge {self.name!r}: batch request {custom_id} failed with HTTP "
                 f"{response.get('status_code')}: {detail}"
             )
+        body = response.get("body")
         try:
-            completion = ChatCompletion.model_validate(response["body"])
+            ChatCompletion.model_validate(body)
         except ValidationError as exc:
             raise JudgeError(
                 f"judge {self.name!r}: batch line {custom_id} is not a chat completion"
             ) from exc
-        raw = completion.choices[0].message.content or "" if completion.choices else ""
+        raw = content_of(body)
         parsed, error = parse_answer(raw, PointwiseAnswer)
-        usage = completion.usage
-        in_tokens = usage.prompt_tokens if usage else 0
-        out_tokens = usage.completion_tokens if usage else 0
+        in_tokens, out_tokens = usage_of(body)
         if parsed is None:
             return self._verdict(
                 key,
@@ -162,7 +169,7 @@ class BatchJudge(LLMJudge):
             parsed.grade,
             reasoning=parsed.reasoning,
             raw=raw,
-            expected=expected_grade(completion.choices[0].logprobs),
+            expected=expected_grade(choice_of(body).get("logprobs")),
             input_tokens=in_tokens,
             output_tokens=out_tokens,
             truncated=truncated,

@@ -10,7 +10,6 @@ from monitor.config import JudgeConfig
 from monitor.errors import ConfigError
 from monitor.judges.base import Judge
 from monitor.judges.batch import BatchJudge
-from monitor.judges.lexical import LexicalJudge
 from monitor.judges.llm import LLMJudge, api_key_for
 
 __all__ = ["build_ensemble", "build_judge", "close_judges"]
@@ -23,6 +22,8 @@ def build_judge(config: JudgeConfig, *, client: AsyncOpenAI | None = None) -> Ju
             return BatchJudge(config, client=client)
         return LLMJudge(config, client=client)
     if config.kind == "lexical":
+        from monitor.judges.lexical import LexicalJudge  # scikit-learn: imported when used
+
         return LexicalJudge(config)
     if config.kind == "semantic":
         # imported here: the module is light, but its model needs the optional extra

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 import openai
-from openai import DEFAULT_CONNECTION_LIMITS, AsyncOpenAI, DefaultAsyncHttpxClient
-from openai.types.chat import ChatCompletion
+from openai import DEFAULT_CONNECTION_LIMITS, AsyncOpenAI, DefaultAioHttpClient
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from monitor.config import JudgeConfig
@@ -129,25 +128,31 @@ def parse_answer(content: str, model: type[M]) -> tuple[M | None, str]:
 def expected_grade(logprobs: Any) -> float | None:
     """Probability-weighted grade from the grade token's top logprobs, when present.
 
+    ``logprobs`` is a choice's ``logprobs`` object as JSON (a dict), as the endpoint sent it.
+
     A judge that is 60/40 between 2 and 3 says more than its argmax does; calibration
     and drift use this continuous figure.
     """
-    content = getattr(logprobs, "content", None)
-    if not content:
+    content = logprobs.get("content") if isinstance(logprobs, dict) else None
+    if not isinstance(content, list):
         return None
     seen = ""
     for entry in content:
-        if _GRADE_KEY.search(seen) and entry.token.strip().isdigit():
+        if not isinstance(entry, dict) or not isinstance(entry.get("token"), str):
+            return None
+        token = entry["token"]
+        if _GRADE_KEY.search(seen) and token.strip().isdigit():
             weights: dict[int, float] = {}
-            for alt in entry.top_logprobs or []:
-                token = alt.token.strip()
-                if token.isdigit() and 0 <= int(token) <= MAX_GRADE:
-                    weights[int(token)] = weights.get(int(token), 0.0) + math.exp(alt.logprob)
+            for alt in entry.get("top_logprobs") or []:
+                alt_token = str(alt.get("token", "")).strip()
+                if alt_token.isdigit() and 0 <= int(alt_token) <= MAX_GRADE:
+                    weight = math.exp(float(alt.get("logprob", -math.inf)))
+                    weights[int(alt_token)] = weights.get(int(alt_token), 0.0) + weight
             total = sum(weights.values())
             if total <= 0:
                 return None
             return sum(g * w for g, w in weights.items()) / total
-        seen += entry.token
+        seen += token
     return None
 
 
@@ -204,7 +209,8 @@ class LLMJudge:
             if client is not None
             else None
         )
-        self._clients: dict[int, AsyncOpenAI] = {}
+        self._clients: dict[int, list[AsyncOpenAI]] = {}
+        self._in_flight: list[int] = []
         self._semaphores: dict[int, asyncio.Semaphore] = {}
         self._format: str = config.response_format
         self._rpm = RateLimiter(config.rpm) if config.rpm else None
@@ -227,6 +233,11 @@ class LLMJudge:
     @property
     def prompt_version(self) -> str:
         return self._template.version
+
+    @property
+    def has_injected_client(self) -> bool:
+        """Whether calls go through a client the caller passed in (tests, embedding apps)."""
+        return self._injected is not None
 
     @property
     def mode(self) -> str:
@@ -294,8 +305,10 @@ class LLMJudge:
 
     async def aclose(self) -> None:
         """Close the clients this judge built (an injected client is the caller's)."""
-        for client in self._clients.values():
-            await client.close()
+        for clients in self._clients.values():
+            for client in clients:
+                if client is not self._injected:
+                    await client.close()
         self._clients.clear()
 
     # -- one item ------------------------------------------------------------------------
@@ -395,9 +408,9 @@ class LLMJudge:
     ) -> _Outcome:
         """Ask once; if the answer is unusable, ask once more with a repair instruction."""
         completion, latency = await self._complete(messages, mode)
-        raw = _content(completion)
+        raw = content_of(completion)
         parsed, error = parse_answer(raw, model)
-        outcome = _Outcome(parsed, raw, error, *_usage(completion), latency)
+        outcome = _Outcome(parsed, raw, error, *usage_of(completion), latency)
         if parsed is None:
             repair = [
                 *messages,
@@ -405,9 +418,9 @@ class LLMJudge:
                 {"role": "user", "content": _REPAIR.format(error=error, shape=_SHAPES[mode])},
             ]
             completion, latency = await self._complete(repair, mode)
-            raw = _content(completion)
+            raw = content_of(completion)
             parsed, error = parse_answer(raw, model)
-            in_tokens, out_tokens = _usage(completion)
+            in_tokens, out_tokens = usage_of(completion)
             outcome = _Outcome(
                 parsed,
                 raw,
@@ -417,7 +430,7 @@ class LLMJudge:
                 outcome.latency_ms + latency,
             )
         if parsed is not None and mode == "pointwise":
-            outcome.expected = expected_grade(completion.choices[0].logprobs)
+            outcome.expected = expected_grade(choice_of(completion).get("logprobs"))
         return outcome
 
     async def _complete(self, messages: list[dict[str, str]], mode: str) -> tuple[Any, float]:
@@ -432,28 +445,37 @@ class LLMJudge:
             # ``client.post`` rather than ``chat.completions.create``: the same request,
             # retries and errors, without the per-call TypedDict transform of the body
             # (a quarter of the client's CPU per call; the body is built and checked here).
-            client = self._client()
-            while True:
-                fmt = self._format
-                started = time.perf_counter()
-                try:
-                    body = {**kwargs, "response_format": response_format(fmt, mode)}
-                    completion = await client.post(
-                        "/chat/completions", body=body, cast_to=ChatCompletion
-                    )
-                    return completion, (time.perf_counter() - started) * 1000
-                except openai.BadRequestError as exc:
-                    if fmt != "json_schema":
-                        raise self.endpoint_error(exc) from None
-                    # Many compatible servers know JSON mode but not json_schema.
-                    log.warning(
-                        "judge %s: endpoint refused json_schema (%s); using json_object",
-                        self.name,
-                        exc.message,
-                    )
-                    self._format = "json_object"
-                except openai.APIError as exc:
+            client, shard = self._acquire_client()
+            try:
+                return await self._post(client, kwargs, mode)
+            finally:
+                self._in_flight[shard] -= 1
+
+    async def _post(
+        self, client: AsyncOpenAI, kwargs: dict[str, Any], mode: str
+    ) -> tuple[Any, float]:
+        while True:
+            fmt = self._format
+            started = time.perf_counter()
+            try:
+                body = {**kwargs, "response_format": response_format(fmt, mode)}
+                # The answer as plain JSON (``cast_to=object``): building the SDK's
+                # ChatCompletion model costs a tenth of the client's CPU per call, and
+                # only the content, usage and logprobs are read (defensively) here.
+                completion = await client.post("/chat/completions", body=body, cast_to=object)
+                return completion, (time.perf_counter() - started) * 1000
+            except openai.BadRequestError as exc:
+                if fmt != "json_schema":
                     raise self.endpoint_error(exc) from None
+                # Many compatible servers know JSON mode but not json_schema.
+                log.warning(
+                    "judge %s: endpoint refused json_schema (%s); using json_object",
+                    self.name,
+                    exc.message,
+                )
+                self._format = "json_object"
+            except openai.APIError as exc:
+                raise self.endpoint_error(exc) from None
 
     def request_body(self, messages: list[dict[str, str]]) -> dict[str, Any]:
         """The chat-completions arguments besides ``response_format``."""
@@ -490,21 +512,45 @@ class LLMJudge:
         )
 
     def _client(self) -> AsyncOpenAI:
-        """The injected client, or one built for the running loop (pools are per loop)."""
-        if self._injected is not None:
-            return self._injected
+        """A client for this loop (the first shard): for calls outside the hot path."""
+        return self._shards()[0]
+
+    def _acquire_client(self) -> tuple[AsyncOpenAI, int]:
+        """A client for the next call, and its shard (the caller frees it when done).
+
+        Calls spread over several clients, each with its own small connection pool, to
+        the least busy one: the HTTP pool scans all its connections on every request, so
+        one pool of 64 connections costs a quarter of the client's CPU per call, eight
+        pools of eight a fraction of that. (An injected client is the one shard.)
+        """
+        clients = self._shards()
+        shard = min(range(len(clients)), key=self._in_flight.__getitem__)
+        self._in_flight[shard] += 1
+        return clients[shard], shard
+
+    def _shards(self) -> list[AsyncOpenAI]:
+        """This loop's clients (HTTP pools belong to one event loop)."""
         loop_id = id(asyncio.get_running_loop())
-        client = self._clients.get(loop_id)
-        if client is None:
-            client = AsyncOpenAI(
-                api_key=self._api_key,
-                base_url=self._config.base_url,
-                max_retries=self._config.max_retries,
-                timeout=self._config.timeout_s,
-                http_client=_http_client(self._config.max_concurrency),
-            )
-            self._clients = {loop_id: client}
-        return client
+        clients = self._clients.get(loop_id)
+        if clients is None:
+            if self._injected is not None:
+                clients = [self._injected]
+            else:
+                shards = max(1, min(_SHARDS, self._config.max_concurrency // _PER_SHARD))
+                per_shard = -(-self._config.max_concurrency // shards)
+                clients = [
+                    AsyncOpenAI(
+                        api_key=self._api_key,
+                        base_url=self._config.base_url,
+                        max_retries=self._config.max_retries,
+                        timeout=self._config.timeout_s,
+                        http_client=_http_client(per_shard),
+                    )
+                    for _ in range(shards)
+                ]
+            self._clients = {loop_id: clients}
+            self._in_flight = [0] * len(clients)
+        return clients
 
     def _semaphore(self) -> asyncio.Semaphore:
         loop_id = id(asyncio.get_running_loop())
@@ -515,30 +561,41 @@ class LLMJudge:
         return semaphore
 
 
-def _http_client(concurrency: int) -> Any:
-    """The SDK's default httpx client, with a pool holding a connection per concurrent call.
+_SHARDS = 8
+_PER_SHARD = 8
 
-    (The SDK's aiohttp transport, ``openai[aiohttp]``, costs a third less CPU per call;
-    it is not used because aiohttp is not a dependency and it warns about every client
-    left unclosed — see README, Performance.)
+
+def _http_client(concurrency: int) -> Any:
+    """The SDK's aiohttp transport (``openai[aiohttp]``), pooling a connection per call.
+
+    It costs a third less CPU per call than the default httpx transport, which is what
+    bounds a daily run's calls per second on a small machine (README, Performance).
     """
     limits = DEFAULT_CONNECTION_LIMITS.__class__(
         max_connections=max(1000, concurrency),
         max_keepalive_connections=max(100, concurrency),
     )
-    return DefaultAsyncHttpxClient(limits=limits)
+    return DefaultAioHttpClient(limits=limits)
 
 
-def _content(completion: Any) -> str:
-    choices = getattr(completion, "choices", None) or []
-    return (choices[0].message.content or "") if choices else ""
+def choice_of(completion: Any) -> dict[str, Any]:
+    """The first choice of a chat completion as JSON, or {} if it has none."""
+    choices = completion.get("choices") if isinstance(completion, dict) else None
+    first = choices[0] if isinstance(choices, list) and choices else None
+    return first if isinstance(first, dict) else {}
 
 
-def _usage(completion: Any) -> tuple[int, int]:
-    usage = getattr(completion, "usage", None)
-    if usage is None:
+def content_of(completion: Any) -> str:
+    message = choice_of(completion).get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    return content if isinstance(content, str) else ""
+
+
+def usage_of(completion: Any) -> tuple[int, int]:
+    usage = completion.get("usage") if isinstance(completion, dict) else None
+    if not isinstance(usage, dict):
         return 0, 0
-    return int(usage.prompt_tokens or 0), int(usage.completion_tokens or 0)
+    return int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
 
 
 def _preference(outcome: _Outcome, labels: dict[str, str]) -> str:

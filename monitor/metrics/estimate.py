@@ -19,6 +19,8 @@ from monitor.errors import InputError
 
 __all__ = ["Estimate", "percentile_interval", "weighted_mean"]
 
+_BLOCK = 50  # bootstrap replicates drawn at once
+
 
 @dataclass(frozen=True, slots=True)
 class Estimate:
@@ -108,10 +110,25 @@ def weighted_mean(
     value = float(np.dot(w, v) / total)
 
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(n_boot, n))
-    wb = w[idx]
-    sums = wb.sum(axis=1)
+    distinct, counts = np.unique(np.stack([w, v], axis=1), axis=0, return_counts=True)
+    if len(distinct) * 4 <= n:
+        # Few distinct (weight, value) pairs (rates, grades): a resample of n queries is
+        # a multinomial draw of how often each pair comes up, the same distribution
+        # at a fraction of the cost (a day's 20,000 results: 1000 x 2 numbers, not
+        # 1000 x 20,000).
+        draws = rng.multinomial(n, counts / n, size=n_boot).astype(np.float64)
+        sums = draws @ distinct[:, 0]
+        weighted = draws @ (distinct[:, 0] * distinct[:, 1])
+    else:
+        # resampled query indexes, a block of replicates at a time (cache-sized arrays)
+        wv = w * v
+        sums, weighted = np.empty(n_boot), np.empty(n_boot)
+        for start in range(0, n_boot, _BLOCK):
+            stop = min(start + _BLOCK, n_boot)
+            idx = rng.integers(0, n, size=(stop - start, n), dtype=np.int64)
+            sums[start:stop] = w[idx].sum(axis=1)
+            weighted[start:stop] = wv[idx].sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        reps = (wb * v[idx]).sum(axis=1) / sums
+        reps = weighted / sums
     low, high = percentile_interval(reps[sums > 0], value, confidence)
     return Estimate(value=value, ci_low=low, ci_high=high, n=n)

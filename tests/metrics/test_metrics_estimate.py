@@ -42,6 +42,28 @@ def test_equal_weight_interval_matches_normal_theory() -> None:
     assert est.ci_high == pytest.approx(values.mean() + half, abs=half * 0.15)
 
 
+def test_rate_interval_matches_binomial_theory() -> None:
+    """A rate (few distinct values, resampled as multinomial counts) gets the CI of
+    p ± 1.96·sqrt(p(1-p)/n), and weighted repeats agree with the full resample."""
+    rng = np.random.default_rng(5)
+    flags = (rng.uniform(0, 1, 20_000) < 0.1).astype(float)
+    est = weighted_mean(flags, n_boot=2000)
+    p = flags.mean()
+    half = 1.96 * math.sqrt(p * (1 - p) / flags.size)
+    assert est.ci_low is not None and est.ci_high is not None
+    assert est.ci_low == pytest.approx(p - half, abs=half * 0.15)
+    assert est.ci_high == pytest.approx(p + half, abs=half * 0.15)
+    # the same weighted rate with a little noise on each value takes the full resample
+    weights = rng.choice([1.0, 2.5], flags.size)
+    counted = weighted_mean(flags, weights, n_boot=2000)
+    jittered = weighted_mean(flags + rng.uniform(0, 1e-9, flags.size), weights, n_boot=2000)
+    assert counted.ci_low is not None and jittered.ci_low is not None
+    assert counted.ci_high is not None and jittered.ci_high is not None
+    width = jittered.ci_high - jittered.ci_low
+    assert counted.ci_low == pytest.approx(jittered.ci_low, abs=width * 0.1)
+    assert counted.ci_high == pytest.approx(jittered.ci_high, abs=width * 0.1)
+
+
 def test_too_few_values_give_no_value_and_a_reason() -> None:
     """Three values under min_n=10 yield value None with a reason naming n and min_n."""
     est = weighted_mean([1.0, 2.0, 3.0], [1.0, 1.0, 1.0])
