@@ -94,3 +94,51 @@ def scratch_database() -> Iterator[Database]:
         if tmp is not None:
             stop_embedded(Path(tmp.name))
             tmp.cleanup()
+
+
+class WorkerRss:
+    """Peak resident memory of this process plus its judge worker processes, in MB.
+
+    A background thread samples ``/proc`` every ``interval_s``: ``ru_maxrss`` of the
+    process alone would hide the workers' memory (the fake endpoints, standing in for
+    another machine, are not counted).
+    """
+
+    def __init__(self, interval_s: float = 0.25) -> None:
+        import threading
+
+        self.peak_mb = 0.0
+        self._interval = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> WorkerRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while True:
+            self.peak_mb = max(self.peak_mb, self.now_mb())
+            if self._stop.wait(self._interval):
+                return
+
+    @staticmethod
+    def now_mb() -> float:
+        pids = [os.getpid()]
+        for children in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                for pid in children.read_text().split():
+                    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+                    if b"monitor.judge_workers" in cmdline:
+                        pids.append(int(pid))
+        total_kb = 0
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total_kb += int(line.split()[1])
+        return total_kb / 1024

@@ -73,6 +73,33 @@ def test_daily_end_to_end_then_rerun_pays_nothing(
     assert _counts(database_url) == first
 
 
+def test_daily_with_judge_worker_processes(
+    flow_env: object,
+    database_url: str,
+    fake_llm: FakeOpenAI,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With judge_processes = 2 the LLM judge runs in a worker process inside the flow's
+    task; the day stores what it pays for, and its rerun pays nothing."""
+    import monitor.judging
+
+    used: list[int] = []
+    real = monitor.judging.run_in_workers
+
+    async def spy(*args: object, **kwargs: object) -> object:
+        used.append(int(kwargs["workers"]))  # type: ignore[call-overload]
+        return await real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(monitor.judging, "run_in_workers", spy)
+    monkeypatch.setenv("JUDGE_MONITOR_JUDGE_PROCESSES", "2")
+    outcome = daily(day=DAY)
+    assert outcome.status == "completed" and used == [1]  # one LLM judge, one worker
+    calls = fake_llm.total
+    assert _counts(database_url)["verdicts"] == outcome.counts["verdicts"] == calls > 0
+    again = daily(day=DAY)
+    assert again.status == "completed" and fake_llm.total == calls
+
+
 def test_crash_between_judging_and_metrics_then_resume(
     flow_env: object, database_url: str, fake_llm: FakeOpenAI
 ) -> None:
