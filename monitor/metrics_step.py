@@ -78,7 +78,7 @@ def _verdict_rows(conn: Connection, day: dt.date) -> list[JudgeVerdictRow]:
                 "WHERE sample_date = :d AND ranker NOT LIKE 'compare:%'"
             ),
             {"d": day},
-        )
+        ).all()
         for item in r.results
     }
     rows = conn.execute(
@@ -90,7 +90,7 @@ def _verdict_rows(conn: Connection, day: dt.date) -> list[JudgeVerdictRow]:
             f"AND {_CURRENT}"
         ),
         {"d": day, "a": day, "b": day},
-    )
+    ).all()
     return [
         JudgeVerdictRow(
             sample_id=int(r.sample_id),
@@ -149,7 +149,7 @@ def _grades_by_judge(
             f"AND {_CURRENT}"
         ),
         {"a": start, "b": end},
-    ):
+    ).all():
         out[r.name].append(float(r.grade))
     for r in conn.execute(
         text(
@@ -158,7 +158,7 @@ def _grades_by_judge(
             "AND e.grade IS NOT NULL"
         ),
         {"a": start, "b": end},
-    ):
+    ).all():
         out[ENSEMBLE].append(float(r.grade))
     return dict(out)
 
@@ -176,7 +176,7 @@ def _mix(
             "AND ranker NOT LIKE 'compare:%'"
         ),
         {"a": start, "b": end},
-    ):
+    ).all():
         weights[r.stratum] += float(r.weight)
         lengths.append(float(len(r.query_norm.split())))
         queries.add(r.query_norm)
@@ -218,7 +218,7 @@ def _consistency_flags(conn: Connection, day: dt.date) -> dict[str, list[bool]]:
             "ON j.id = p.judge_id WHERE p.judgment_date = :d"
         ),
         {"d": day},
-    ):
+    ).all():
         flags[r.name].append(bool(r.consistent))
     return dict(flags)
 
