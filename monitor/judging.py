@@ -184,9 +184,17 @@ async def judge_with_cache(
         if moved
         else asyncio.sleep(0, {})
     )
-    elsewhere, *local = await asyncio.gather(
-        remote, *(judge_one(database, judge, items, chunk, progress) for judge in here)
-    )
+    tasks = [
+        asyncio.ensure_future(remote),
+        *(asyncio.ensure_future(judge_one(database, j, items, chunk, progress)) for j in here),
+    ]
+    try:
+        elsewhere, *local = await asyncio.gather(*tasks)
+    except BaseException:  # a storage failure: stop the workers and the other judges
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
     by_name = {**dict(zip((j.name for j in here), local, strict=True)), **elsewhere}
     results = [by_name[judge.name] for judge in judges]
     verdicts = {judge.name: out for judge, (out, _) in zip(judges, results, strict=True)}

@@ -167,3 +167,26 @@ def _client(server: FakeOpenAI) -> Any:
     from openai import AsyncOpenAI
 
     return AsyncOpenAI(api_key="sk-test", base_url=server.base_url)
+
+
+def test_a_cancelled_run_leaves_no_worker_behind(
+    database: Database, make_config: MakeConfig
+) -> None:
+    """A run cancelled mid-way (a timeout, Ctrl-C) kills its workers: none is left
+    calling the endpoint in the background."""
+    with FakeOpenAI(latency_s=0.5) as slow:
+        judge = LLMJudge(make_config(name="slow", base_url=slow.base_url, max_concurrency=1))
+
+        async def go() -> None:
+            await asyncio.wait_for(
+                judge_with_cache(database, [judge], ITEMS, processes=2), timeout=3.0
+            )
+
+        with pytest.raises(TimeoutError):
+            asyncio.run(go())
+        assert _worker_pids() == []
+        time.sleep(0.6)  # the call in flight when it was killed is answered now
+        answered = slow.total
+        time.sleep(1.0)
+        assert slow.total == answered  # and nothing calls any more
+        assert 0 < answered < len(ITEMS)
