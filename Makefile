@@ -48,17 +48,29 @@ pytest: $(SEMANTIC_STAMP)
 
 ## bench: the speed, cost and storage benchmarks (prints figures; never fails on time; < 15 min)
 BENCHES := store_ingest demo_source exporter_scrape judge_throughput daily_run cache_savings \
-	rate_limits storage peer_side_by_side
-bench: $(STAMP)
+	rate_limits storage
+# The peer (DeepEval) lives in a venv of its own: it pins click and brings pytest plugins
+# that must not leak into the project's venv.
+PEER_VENV  ?= .venv-peer
+PEER_STAMP := $(PEER_VENV)/.installed
+$(PEER_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/python -m pip install -q --upgrade pip
+	$(PEER_VENV)/bin/python -m pip install -q -e . deepeval==4.3.1
+	@touch $(PEER_STAMP)
+
+bench: $(STAMP) $(PEER_STAMP)
 	@set -e; for name in $(BENCHES); do \
 		echo "== bench/$$name.py"; $(BIN)/python bench/$$name.py; \
 	done
+	@echo "== bench/peer_side_by_side.py (in $(PEER_VENV))"
+	$(PEER_VENV)/bin/python bench/peer_side_by_side.py
 	$(BIN)/python bench/run_all.py
 
-## bench-validation: judges vs human labels and detection power on TREC DL19 (~12 min)
+bench-validation: judges vs human labels and detection power on TREC DL19 (~12 min)
 bench-validation: $(SEMANTIC_STAMP)
 	$(BIN)/python bench/local_judges.py
 	$(BIN)/python bench/detection_power.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(PEER_VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -8,9 +8,10 @@ pointed at the endpoint, its ``a_measure`` driven by 64 concurrent tasks — Dee
 ``evaluate`` adds progress output and result tables, so this is its best case.
 
 The endpoint answers with one JSON object both tools accept (``reasoning``/``grade`` for
-ours, ``reason``/``score`` for GEval). DeepEval is not a project dependency:
-``.venv/bin/pip install deepeval`` (it pins click < 8.4 and brings pytest plugins: try it
-in a throwaway venv). Without it the script says so and prints our figure alone.
+ours, ``reason``/``score`` for GEval). DeepEval is not a project dependency (it pins
+click < 8.4 and brings pytest plugins): ``make bench`` builds ``.venv-peer`` with the
+project and DeepEval and runs this script from there. Without it the script says so and
+prints our figure alone.
 
 Usage: ``python bench/peer_side_by_side.py [--pairs 5000] [--quick]``; the goal is >= 3x.
 """
@@ -40,7 +41,7 @@ from monitor.judging import judge_with_cache
 from monitor.testing.fake_openai import FakeOpenAI, Reply, default_policy
 from monitor.types import JudgeItem
 
-INSTALL = ".venv/bin/pip install deepeval"
+INSTALL = "make .venv-peer/.installed && .venv-peer/bin/python bench/peer_side_by_side.py"
 
 
 def both_shapes(body: dict[str, Any]) -> Reply:
