@@ -9,13 +9,13 @@ most the chunk in flight: the rerun finds everything else in the cache.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.errors import JudgeError
 from monitor.judge_workers import movable, run_in_workers, worker_count
-from monitor.judges.base import Judge, cache_key
+from monitor.judges.base import Judge, cache_key, gather_or_raise
 from monitor.store import repository as repo
 from monitor.store.db import Database
 from monitor.types import JudgeItem, Verdict, VerdictStatus
@@ -129,14 +129,7 @@ async def judge_one(
     # A Batch API judge takes every pending item as one batch: the provider schedules it.
     size = len(pending) if getattr(judge, "submits_batches", False) else chunk
     batches = [pending[i : i + size] for i in range(0, len(pending), max(size, 1))]
-    tasks = [asyncio.ensure_future(run(batch)) for batch in batches]
-    try:
-        await asyncio.gather(*tasks)
-    except BaseException:  # a storage failure: stop the other chunks, raise it as it is
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
+    await gather_or_raise([run(batch) for batch in batches])  # a storage failure stops all
     return out, tally
 
 
@@ -179,23 +172,18 @@ async def judge_with_cache(
     workers = worker_count(processes, judges, len(items))
     moved = [judge for judge in judges if workers and movable(judge)]
     here = [judge for judge in judges if judge not in moved]
-    remote: Any = (
-        run_in_workers(database, moved, items, workers=workers, chunk=chunk, progress=progress)
-        if moved
-        else asyncio.sleep(0, {})
-    )
-    tasks = [
-        asyncio.ensure_future(remote),
-        *(asyncio.ensure_future(judge_one(database, j, items, chunk, progress)) for j in here),
+    jobs: list[Coroutine[Any, Any, Any]] = [
+        judge_one(database, judge, items, chunk, progress) for judge in here
     ]
-    try:
-        elsewhere, *local = await asyncio.gather(*tasks)
-    except BaseException:  # a storage failure: stop the workers and the other judges
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
-    by_name = {**dict(zip((j.name for j in here), local, strict=True)), **elsewhere}
+    if moved:
+        jobs.append(
+            run_in_workers(database, moved, items, workers=workers, chunk=chunk, progress=progress)
+        )
+    # a storage failure stops the workers and the other judges, and is raised as it is
+    done = await gather_or_raise(jobs)
+    by_name = dict(zip((judge.name for judge in here), done, strict=False))
+    if moved:
+        by_name.update(done[-1])
     results = [by_name[judge.name] for judge in judges]
     verdicts = {judge.name: out for judge, (out, _) in zip(judges, results, strict=True)}
     tallies = {judge.name: tally for judge, (_, tally) in zip(judges, results, strict=True)}

@@ -7,15 +7,18 @@ order. A failed parse is a verdict (status ``invalid``); a failed endpoint is a
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
-from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Coroutine, Sequence
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from monitor.config import JudgeConfig
 from monitor.types import JudgeItem, Verdict
 
-__all__ = ["Judge", "cache_key"]
+__all__ = ["Judge", "cache_key", "gather_or_raise"]
+
+T = TypeVar("T")
 
 
 @runtime_checkable
@@ -54,3 +57,17 @@ def cache_key(
         ensure_ascii=False,
     )
     return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+async def gather_or_raise(coroutines: Sequence[Coroutine[Any, Any, T]]) -> list[T]:
+    """Run all; on the first failure cancel the rest and raise that failure itself."""
+    tasks: list[asyncio.Task[T]] = []
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(c) for c in coroutines]
+    except BaseExceptionGroup as failures:
+        first = failures.exceptions[0]
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None
+    return [task.result() for task in tasks]

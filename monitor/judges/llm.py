@@ -18,7 +18,7 @@ import os
 import re
 import ssl
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from monitor.config import JudgeConfig
 from monitor.errors import ConfigError, InputError, JudgeError
-from monitor.judges.base import cache_key
+from monitor.judges.base import cache_key, gather_or_raise
 from monitor.judges.limits import RateLimiter
 from monitor.judges.prompts import PromptTemplate, RenderedPrompt, clean_text, load_template
 from monitor.types import MAX_GRADE, JudgeItem, PairwiseVerdict, Result, Verdict, VerdictStatus
@@ -45,7 +45,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
-T = TypeVar("T")
 
 _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.S)
 _GRADE_KEY = re.compile(r'"grade"\s*:\s*$')
@@ -254,7 +253,7 @@ class LLMJudge:
                         f"(result {item.result.id!r}) has none"
                     )
         tasks = [self._judge_one(item) for item in items]
-        return await _gather_or_raise(tasks)
+        return await gather_or_raise(tasks)
 
     async def judge_pairwise(self, query: str, a: Result, b: Result) -> PairwiseVerdict:
         """Which of ``a`` and ``b`` serves ``query`` better, asked in both orders."""
@@ -263,7 +262,7 @@ class LLMJudge:
             raise InputError(f"judge {self.name!r}: pairwise comparison needs a non-empty query")
         limit = self._config.max_input_chars
         orders = [(a, b), (b, a)]
-        outcomes = await _gather_or_raise(
+        outcomes = await gather_or_raise(
             [
                 self._ask(
                     self._pair_template.render(
@@ -443,9 +442,6 @@ class LLMJudge:
                 chars = sum(len(m["content"]) for m in messages)
                 await self._tpm.acquire(chars / 4 + config.max_tokens)
             kwargs = self.request_body(messages)
-            # ``client.post`` rather than ``chat.completions.create``: the same request,
-            # retries and errors, without the per-call TypedDict transform of the body
-            # (a quarter of the client's CPU per call; the body is built and checked here).
             client, shard = self._acquire_client()
             try:
                 return await self._post(client, kwargs, mode)
@@ -460,9 +456,12 @@ class LLMJudge:
             started = time.perf_counter()
             try:
                 body = {**kwargs, "response_format": response_format(fmt, mode)}
-                # The answer as plain JSON (``cast_to=object``): building the SDK's
-                # ChatCompletion model costs a tenth of the client's CPU per call, and
-                # only the content, usage and logprobs are read (defensively) here.
+                # ``client.post`` rather than ``chat.completions.create``: the same
+                # request, retries and errors, without the per-call TypedDict transform
+                # of the body (built and checked here). The answer comes back as plain
+                # JSON (``cast_to=object``): building the SDK's ChatCompletion model
+                # costs a tenth of the client's CPU per call, and only the content,
+                # usage and logprobs are read (defensively) here.
                 completion = await client.post("/chat/completions", body=body, cast_to=object)
                 return completion, (time.perf_counter() - started) * 1000
             except openai.BadRequestError as exc:
@@ -610,17 +609,3 @@ def _preference(outcome: _Outcome, labels: dict[str, str]) -> str:
     if not isinstance(outcome.parsed, PairwiseAnswer):
         return "invalid"
     return labels.get(outcome.parsed.preference, "tie")
-
-
-async def _gather_or_raise(coroutines: Sequence[Coroutine[Any, Any, T]]) -> list[T]:
-    """Run all; on the first failure cancel the rest and raise that failure itself."""
-    tasks: list[asyncio.Task[T]] = []
-    try:
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(c) for c in coroutines]
-    except BaseExceptionGroup as failures:
-        first = failures.exceptions[0]
-        while isinstance(first, BaseExceptionGroup):
-            first = first.exceptions[0]
-        raise first from None
-    return [task.result() for task in tasks]
