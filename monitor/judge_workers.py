@@ -75,11 +75,11 @@ async def run_in_workers(
 ) -> dict[str, Outcome]:
     """Every judge's verdicts and tally, judged in ``workers`` processes (judges shared out).
 
-    A worker is ``python -m monitor.judge_workers``: its job arrives pickled on stdin,
-    progress and the outcome leave as pickled frames on stdout. Progress is passed to
-    ``progress`` on this event loop. A worker that fails raises its error here; one
-    that dies without a word is reported in its judges' tallies, as an endpoint failure
-    would be.
+    A worker is ``python -m monitor.judge_workers``: its job and the items (pickled once
+    for all workers) arrive as two pickles on stdin; progress and the outcome leave as
+    pickled frames on stdout. Progress is passed to ``progress`` on this event loop. A
+    worker that fails raises its error here; one that dies without a word is reported
+    in its judges' tallies, as an endpoint failure would be.
     """
     groups = [list(judges[i::workers]) for i in range(workers)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
@@ -96,11 +96,11 @@ async def run_in_workers(
                     env=env,
                 )
             )
-        shipped = list(items)
+        shipped = pickle.dumps(list(items), protocol=pickle.HIGHEST_PROTOCOL)  # once for all
         where = (database.url, database.where)
         results = await asyncio.gather(
             *(
-                _drive(process, (where, [j.config for j in group], shipped, chunk), progress)
+                _drive(process, (where, [j.config for j in group], chunk), shipped, progress)
                 for process, group in zip(processes, groups, strict=True)
             )
         )
@@ -119,16 +119,22 @@ async def run_in_workers(
                 f"judge {judge.name!r}: its worker process stopped (exit code {code}); "
                 "the answers it stored before that are kept in the cache"
             )
-            outcomes[judge.name] = ([None] * len(shipped), lost)
+            outcomes[judge.name] = ([None] * len(items), lost)
     return outcomes
 
 
 async def _drive(
-    process: asyncio.subprocess.Process, job: tuple[Any, ...], progress: Progress | None
+    process: asyncio.subprocess.Process,
+    job: tuple[Any, ...],
+    items: bytes,
+    progress: Progress | None,
 ) -> tuple[dict[str, Outcome] | None, int | None]:
-    """Feed one worker its job and read its frames; (outcomes, None) or (None, exit code)."""
+    """Feed one worker its job (then the pickled items) and read its frames.
+
+    Returns (outcomes, None), or (None, exit code) for a worker that died without a word.
+    """
     assert process.stdin is not None and process.stdout is not None
-    process.stdin.write(pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
+    process.stdin.write(pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL) + items)
     try:
         await process.stdin.drain()
         process.stdin.close()
@@ -172,7 +178,8 @@ def main() -> None:
         frames.flush()
 
     try:
-        where, configs, items, chunk = pickle.loads(sys.stdin.buffer.read())
+        where, configs, chunk = pickle.load(sys.stdin.buffer)
+        items = pickle.load(sys.stdin.buffer)
         send("done", asyncio.run(_judge_group(send, where, configs, items, chunk)))
     except BaseException as exc:  # every failure goes back to the parent
         send("failed", _portable(exc))
