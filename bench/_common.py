@@ -29,6 +29,7 @@ from monitor.config import normalize_database_url
 from monitor.store.db import Database
 from monitor.store.embedded import start_embedded, stop_embedded
 from monitor.store.migrate import upgrade
+from monitor.types import Verdict, VerdictStatus
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -45,6 +46,24 @@ def timed(fn: Callable[[], Any], runs: int = 5) -> dict[str, float]:
         "min_s": min(seconds),
         "max_s": max(seconds),
     }
+
+
+def bench_verdict(judge: str, key: str, grade: int) -> Verdict:
+    """A paid, valid verdict of realistic size, as the storage benches write them."""
+    return Verdict(
+        judge=judge,
+        cache_key=key,
+        status=VerdictStatus.OK,
+        grade=grade,
+        reasoning="The passage answers the question directly.",
+        raw='{"reasoning": "...", "grade": 2}',
+        model="m",
+        prompt_version="p",
+        input_tokens=420,
+        output_tokens=35,
+        latency_ms=201.5,
+        cost_usd=0.0000876,
+    )
 
 
 def _commit() -> str:

@@ -22,14 +22,14 @@ from pathlib import Path
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import report, scratch_database, timed
+from _common import bench_verdict, report, scratch_database, timed
 from judge_throughput import llm_config
 
 from monitor.config import SamplingConfig, Settings
 from monitor.metrics_step import compute_day_metrics
 from monitor.store import repository as repo
 from monitor.store.db import Database
-from monitor.types import Result, SampledQuery, SearchRecord, Verdict, VerdictStatus
+from monitor.types import Result, SampledQuery, SearchRecord
 
 QUERIES, TOP_K, JUDGES = 200, 10, 3
 FIRST = dt.date(2025, 1, 1)
@@ -55,23 +55,6 @@ def _sample(day: dt.date) -> list[SampledQuery]:
         )
         for q in range(QUERIES)
     ]
-
-
-def _verdict(judge: str, key: str, grade: int) -> Verdict:
-    return Verdict(
-        judge=judge,
-        cache_key=key,
-        status=VerdictStatus.OK,
-        grade=grade,
-        reasoning="The passage answers the question directly.",
-        raw='{"reasoning": "...", "grade": 2}',
-        model="m",
-        prompt_version="p",
-        input_tokens=420,
-        output_tokens=35,
-        latency_ms=201.5,
-        cost_usd=0.0000876,
-    )
 
 
 def _judges(database: Database) -> list[int]:
@@ -105,7 +88,7 @@ def _store_day(database: Database, day: dt.date, judge_ids: list[int], n: int) -
                             judge_id=jid,
                             result_id=f"r{s}-{p}",
                             position=p,
-                            verdict=_verdict(f"llm{j}", f"{n}-{s}-{p}-{j}", grades[j]),
+                            verdict=bench_verdict(f"llm{j}", f"{n}-{s}-{p}-{j}", grades[j]),
                         )
                     )
                 ensemble.append(
@@ -146,7 +129,7 @@ def main() -> None:
                 judge_id=judge_ids[0],
                 result_id=f"x{i}",
                 position=i % TOP_K + 1,
-                verdict=_verdict("llm0", f"{i:064d}", i % 4),
+                verdict=bench_verdict("llm0", f"{i:064d}", i % 4),
             )
             for i in range(min(BATCH, args.rows))
         ]

@@ -14,10 +14,10 @@ from pathlib import Path
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import report, scratch_database, timed
+from _common import bench_verdict, report, scratch_database, timed
 
 from monitor.store import repository as repo
-from monitor.types import Result, SampledQuery, SearchRecord, Verdict, VerdictStatus
+from monitor.types import Result, SampledQuery, SearchRecord
 
 
 def _setup(conn, n_samples: int) -> tuple[int, list[int]]:  # type: ignore[no-untyped-def]
@@ -52,20 +52,7 @@ def _verdicts(judge: int, samples: list[int], rows: int) -> list[repo.StoredVerd
                 judge_id=judge,
                 result_id=f"r{i}",
                 position=i % 10 + 1,
-                verdict=Verdict(
-                    judge="bench",
-                    cache_key=f"{i:064d}",
-                    status=VerdictStatus.OK,
-                    grade=i % 4,
-                    reasoning="The passage answers the question directly.",
-                    raw='{"reasoning": "...", "grade": 2}',
-                    model="m",
-                    prompt_version="p",
-                    input_tokens=420,
-                    output_tokens=35,
-                    latency_ms=201.5,
-                    cost_usd=0.0000876,
-                ),
+                verdict=bench_verdict("bench", f"{i:064d}", i % 4),
             )
         )
     return out
