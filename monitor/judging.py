@@ -15,7 +15,7 @@ from typing import Any
 
 from monitor.errors import JudgeError
 from monitor.judge_workers import movable, run_in_workers, worker_count
-from monitor.judges.base import Judge, cache_key, gather_or_raise
+from monitor.judges.base import Judge, gather_or_raise, item_key, key_prefix
 from monitor.store import repository as repo
 from monitor.store.db import Database
 from monitor.types import JudgeItem, Verdict, VerdictStatus
@@ -80,7 +80,8 @@ async def judge_one(
     """One judge's verdicts on ``items`` through the cache, and what they cost."""
     tally = JudgeTally()
     mode = _mode(judge)
-    keys = [cache_key(judge.config, judge.prompt_version, item, mode) for item in items]
+    prefix = key_prefix(judge.config, judge.prompt_version, mode)
+    keys = [item_key(prefix, item) for item in items]
     cached = await asyncio.to_thread(_lookup, database, list(dict.fromkeys(keys)))
     out: list[Verdict | None] = [None] * len(items)
     todo: dict[str, list[int]] = {}

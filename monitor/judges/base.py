@@ -16,7 +16,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from monitor.config import JudgeConfig
 from monitor.types import JudgeItem, Verdict
 
-__all__ = ["Judge", "cache_key", "gather_or_raise"]
+__all__ = ["Judge", "cache_key", "gather_or_raise", "item_key", "key_prefix"]
 
 T = TypeVar("T")
 
@@ -45,16 +45,18 @@ def cache_key(
     The judge's identity (model, temperature, seed, rubric… but not weight, limits or
     prices), the prompt version, the mode, and the exact text judged. Hex sha256.
     """
+    return item_key(key_prefix(config, prompt_version, mode), item)
+
+
+def key_prefix(config: JudgeConfig, prompt_version: str, mode: str = "pointwise") -> list[str]:
+    """The judge's part of ``cache_key``, worked out once for all the items it judges."""
+    return [config.identity_hash(), prompt_version, mode]
+
+
+def item_key(prefix: list[str], item: JudgeItem) -> str:
+    """``cache_key`` of ``item`` for the judge whose ``key_prefix`` is ``prefix``."""
     blob = json.dumps(
-        [
-            config.identity_hash(),
-            prompt_version,
-            mode,
-            item.query,
-            item.result.content,
-            item.reference,
-        ],
-        ensure_ascii=False,
+        [*prefix, item.query, item.result.content, item.reference], ensure_ascii=False
     )
     return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
 

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from monitor.config import JudgeConfig
 from monitor.errors import ConfigError, InputError, JudgeError
-from monitor.judges.base import cache_key, gather_or_raise
+from monitor.judges.base import gather_or_raise, item_key, key_prefix
 from monitor.judges.limits import RateLimiter
 from monitor.judges.prompts import PromptTemplate, RenderedPrompt, clean_text, load_template
 from monitor.types import MAX_GRADE, JudgeItem, PairwiseVerdict, Result, Verdict, VerdictStatus
@@ -203,6 +203,8 @@ class LLMJudge:
                 "judging needs a pointwise or reference template"
             )
         self._pair_template = load_template("pairwise")
+        # the config and template are fixed for the judge's life
+        self._key_prefix = key_prefix(config, self._template.version, self._template.mode)
         self._api_key = api_key_for(config)
         self._injected = (
             client.with_options(max_retries=config.max_retries, timeout=config.timeout_s)
@@ -315,7 +317,7 @@ class LLMJudge:
 
     def _prepare(self, item: JudgeItem) -> tuple[str, RenderedPrompt | Verdict]:
         """The cache key, and either the prompt to send or the verdict needing no call."""
-        key = cache_key(self._config, self.prompt_version, item, self.mode)
+        key = item_key(self._key_prefix, item)
         query = clean_text(item.query).strip()
         content = clean_text(item.result.content).strip()
         problem = (

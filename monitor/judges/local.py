@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from monitor.config import JudgeConfig
 from monitor.errors import ConfigError
-from monitor.judges.base import cache_key
+from monitor.judges.base import item_key, key_prefix
 from monitor.judges.prompts import clean_text
 from monitor.types import MAX_GRADE, JudgeItem, Verdict, VerdictStatus
 
@@ -93,13 +93,14 @@ class ScoringJudge:
         problems = [_problem(item) for item in items]
         gradable = [item for item, problem in zip(items, problems, strict=True) if not problem]
         scored = iter(self.scores(gradable))
+        prefix = key_prefix(self._config, self._version)
         out = []
         for item, problem in zip(items, problems, strict=True):
             score = None if problem else next(scored)
             out.append(
                 Verdict(
                     judge=self.name,
-                    cache_key=cache_key(self._config, self._version, item),
+                    cache_key=item_key(prefix, item),
                     status=VerdictStatus.INVALID if score is None else VerdictStatus.OK,
                     grade=None if score is None else self.grade_for(score),
                     reasoning=problem or f"{self.SCORE_NAME} {score:.3f}",

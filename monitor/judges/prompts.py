@@ -16,7 +16,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -85,26 +85,39 @@ class RenderedPrompt:
 
 @dataclass(frozen=True, slots=True)
 class PromptTemplate:
-    """A loaded template: its name, its text, and the version derived from the text."""
+    """A loaded template: its name, its text, and the version derived from the text.
+
+    Everything derived from the text (version, slots, mode, the sections cut at their
+    slots) is worked out once here: a judge renders a prompt and reads its version and
+    mode for every item it grades.
+    """
 
     name: str
     text: str
+    #: First 12 hex characters of the sha256 of the template text.
+    version: str = field(init=False, repr=False, compare=False)
+    slots: frozenset[str] = field(init=False, repr=False, compare=False)
+    #: ``pairwise``, ``reference`` or ``pointwise``, from the slots the template has.
+    mode: str = field(init=False, repr=False, compare=False)
+    # each section as [literal, slot, literal, slot, ..., literal]; an empty system
+    # section is ()
+    _parts: tuple[tuple[str, ...], tuple[str, ...]] = field(init=False, repr=False, compare=False)
 
-    @property
-    def version(self) -> str:
-        """First 12 hex characters of the sha256 of the template text."""
-        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()[:12]
-
-    @property
-    def slots(self) -> frozenset[str]:
-        return frozenset(_SLOT.findall(self.text))
-
-    @property
-    def mode(self) -> str:
-        """``pairwise``, ``reference`` or ``pointwise``, from the slots the template has."""
-        if {"result_a", "result_b"} <= self.slots:
-            return "pairwise"
-        return "reference" if "reference" in self.slots else "pointwise"
+    def __post_init__(self) -> None:
+        slots = frozenset(_SLOT.findall(self.text))
+        if {"result_a", "result_b"} <= slots:
+            mode = "pairwise"
+        else:
+            mode = "reference" if "reference" in slots else "pointwise"
+        system, user = self._sections()
+        parts = (tuple(_SLOT.split(system)) if system.strip() else (), tuple(_SLOT.split(user)))
+        for name, value in (
+            ("version", hashlib.sha256(self.text.encode("utf-8")).hexdigest()[:12]),
+            ("slots", slots),
+            ("mode", mode),
+            ("_parts", parts),
+        ):
+            object.__setattr__(self, name, value)
 
     def render(
         self,
@@ -128,25 +141,29 @@ class PromptTemplate:
                 truncated = True
             return quote(cleaned)
 
-        values = {
-            "query": data(query),
-            "result": data(result),
-            "reference": data(reference),
-            "result_a": data(result_a),
-            "result_b": data(result_b),
-            "rubric": f"\nDomain guidance:\n{clean_text(rubric).strip()}\n" if rubric else "",
+        judged = {
+            "query": query,
+            "result": result,
+            "reference": reference,
+            "result_a": result_a,
+            "result_b": result_b,
         }
-        missing = {"reference": reference, "result_a": result_a, "result_b": result_b}
-        for slot, value in missing.items():
-            if slot in self.slots and value is None:
+        for slot in ("reference", "result_a", "result_b"):
+            if slot in self.slots and judged[slot] is None:
                 raise ConfigError(f"prompt template {self.name!r} needs a {slot}, none given")
+        values = {slot: data(text) for slot, text in judged.items() if slot in self.slots}
+        values["rubric"] = f"\nDomain guidance:\n{clean_text(rubric).strip()}\n" if rubric else ""
 
-        def fill(section: str) -> str:
-            # One pass over the template: text inserted into a slot is never re-scanned.
-            return _SLOT.sub(lambda m: values.get(m.group(1), m.group(0)), section).strip()
+        def fill(parts: tuple[str, ...]) -> str:
+            # One pass over the template: text inserted into a slot is never re-scanned;
+            # an unknown slot stays as it is written.
+            out = list(parts)
+            for i in range(1, len(out), 2):
+                out[i] = values.get(out[i], f"{{{{{out[i]}}}}}")
+            return "".join(out).strip()
 
-        system, user = self._sections()
-        messages = [{"role": "system", "content": fill(system)}] if system.strip() else []
+        system, user = self._parts
+        messages = [{"role": "system", "content": fill(system)}] if system else []
         messages.append({"role": "user", "content": fill(user)})
         return RenderedPrompt(messages=messages, truncated=truncated)
 
