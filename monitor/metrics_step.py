@@ -70,16 +70,19 @@ def _graded_queries(conn: Connection, day: dt.date) -> list[GradedQuery]:
 
 
 def _verdict_rows(conn: Connection, day: dt.date) -> list[JudgeVerdictRow]:
+    # Result lengths are counted by Postgres: fetching the results' JSON to count them
+    # here would move every judged text of the day (megabytes) for a few integers.
     lengths = {
-        (int(r.id), str(item["id"])): len(item.get("text") or "") + len(item.get("title") or "")
+        (int(r.id), r.result_id): int(r.length)
         for r in conn.execute(
             text(
-                "SELECT id, results FROM samples "
-                "WHERE sample_date = :d AND ranker NOT LIKE 'compare:%'"
+                "SELECT s.id, item->>'id' AS result_id, "
+                "coalesce(length(item->>'text'), 0) + coalesce(length(item->>'title'), 0) "
+                "AS length FROM samples s CROSS JOIN LATERAL jsonb_array_elements(s.results) "
+                "AS item WHERE s.sample_date = :d AND s.ranker NOT LIKE 'compare:%'"
             ),
             {"d": day},
         ).all()
-        for item in r.results
     }
     rows = conn.execute(
         text(
@@ -91,21 +94,34 @@ def _verdict_rows(conn: Connection, day: dt.date) -> list[JudgeVerdictRow]:
         ),
         {"d": day, "a": day, "b": day},
     ).all()
+    # unpacked as tuples: a day has tens of thousands of verdicts, and reading a Row's
+    # columns by name costs several times more
     return [
         JudgeVerdictRow(
-            sample_id=int(r.sample_id),
-            result_id=r.result_id,
-            judge=r.name,
-            grade=r.grade,
-            status=r.status,
-            latency_ms=float(r.latency_ms),
-            input_tokens=int(r.input_tokens),
-            output_tokens=int(r.output_tokens),
-            cost_usd=float(r.cost_usd),
-            cache_hit=bool(r.cache_hit),
-            text_length=lengths.get((int(r.sample_id), r.result_id), 0),
+            sample_id=sample_id,
+            result_id=result_id,
+            judge=judge,
+            grade=grade,
+            status=status,
+            latency_ms=latency_ms,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cost_usd=cost_usd,
+            cache_hit=cache_hit,
+            text_length=lengths.get((sample_id, result_id), 0),
         )
-        for r in rows
+        for (
+            sample_id,
+            result_id,
+            judge,
+            grade,
+            status,
+            latency_ms,
+            input_tokens,
+            output_tokens,
+            cost_usd,
+            cache_hit,
+        ) in rows
     ]
 
 
@@ -150,7 +166,8 @@ def _grades_by_judge(
         ),
         {"a": start, "b": end},
     ).all():
-        out[r.name].append(float(r.grade))
+        name, grade = r
+        out[name].append(float(grade))
     for r in conn.execute(
         text(
             "SELECT e.grade FROM ensemble_grades e JOIN samples s ON s.id = e.sample_id "

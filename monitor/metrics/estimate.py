@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +21,9 @@ from monitor.errors import InputError
 __all__ = ["Estimate", "percentile_interval", "weighted_mean"]
 
 _BLOCK = 50  # bootstrap replicates drawn at once
+#: From this many queries with many distinct values, ``weighted_mean`` gives the normal
+#: interval instead of resampling (see there).
+NORMAL_FROM = 5_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +78,7 @@ def weighted_mean(
     n_boot: int = 1000,
     seed: int = 0,
     confidence: float = 0.95,
+    normal_from: int | None = NORMAL_FROM,
 ) -> Estimate:
     """Weighted mean of per-query values with a percentile bootstrap interval.
 
@@ -86,6 +91,12 @@ def weighted_mean(
     A percentile interval can, with very skewed replicates, exclude the point estimate;
     the interval is then widened to include it so a dashboard never shows a value
     outside its own band.
+
+    With ``normal_from`` queries or more and many distinct values (a day's latencies,
+    costs), the interval is the normal one, value ± z·se, with the linearized standard
+    error of a ratio estimator, sqrt(Σ (wᵢ (vᵢ − mean))²) / Σ wᵢ: at that size it is
+    what the bootstrap converges to, at O(n) instead of O(n × n_boot). None: always
+    resample.
     """
     v = _as_array("values", values)
     w = np.ones_like(v) if weights is None else _as_array("weights", weights)
@@ -110,7 +121,14 @@ def weighted_mean(
     value = float(np.dot(w, v) / total)
 
     rng = np.random.default_rng(seed)
-    distinct, counts = np.unique(np.stack([w, v], axis=1), axis=0, return_counts=True)
+    # distinct (weight, value) pairs, as complex numbers: a 1-D sort, where
+    # np.unique(axis=0) on a 2-column array sorts rows several times slower
+    pairs, counts = np.unique(w + 1j * v, return_counts=True)
+    distinct = np.stack([pairs.real, pairs.imag], axis=1)
+    if normal_from is not None and n >= normal_from and len(distinct) * 4 > n:
+        se = float(np.sqrt(np.sum((w * (v - value)) ** 2))) / total
+        half = NormalDist().inv_cdf(0.5 + confidence / 2) * se
+        return Estimate(value=value, ci_low=value - half, ci_high=value + half, n=n)
     if len(distinct) * 4 <= n:
         # Few distinct (weight, value) pairs (rates, grades): a resample of n queries is
         # a multinomial draw of how often each pair comes up, the same distribution

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.errors import InputError
-from monitor.metrics.estimate import Estimate, percentile_interval, weighted_mean
+from monitor.metrics.estimate import NORMAL_FROM, Estimate, percentile_interval, weighted_mean
 
 finite = st.floats(min_value=-100, max_value=100, allow_nan=False)
 
@@ -121,3 +121,21 @@ def test_interval_contains_the_estimate(pairs: list[tuple[float, float]]) -> Non
     est = weighted_mean(values, weights, n_boot=200)
     assert est.value is not None and est.ci_low is not None and est.ci_high is not None
     assert est.ci_low <= est.value <= est.ci_high
+
+
+def test_large_samples_get_the_normal_interval_the_bootstrap_converges_to() -> None:
+    """From NORMAL_FROM queries with many distinct values (latencies), the interval is
+    computed, not resampled, and matches the bootstrap's on skewed, weighted data."""
+    rng = np.random.default_rng(11)
+    values = rng.lognormal(0.0, 1.0, NORMAL_FROM + 1_000)  # long-tailed, like latencies
+    weights = rng.choice([1.0, 2.0, 8.0], values.size)
+    computed = weighted_mean(values, weights)
+    resampled = weighted_mean(values, weights, n_boot=2000, normal_from=None)
+    assert computed.value == pytest.approx(resampled.value)
+    assert None not in (computed.ci_low, computed.ci_high, resampled.ci_low, resampled.ci_high)
+    width = resampled.ci_high - resampled.ci_low  # type: ignore[operator]
+    assert computed.ci_low == pytest.approx(resampled.ci_low, abs=width * 0.1)
+    assert computed.ci_high == pytest.approx(resampled.ci_high, abs=width * 0.1)
+    # below the threshold the same data is resampled: the seed changes the interval
+    small = values[: NORMAL_FROM - 1], weights[: NORMAL_FROM - 1]
+    assert weighted_mean(*small, seed=1).ci_low != weighted_mean(*small, seed=2).ci_low
