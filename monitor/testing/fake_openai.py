@@ -4,9 +4,10 @@ It is the one fake the project allows: tests and benchmarks drive the real ``ope
 client against it, so retries, timeouts, structured output and batch uploads go through
 the same code paths as in production.
 
-It is a tiny HTTP/1.1 keep-alive server on ``asyncio.start_server`` in a background
-thread (no framework), because a benchmark pushes ~200 concurrent requests with 200 ms
-of latency each and the server must never be the bottleneck.
+It is a tiny HTTP/1.1 keep-alive server, an ``asyncio.Protocol`` in a background thread
+(no framework), because a benchmark pushes ~200 concurrent requests with 200 ms of
+latency each and the server must never be the bottleneck: it shares the machine's cores
+with the client it measures, so every microsecond it spends is taken from the client.
 
 By default it grades deterministically from the text it finds between the prompt's data
 delimiters (query/result word overlap -> 0-3), so results are reproducible. Tests script
@@ -261,6 +262,11 @@ class FakeOpenAI:
         self.received = 0  # chat requests that arrived, answered or not (slow, cut off)
         self.in_flight = 0
         self.max_in_flight = 0
+        #: (start, end) on ``time.monotonic()``, a clock all processes of the machine
+        #: share, of each stretch with at least one chat request being answered: the
+        #: time a client spent waiting on this endpoint.
+        self.busy: list[tuple[float, float]] = []
+        self._busy_since = 0.0
         self._scripted: deque[Reply] = deque()
         self._bucket = _Bucket(rpm_limit, rpm_burst) if rpm_limit else None
         self._ids = itertools.count(1)
@@ -269,6 +275,7 @@ class FakeOpenAI:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._connections: set[_Connection] = set()
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
@@ -309,7 +316,7 @@ class FakeOpenAI:
         self._loop = loop
         try:
             self._server = loop.run_until_complete(
-                asyncio.start_server(self._handle, "127.0.0.1", self.port, backlog=1024)
+                loop.create_server(lambda: _Connection(self), "127.0.0.1", self.port, backlog=1024)
             )
             self.port = self._server.sockets[0].getsockname()[1]
         except BaseException as exc:  # surfaced to the starting thread
@@ -329,6 +336,8 @@ class FakeOpenAI:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for connection in list(self._connections):
+            connection.close()
 
     # -- scripting and inspection ----------------------------------------------------------
 
@@ -350,66 +359,14 @@ class FakeOpenAI:
         self.requests.clear()
         self.status_counts.clear()
         self.received = self.max_in_flight = 0
+        self.busy.clear()
         self._scripted.clear()
 
     # -- HTTP ------------------------------------------------------------------------------
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-        try:
-            while True:
-                line = await reader.readline()
-                if not line.strip():
-                    break
-                method, target, _ = line.decode("latin-1").split(" ", 2)
-                headers: dict[str, str] = {}
-                while True:
-                    raw = await reader.readline()
-                    if raw in (b"\r\n", b"\n", b""):
-                        break
-                    key, _, value = raw.decode("latin-1").partition(":")
-                    headers[key.strip().lower()] = value.strip()
-                body = await self._read_body(reader, headers)
-                status, extra, payload, content_type = await self._route(
-                    method, target.split("?", 1)[0], headers, body
-                )
-                reason = _REASONS.get(status, "OK")
-                head = [
-                    f"HTTP/1.1 {status} {reason}",
-                    f"content-type: {content_type}",
-                    f"content-length: {len(payload)}",
-                    "connection: keep-alive",
-                    *(f"{k}: {v}" for k, v in extra.items()),
-                ]
-                writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + payload)
-                await writer.drain()
-                if headers.get("connection", "").lower() == "close":
-                    break
-        except (ConnectionError, asyncio.IncompleteReadError, ValueError):
-            pass
-        except asyncio.CancelledError:
-            pass
-        finally:
-            writer.close()
-            if task is not None:
-                self._tasks.discard(task)
-
-    @staticmethod
-    async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> bytes:
-        if "content-length" in headers:
-            return await reader.readexactly(int(headers["content-length"]))
-        if headers.get("transfer-encoding", "").lower() == "chunked":
-            chunks: list[bytes] = []
-            while True:
-                size = int((await reader.readline()).split(b";")[0].strip(), 16)
-                if size == 0:
-                    await reader.readline()
-                    return b"".join(chunks)
-                chunks.append(await reader.readexactly(size))
-                await reader.readline()
-        return b""
+    def _track(self, task: asyncio.Task[None]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _route(
         self, method: str, path: str, headers: dict[str, str], body: bytes
@@ -432,6 +389,8 @@ class FakeOpenAI:
             status, answer = self._create_batch(json.loads(body or b"{}"))
         elif method == "GET" and path.startswith("/v1/batches/"):
             status, answer = self._poll_batch(path.rsplit("/", 1)[1])
+        elif method == "GET" and path == "/fake/busy":  # for a benchmark in another process
+            status, answer = 200, {"busy": self.busy, "in_flight": self.in_flight}
         else:
             status, answer = 404, _error_body(404, f"no route for {method} {path}")
         self._record(method, path, body if self.record_bodies else b"", status)
@@ -448,12 +407,16 @@ class FakeOpenAI:
 
     async def _chat(self, request: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
         self.received += 1
+        if self.in_flight == 0:
+            self._busy_since = time.monotonic()
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
             return await self._chat_answer(request)
         finally:
             self.in_flight -= 1
+            if self.in_flight == 0:
+                self.busy.append((self._busy_since, time.monotonic()))
 
     async def _chat_answer(
         self, request: dict[str, Any]
@@ -588,6 +551,110 @@ class FakeOpenAI:
         self._files[output_id] = ("\n".join(lines) + "\n").encode()
         batch.output_file_id = output_id
         batch.status = "completed"
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection: requests are parsed from the bytes received and
+    answered one at a time, in order (HTTP/1.1 without pipelining, as clients use it)."""
+
+    def __init__(self, server: FakeOpenAI) -> None:
+        self._server = server
+        self._buffer = bytearray()
+        self._transport: asyncio.Transport | None = None
+        self._busy = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+        self._server._connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._server._connections.discard(self)
+        self._transport = None
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        if not self._busy:
+            self._next()
+
+    def _next(self) -> None:
+        try:
+            request = _parse_request(self._buffer)
+        except ValueError:
+            self.close()  # not HTTP: hang up, as a real server would
+            return
+        if request is None:
+            return  # wait for the rest of it
+        self._busy = True
+        task = asyncio.get_running_loop().create_task(self._answer(*request))
+        self._server._track(task)
+
+    async def _answer(self, method: str, target: str, headers: dict[str, str], body: bytes) -> None:
+        server = self._server
+        status, extra, payload, content_type = await server._route(
+            method, target.split("?", 1)[0], headers, body
+        )
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return  # the client gave up (a timeout) while the answer was delayed
+        head = [
+            f"HTTP/1.1 {status} {_REASONS.get(status, 'OK')}",
+            f"content-type: {content_type}",
+            f"content-length: {len(payload)}",
+            "connection: keep-alive",
+            *(f"{k}: {v}" for k, v in extra.items()),
+        ]
+        transport.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + payload)
+        if headers.get("connection", "").lower() == "close":
+            transport.close()
+            return
+        self._busy = False
+        if self._buffer:
+            self._next()
+
+
+def _parse_request(buffer: bytearray) -> tuple[str, str, dict[str, str], bytes] | None:
+    """Take one whole request off the front of ``buffer``; None while it is incomplete.
+
+    Bodies come with ``content-length`` or chunked; a malformed request is a ValueError.
+    """
+    end = buffer.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    lines = bytes(buffer[:end]).decode("latin-1").split("\r\n")
+    method, target, _ = lines[0].split(" ", 2)
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        key, _, value = line.partition(":")
+        headers[key.strip().lower()] = value.strip()
+    start = end + 4
+    if "content-length" in headers:
+        stop = start + int(headers["content-length"])
+        if len(buffer) < stop:
+            return None
+        body = bytes(buffer[start:stop])
+    elif headers.get("transfer-encoding", "").lower() == "chunked":
+        chunks: list[bytes] = []
+        stop = start
+        while True:
+            line_end = buffer.find(b"\r\n", stop)
+            if line_end < 0:
+                return None
+            size = int(bytes(buffer[stop:line_end]).split(b";")[0].strip(), 16)
+            stop = line_end + 2 + size + 2  # the chunk and its CRLF
+            if len(buffer) < stop:
+                return None
+            if size == 0:
+                break
+            chunks.append(bytes(buffer[line_end + 2 : stop - 2]))
+        body = b"".join(chunks)
+    else:
+        body, stop = b"", start
+    del buffer[:stop]
+    return method, target, headers, body
 
 
 def _error_body(status: int, message: str) -> dict[str, Any]:
