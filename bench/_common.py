@@ -15,6 +15,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -113,6 +114,24 @@ def scratch_database() -> Iterator[Database]:
         if tmp is not None:
             stop_embedded(Path(tmp.name))
             tmp.cleanup()
+
+
+def endpoint_busy_s(base_urls: list[str], start: float, end: float) -> float:
+    """Seconds within [start, end] (``time.monotonic()``) in which at least one of the
+    fake endpoints was answering a chat request: the run's time spent waiting on the
+    endpoint, as the endpoints themselves saw it (``GET /fake/busy``)."""
+    intervals: list[tuple[float, float]] = []
+    for base in base_urls:
+        root = base.rsplit("/v1", 1)[0]
+        with urllib.request.urlopen(f"{root}/fake/busy", timeout=10) as answer:
+            intervals += [(a, b) for a, b in json.load(answer)["busy"]]
+    total, reach = 0.0, start
+    for a, b in sorted(intervals):
+        a, b = max(a, reach), min(b, end)
+        if b > a:
+            total += b - a
+            reach = b
+    return total
 
 
 class WorkerRss:

@@ -4,17 +4,22 @@ The day is a JSONL drop of 2,000 distinct searches with 10 results each, read by
 ``files`` source; the sample takes them all. Three LLM judges (concurrency 64 each), each
 on its own fake OpenAI endpoint process answering after 200 ms. The day runs through the
 daily steps of ``monitor.pipeline`` in ``flows.daily.run_day``'s order (start run ->
-fetch and sample -> store sample -> judge with the cache -> verdicts and ensemble ->
+fetch and sample, with the judge workers starting meanwhile -> store sample -> judge
+with the cache -> verdicts and ensemble ->
 ``compute_day_metrics`` -> finish run), without Prefect: the Prefect tasks wrap these
 same calls, and a Prefect API would add its own startup, not judging cost. Judging uses
 the default ``judge_processes = 0`` (auto): each judge in its own worker process.
 
 Figures: calls/s and its ratio to the bound 3 x 64 / 0.2 s = 960 calls/s (goal >= 0.85);
-orchestration overhead = (wall - ideal) / wall, where ideal = the time the endpoint
-alone needs = calls per judge x latency / concurrency (judges run side by side), goal
-<= 10%; the time of each step; client CPU per call (this process and its judge
-workers); peak RSS of this process plus its judge workers (goal < 1 GB). One run by
-default (each takes more than a minute); ``--runs`` for more.
+the orchestration overhead as the issue defines it, (wall - time spent waiting on the
+endpoint) / wall, goal <= 10%, where the waiting time is what the endpoints saw: the
+union of the stretches in which at least one of them was answering a request; the
+stricter overhead against the endpoint's ideal, (wall - ideal) / wall, where ideal =
+calls per judge x latency / concurrency (judges run side by side): it also counts the
+calls' own slowness on a loaded machine (a mean call of 215 ms, not 200), which the
+ratio already shows; the time of each step; client CPU per call (this process and its
+judge workers); peak RSS of this process plus its judge workers (goal < 1 GB). One run
+by default (each takes more than a minute); ``--runs`` for more.
 
 Usage: ``python bench/daily_run.py [--queries 2000] [--runs 1] [--quick] [--processes N]``.
 """
@@ -36,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import WorkerRss, report, scratch_database
+from _common import WorkerRss, endpoint_busy_s, report, scratch_database
 from judge_throughput import (
     CONCURRENCY,
     LATENCY_S,
@@ -47,6 +52,7 @@ from judge_throughput import (
 )
 
 from monitor.config import SamplingConfig, Settings, SourceConfig
+from monitor.judge_workers import warm_workers
 from monitor.judges.factory import build_ensemble, close_judges
 from monitor.metrics_step import compute_day_metrics
 from monitor.pipeline import (
@@ -99,25 +105,27 @@ def run_day_steps(database: Database, settings: Settings) -> dict[str, float]:
     started = time.monotonic()
     run_id = start_day(database, settings, DAY)
     t = time.perf_counter()
-    sample, bad_rows = fetch_sample(settings, DAY)
-    store_sample(database, DAY, sample, settings.sampling.top_k)
-    samples = load_samples(database, DAY)
-    steps["sample_s"] = time.perf_counter() - t
-    t, cpu = time.perf_counter(), _client_cpu_s()
+    expected = settings.sampling.size * settings.sampling.top_k
+    with warm_workers(settings.judge_processes, judges, expected):  # as run_day does
+        sample, bad_rows = fetch_sample(settings, DAY)
+        store_sample(database, DAY, sample, settings.sampling.top_k)
+        samples = load_samples(database, DAY)
+        steps["sample_s"] = time.perf_counter() - t
+        t, cpu = time.perf_counter(), _client_cpu_s()
 
-    async def judge() -> Any:
-        try:
-            return await judge_samples(
-                database,
-                judges,
-                samples,
-                method=settings.ensemble,
-                processes=settings.judge_processes,
-            )
-        finally:
-            await close_judges(judges)
+        async def judge() -> Any:
+            try:
+                return await judge_samples(
+                    database,
+                    judges,
+                    samples,
+                    method=settings.ensemble,
+                    processes=settings.judge_processes,
+                )
+            finally:
+                await close_judges(judges)
 
-    judged = asyncio.run(judge())
+        judged = asyncio.run(judge())
     raise_for_judging(judged)
     steps["judge_s"] = time.perf_counter() - t
     steps["judge_cpu_s"] = _client_cpu_s() - cpu
@@ -165,9 +173,11 @@ def main() -> None:
         )
         for _ in range(args.runs):
             with scratch_database() as db, WorkerRss() as memory:
-                start = time.perf_counter()
+                start = time.monotonic()
                 steps = run_day_steps(db, settings)
-                steps["wall_s"] = time.perf_counter() - start
+                end = time.monotonic()
+                steps["wall_s"] = end - start
+                steps["endpoint_s"] = endpoint_busy_s(urls, start, end)
             steps["rss_mb"] = max(memory.peak_mb, peak_rss_mb())
             if steps["calls"] != JUDGES * calls_per_judge:
                 raise RuntimeError(
@@ -181,7 +191,8 @@ def main() -> None:
     walls = [r["wall_s"] for r in runs]
     calls = JUDGES * calls_per_judge
     rate = calls / med("wall_s")
-    overhead = (med("wall_s") - ideal) / med("wall_s")
+    overhead = statistics.median((r["wall_s"] - r["endpoint_s"]) / r["wall_s"] for r in runs)
+    strict = (med("wall_s") - ideal) / med("wall_s")
     rss = max(r["rss_mb"] for r in runs)
     print(
         f"calls              {calls:>10,}  ({args.queries:,} queries x {TOP_K} x {JUDGES} judges)"
@@ -199,11 +210,12 @@ def main() -> None:
     print(f"  metrics          {med('metrics_s'):>10.1f} s")
     print(f"throughput         {rate:>10,.1f} calls/s  bound {bound:,.0f}")
     print(f"ratio to bound     {rate / bound:>10.3f}         goal >= 0.85")
+    print(f"waiting on endpoint{med('endpoint_s'):>10.1f} s  (as the endpoints saw it)")
+    print(f"orchestration      {overhead:>10.1%}         goal <= 10%  (wall - waiting) / wall")
     print(
-        f"endpoint ideal     {ideal:>10.1f} s  "
-        f"({calls_per_judge:,} x {LATENCY_S} s / {CONCURRENCY})"
+        f"  vs ideal         {strict:>10.1%}         (wall - {ideal:.1f} s) / wall; ideal = "
+        f"{calls_per_judge:,} x {LATENCY_S} s / {CONCURRENCY}"
     )
-    print(f"orchestration      {overhead:>10.1%}         goal <= 10%")
     print(f"peak RSS           {rss:>10,.0f} MB       goal < 1,024 MB (with judge workers)")
     report(
         "daily_run",
@@ -221,7 +233,11 @@ def main() -> None:
             "bound_calls_per_s": bound,
             "ratio_to_bound": round(rate / bound, 3),
             "ideal_s": ideal,
-            "orchestration_overhead": round(overhead, 3),
+            "endpoint_s": round(med("endpoint_s"), 2),
+            # (wall - waiting on the endpoint) / wall; rows before 2026-11-27 have only
+            # the stricter figure, under "orchestration_overhead"
+            "overhead_outside_endpoint": round(overhead, 3),
+            "overhead_vs_ideal": round(strict, 3),
             "peak_rss_mb": round(rss),
             "load_avg_1m": round(os.getloadavg()[0], 2),
             "goal_ratio": 0.85,

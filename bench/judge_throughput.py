@@ -89,12 +89,14 @@ def llm_config(
 ) -> JudgeConfig:
     """An LLM judge on the fake endpoint (no API key needed)."""
     return JudgeConfig(
-        name=name,
-        base_url=base_url,
-        api_key_env=None,
-        model="fake-judge",
-        max_concurrency=concurrency,
-        **extra,
+        **{
+            "name": name,
+            "base_url": base_url,
+            "api_key_env": None,
+            "model": "fake-judge",
+            "max_concurrency": concurrency,
+            **extra,
+        }
     )
 
 

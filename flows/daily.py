@@ -16,6 +16,7 @@ from prefect.cache_policies import NONE
 from prefect.concurrency.asyncio import concurrency
 
 from monitor.config import Settings, load_settings
+from monitor.judge_workers import warm_workers
 from monitor.judges.base import Judge
 from monitor.judges.factory import build_ensemble, close_judges
 from monitor.metrics_step import compute_day_metrics
@@ -122,11 +123,14 @@ def run_day(database: Database, settings: Settings, day: dt.date) -> DayOutcome:
             settings = calibrated_settings(conn, settings)
         # built per day: async clients belong to the event loop of the day's judging
         judges = build_ensemble(settings.judges)
-        report("sampling", 0, 1)
-        sample, bad_rows = sample_task(settings, day)
-        samples = store_sample_task(database, day, sample, settings.sampling.top_k)
-        report("sampling", 1, 1)
-        judged = asyncio.run(judge_task(database, settings, judges, samples))
+        # judge worker processes (on big days) start importing while the day is sampled
+        expected = settings.sampling.size * settings.sampling.top_k
+        with warm_workers(settings.judge_processes, judges, expected):
+            report("sampling", 0, 1)
+            sample, bad_rows = sample_task(settings, day)
+            samples = store_sample_task(database, day, sample, settings.sampling.top_k)
+            report("sampling", 1, 1)
+            judged = asyncio.run(judge_task(database, settings, judges, samples))
         raise_for_judging(judged)
         report("metrics", 0, 1)
         metrics_task(database, day, settings)

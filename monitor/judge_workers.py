@@ -15,11 +15,13 @@ without an injected client); local judges and Batch API judges stay in the proce
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import pickle
 import struct
+import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine
@@ -33,7 +35,7 @@ from monitor.types import JudgeItem, Verdict
 if TYPE_CHECKING:
     from monitor.judging import JudgeTally, Progress
 
-__all__ = ["AUTO_MIN_ITEMS", "movable", "run_in_workers", "worker_count"]
+__all__ = ["AUTO_MIN_ITEMS", "movable", "run_in_workers", "warm_workers", "worker_count"]
 
 #: ``judge_processes = 0`` (auto) uses workers from this many items per judge: below
 #: it, starting a process (about a second) costs more than one core saves.
@@ -41,6 +43,10 @@ AUTO_MIN_ITEMS = 2_000
 _HEADER = struct.Struct("!Q")  # the length of each pickled frame a worker writes
 
 Outcome = tuple[list[Verdict | None], "JudgeTally"]
+Worker = subprocess.Popen[bytes]
+
+#: Workers started ahead of their job by ``warm_workers``, taken by ``run_in_workers``.
+_warm: list[Worker] = []
 
 
 def movable(judge: Judge) -> bool:
@@ -64,6 +70,43 @@ def worker_count(requested: int, judges: Sequence[Judge], items: int) -> int:
     return min(requested, candidates)
 
 
+def _spawn() -> Worker:
+    """A worker process: it imports what judging needs, then waits for its job on stdin."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    return subprocess.Popen(
+        [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+    )
+
+
+@contextlib.contextmanager
+def warm_workers(requested: int, judges: Sequence[Judge], expected_items: int) -> Iterator[None]:
+    """Start now the workers a run of about ``expected_items`` items will judge with.
+
+    A worker spends a second or so importing (the ``openai`` package alone is half of
+    it); started before the day is sampled, that second overlaps with sampling instead
+    of delaying the first call. ``run_in_workers`` takes these workers first; those it
+    did not take (a smaller sample than expected) are stopped on leaving.
+    """
+    started = [_spawn() for _ in range(worker_count(requested, judges, expected_items))]
+    _warm.extend(started)
+    try:
+        yield
+    finally:
+        for worker in started:
+            if worker in _warm:
+                _warm.remove(worker)
+                _stop(worker)
+
+
+def _stop(worker: Worker) -> None:
+    if worker.poll() is None:
+        worker.kill()
+    worker.wait()
+    for pipe in (worker.stdin, worker.stdout):
+        if pipe is not None:
+            pipe.close()
+
+
 async def run_in_workers(
     database: Database,
     judges: Sequence[Judge],
@@ -75,27 +118,18 @@ async def run_in_workers(
 ) -> dict[str, Outcome]:
     """Every judge's verdicts and tally, judged in ``workers`` processes (judges shared out).
 
-    A worker is ``python -m monitor.judge_workers``: its job and the items (pickled once
-    for all workers) arrive as two pickles on stdin; progress and the outcome leave as
-    pickled frames on stdout. Progress is passed to ``progress`` on this event loop. A
-    worker that fails raises its error here; one that dies without a word is reported
-    in its judges' tallies, as an endpoint failure would be.
+    A worker is ``python -m monitor.judge_workers`` (one ``warm_workers`` started ahead,
+    or a new one): its job and the items (pickled once for all workers) arrive as two
+    pickles on stdin; progress and the outcome leave as pickled frames on stdout.
+    Progress is passed to ``progress`` on this event loop. A worker that fails raises
+    its error here; one that dies without a word is reported in its judges' tallies, as
+    an endpoint failure would be.
     """
     groups = [list(judges[i::workers]) for i in range(workers)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    processes: list[asyncio.subprocess.Process] = []
+    processes: list[Worker] = []
     try:
         for _ in groups:  # all started before any is fed: their imports overlap
-            processes.append(
-                await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    "-m",
-                    __name__,
-                    stdin=asyncio.subprocess.PIPE,
-                    stdout=asyncio.subprocess.PIPE,
-                    env=env,
-                )
-            )
+            processes.append(_warm.pop() if _warm else _spawn())
         shipped = pickle.dumps(list(items), protocol=pickle.HIGHEST_PROTOCOL)  # once for all
         where = (database.url, database.where)
         results = await asyncio.gather(
@@ -106,9 +140,7 @@ async def run_in_workers(
         )
     finally:
         for process in processes:
-            if process.returncode is None:
-                process.kill()
-            await process.wait()
+            _stop(process)  # a worker that is done has exited; any other is killed
     outcomes: dict[str, Outcome] = {}
     for group, (result, code) in zip(groups, results, strict=True):
         if result is not None:
@@ -124,7 +156,7 @@ async def run_in_workers(
 
 
 async def _drive(
-    process: asyncio.subprocess.Process,
+    process: Worker,
     job: tuple[Any, ...],
     items: bytes,
     progress: Progress | None,
@@ -134,27 +166,39 @@ async def _drive(
     Returns (outcomes, None), or (None, exit code) for a worker that died without a word.
     """
     assert process.stdin is not None and process.stdout is not None
-    process.stdin.write(pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL) + items)
+    loop = asyncio.get_running_loop()
+    stdout = asyncio.StreamReader()
+    reading, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(stdout), process.stdout
+    )
+    writing, protocol = await loop.connect_write_pipe(
+        asyncio.streams.FlowControlMixin, process.stdin
+    )
     try:
-        await process.stdin.drain()
-        process.stdin.close()
-    except (BrokenPipeError, ConnectionResetError):
-        pass  # it died before reading its job: reported below from its exit code
-    while True:
-        try:
-            header = await process.stdout.readexactly(_HEADER.size)
-            (size,) = _HEADER.unpack(header)
-            kind, *payload = pickle.loads(await process.stdout.readexactly(size))
-        except asyncio.IncompleteReadError:
-            return None, await process.wait()
-        if kind == "progress":
-            if progress is not None:
-                progress(*payload)
-        elif kind == "done":
-            await process.wait()
-            return payload[0], None
-        else:  # "failed": the worker's own error, raised here as it was raised there
-            raise payload[0]
+        stdin = asyncio.StreamWriter(writing, protocol, None, loop)
+        stdin.write(pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL) + items)
+        # one that died before reading its job is reported below, from its exit code
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            await stdin.drain()
+        writing.close()
+        while True:
+            try:
+                header = await stdout.readexactly(_HEADER.size)
+                (size,) = _HEADER.unpack(header)
+                kind, *payload = pickle.loads(await stdout.readexactly(size))
+            except asyncio.IncompleteReadError:
+                return None, await asyncio.to_thread(process.wait)
+            if kind == "progress":
+                if progress is not None:
+                    progress(*payload)
+            elif kind == "done":
+                await asyncio.to_thread(process.wait)
+                return payload[0], None
+            else:  # "failed": the worker's own error, raised here as it was raised there
+                raise payload[0]
+    finally:
+        writing.close()
+        reading.close()
 
 
 def _tally(error: str) -> JudgeTally:

@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 from monitor.config import JudgeConfig
 from monitor.errors import InputError
-from monitor.judge_workers import AUTO_MIN_ITEMS, movable, worker_count
+from monitor.judge_workers import AUTO_MIN_ITEMS, movable, warm_workers, worker_count
 from monitor.judges import LLMJudge, build_judge
 from monitor.judging import JudgeTally, judge_with_cache
 from monitor.store.db import Database
@@ -99,6 +99,15 @@ def _worker_pids() -> list[int]:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
             if b"monitor.judge_workers" in cmdline:
                 pids.append(int(pid))
+    return pids
+
+
+def _started_workers(count: int) -> list[int]:
+    """The worker pids once ``count`` have exec'd (a child is a copy of pytest before)."""
+    deadline = time.monotonic() + 10
+    while len(pids := _worker_pids()) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(pids) == count
     return pids
 
 
@@ -190,3 +199,26 @@ def test_a_cancelled_run_leaves_no_worker_behind(
         time.sleep(1.0)
         assert slow.total == answered  # and nothing calls any more
         assert 0 < answered < len(ITEMS)
+
+
+def test_warm_workers_are_taken_by_the_run_and_the_unused_ones_stopped(
+    database: Database, server: FakeOpenAI, make_config: MakeConfig
+) -> None:
+    """Workers started ahead (while the day is sampled) are the ones that judge; those
+    a run did not need are stopped when the warm-up ends."""
+    configs = [make_config(name="one"), make_config(name="two", model="other-model")]
+    judges = [LLMJudge(c) for c in configs]
+    with warm_workers(0, judges, AUTO_MIN_ITEMS):  # auto: one per LLM judge
+        warm = _started_workers(2)
+        verdicts, tallies = judge_all(database, judges, processes=2)
+        assert server.total == 2 * len(ITEMS)
+        assert not _worker_pids()  # both taken, both done: no new worker was started
+    assert all(v is not None for v in verdicts["one"]) and not tallies["two"].errors
+
+    with warm_workers(0, judges, AUTO_MIN_ITEMS):
+        warm = _started_workers(2)
+        judge_all(database, [LLMJudge(c) for c in configs], processes=1)  # in-process
+        assert _worker_pids() == warm  # untouched, still waiting for a job
+    assert not _worker_pids()
+    with warm_workers(1, judges, AUTO_MIN_ITEMS):  # 1 = never in workers: none started
+        assert not _worker_pids()
