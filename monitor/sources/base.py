@@ -169,8 +169,10 @@ def parse_timestamp(value: Any) -> dt.datetime:
 def _check_text(value: str, limit: int) -> str:
     if len(value) > limit:
         raise BadRow(OVERSIZED, f"{len(value)} > {limit} characters")
-    if any("\ud800" <= ch <= "\udfff" for ch in value):
-        raise BadRow(INVALID_UTF8, "lone surrogate")
+    try:
+        value.encode("utf-8")  # fails on exactly the lone surrogates, at C speed
+    except UnicodeEncodeError:
+        raise BadRow(INVALID_UTF8, "lone surrogate") from None
     return value
 
 
