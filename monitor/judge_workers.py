@@ -22,15 +22,14 @@ import struct
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sqlalchemy import create_engine
 
-from monitor.config import JudgeConfig
 from monitor.judges.base import Judge
 from monitor.judges.llm import LLMJudge
 from monitor.store.db import Database
-from monitor.types import JudgeItem, Verdict
+from monitor.types import JudgeItem, Result, Verdict
 
 if TYPE_CHECKING:
     from monitor.judging import JudgeTally, Progress
@@ -119,25 +118,31 @@ async def run_in_workers(
     """Every judge's verdicts and tally, judged in ``workers`` processes (judges shared out).
 
     A worker is ``python -m monitor.judge_workers`` (one ``warm_workers`` started ahead,
-    or a new one): its job and the items (pickled once for all workers) arrive as two
-    pickles on stdin; progress and the outcome leave as pickled frames on stdout.
-    Progress is passed to ``progress`` on this event loop. A worker that fails raises
-    its error here; one that dies without a word is reported in its judges' tallies, as
-    an endpoint failure would be.
+    or a new one): its job, then the items (pickled once for all workers, while the
+    workers set up their judges), arrive as two pickles on stdin; progress and the
+    outcome leave as pickled frames on stdout. Progress is passed to ``progress`` on this
+    event loop. A worker that fails raises its error here; one that dies without a word
+    is reported in its judges' tallies, as an endpoint failure would be.
     """
     groups = [list(judges[i::workers]) for i in range(workers)]
     processes: list[Worker] = []
     try:
         for _ in groups:  # all started before any is fed: their imports overlap
             processes.append(_warm.pop() if _warm else _spawn())
-        shipped = pickle.dumps(list(items), protocol=pickle.HIGHEST_PROTOCOL)  # once for all
         where = (database.url, database.where)
-        results = await asyncio.gather(
+        shipped: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        driving = asyncio.gather(
             *(
                 _drive(process, (where, [j.config for j in group], chunk), shipped, progress)
                 for process, group in zip(processes, groups, strict=True)
             )
         )
+        try:
+            shipped.set_result(await asyncio.to_thread(_pack, items))  # the jobs went first
+            results = await driving
+        except BaseException:
+            driving.cancel()  # its feeders may still wait for the items
+            raise
     finally:
         for process in processes:
             _stop(process)  # a worker that is done has exited; any other is killed
@@ -158,10 +163,11 @@ async def run_in_workers(
 async def _drive(
     process: Worker,
     job: tuple[Any, ...],
-    items: bytes,
+    items: asyncio.Future[bytes],
     progress: Progress | None,
 ) -> tuple[dict[str, Outcome] | None, int | None]:
-    """Feed one worker its job (then the pickled items) and read its frames.
+    """Feed one worker its job, then the pickled items once they are ready, and read its
+    frames.
 
     Returns (outcomes, None), or (None, exit code) for a worker that died without a word.
     """
@@ -176,9 +182,11 @@ async def _drive(
     )
     try:
         stdin = asyncio.StreamWriter(writing, protocol, None, loop)
-        stdin.write(pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL) + items)
         # one that died before reading its job is reported below, from its exit code
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            stdin.write(pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
+            await stdin.drain()
+            stdin.write(await items)
             await stdin.drain()
         writing.close()
         while True:
@@ -191,14 +199,28 @@ async def _drive(
             if kind == "progress":
                 if progress is not None:
                     progress(*payload)
-            elif kind == "done":
-                await asyncio.to_thread(process.wait)
+            elif kind == "done":  # its exit is not waited for: it has nothing left to do
                 return payload[0], None
             else:  # "failed": the worker's own error, raised here as it was raised there
                 raise payload[0]
     finally:
         writing.close()
         reading.close()
+
+
+def _pack(items: Sequence[JudgeItem]) -> bytes:
+    """The items as one pickle of plain tuples: a worker rebuilds 20,000 items from it
+    in half the time unpickling the dataclasses themselves takes."""
+    rows = [
+        (i.query, i.reference, i.result.id, i.result.position, i.result.title, i.result.text)
+        + ((dict(i.result.metadata),) if i.result.metadata else ())
+        for i in items
+    ]
+    return pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _unpack(rows: list[tuple[Any, ...]]) -> list[JudgeItem]:
+    return [JudgeItem(query, Result(*result), reference) for query, reference, *result in rows]
 
 
 def _tally(error: str) -> JudgeTally:
@@ -222,24 +244,26 @@ def main() -> None:
         frames.flush()
 
     try:
-        where, configs, chunk = pickle.load(sys.stdin.buffer)
-        items = pickle.load(sys.stdin.buffer)
-        send("done", asyncio.run(_judge_group(send, where, configs, items, chunk)))
+        # what judging needs beyond this module, imported before the job arrives (a
+        # warm worker waits for it while the day is sampled)
+        import monitor.judges.factory
+        import monitor.judging  # noqa: F401
+
+        send("done", asyncio.run(_judge_group(send, sys.stdin.buffer)))
     except BaseException as exc:  # every failure goes back to the parent
         send("failed", _portable(exc))
+    # Everything is sent and flushed: skip the interpreter's teardown of tens of
+    # thousands of objects (a few tenths of a second the run would wait for).
+    sys.stderr.flush()
+    os._exit(0)
 
 
-async def _judge_group(
-    send: Callable[..., None],
-    where: tuple[str, str],
-    configs: list[JudgeConfig],
-    items: list[JudgeItem],
-    chunk: int,
-) -> dict[str, Outcome]:
+async def _judge_group(send: Callable[..., None], stdin: BinaryIO) -> dict[str, Outcome]:
+    """Read the job, set up its judges and database, then read the items and judge them."""
     from monitor.judges.factory import build_judge, close_judges
     from monitor.judging import judge_one
 
-    url, described = where
+    (url, described), configs, chunk = pickle.load(stdin)
     engine = create_engine(url, pool_pre_ping=True)
     database = Database(engine=engine, url=url, where=described, embedded=False)
 
@@ -248,6 +272,8 @@ async def _judge_group(
 
     judges = [build_judge(config) for config in configs]
     try:
+        engine.connect().close()  # connected while the parent pickles the items
+        items = _unpack(pickle.load(stdin))
         results = await asyncio.gather(
             *(judge_one(database, judge, items, chunk, progress) for judge in judges)
         )
