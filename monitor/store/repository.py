@@ -343,23 +343,31 @@ def write_verdicts(conn: Connection, *, verdicts: Iterable[StoredVerdict]) -> in
         ),
         {"s": sorted({r[0] for r in rows}), "j": sorted({r[1] for r in rows})},
     ).scalar_one()
-    if fresh:
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        cols = ", ".join(f'"{c}"' for c in VERDICT_COLUMNS)
-        try:
-            # raw.transaction() is a savepoint inside the caller's transaction
-            with (
-                raw.transaction(),
-                raw.cursor() as cur,
-                cur.copy(f"COPY verdicts ({cols}) FROM STDIN") as copy,
-            ):
-                for row in rows:
-                    copy.write_row(row)
-            return len(rows)
-        except UniqueViolation:
-            pass  # written concurrently, or repeated within the batch: take the safe path
+    if fresh and _copy_new(conn, table="verdicts", columns=VERDICT_COLUMNS, rows=rows):
+        return len(rows)
     return copy_rows(conn, table="verdicts", columns=VERDICT_COLUMNS, rows=rows)
+
+
+def _copy_new(
+    conn: Connection, *, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> bool:
+    """COPY rows expected to be new straight into ``table``; False (and nothing written)
+    if one was there after all, for the caller to take ``copy_rows``' safe path."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    cols = ", ".join(f'"{c}"' for c in columns)
+    try:
+        # raw.transaction() is a savepoint inside the caller's transaction
+        with (
+            raw.transaction(),
+            raw.cursor() as cur,
+            cur.copy(f'COPY "{table}" ({cols}) FROM STDIN') as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+        return True
+    except UniqueViolation:
+        return False  # written concurrently, or repeated within the batch
 
 
 CACHE_COLUMNS = ("cache_key", "judge_name", "model", "prompt_version", *ANSWER_COLUMNS)
@@ -367,11 +375,15 @@ CACHE_COLUMNS = ("cache_key", "judge_name", "model", "prompt_version", *ANSWER_C
 
 def store_cache(conn: Connection, *, verdicts: Iterable[Verdict]) -> int:
     """Remember paid answers by cache key (cache hits themselves are not stored again)."""
-    rows = (
+    rows = [
         (v.cache_key, v.judge, v.model, v.prompt_version, *_answer(v))
         for v in verdicts
         if not v.cache_hit
-    )
+    ]
+    # Answers are stored right after their keys were looked up and missed: straight in,
+    # unless another run stored one meanwhile (then the temp-table upsert).
+    if _copy_new(conn, table="verdict_cache", columns=CACHE_COLUMNS, rows=rows):
+        return len(rows)
     return copy_rows(conn, table="verdict_cache", columns=CACHE_COLUMNS, rows=rows)
 
 
