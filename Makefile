@@ -67,7 +67,7 @@ bench: $(STAMP) $(PEER_STAMP)
 	$(PEER_VENV)/bin/python bench/peer_side_by_side.py
 	$(BIN)/python bench/run_all.py
 
-bench-validation: judges vs human labels and detection power on TREC DL19 (~12 min)
+## bench-validation: judges vs human labels and detection power on TREC DL19 (~12 min)
 bench-validation: $(SEMANTIC_STAMP)
 	$(BIN)/python bench/local_judges.py
 	$(BIN)/python bench/detection_power.py
