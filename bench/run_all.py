@@ -33,7 +33,8 @@ ROWS: list[tuple[str, str, str, Any]] = [
     ("cache_savings", "all_identical", "true", lambda v: v is True),
     ("rate_limits", "lost", "0", lambda v: v == 0),
     ("rate_limits", "share_429", "< 0.05", lambda v: v < 0.05),
-    ("storage", "copy_rows_per_s", ">= 50000", lambda v: v >= 50_000),
+    ("store_ingest", "copy_rows_per_s", ">= 50000", lambda v: v >= 50_000),
+    ("storage", "copy_rows_per_s", "", None),
     ("storage", "day_metrics_s", "", None),
     ("peer_side_by_side", "ratio", ">= 3", lambda v: v >= 3),
 ]
