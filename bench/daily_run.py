@@ -52,17 +52,17 @@ from judge_throughput import (
 )
 
 from monitor.config import SamplingConfig, Settings, SourceConfig
-from monitor.judge_workers import warm_workers
 from monitor.judges.factory import build_ensemble, close_judges
 from monitor.metrics_step import compute_day_metrics
 from monitor.pipeline import (
     fetch_sample,
     finish_day,
-    judge_samples,
+    judge_as_configured,
     load_samples,
     raise_for_judging,
     start_day,
     store_sample,
+    warm_day_workers,
 )
 from monitor.store.db import Database
 
@@ -105,8 +105,7 @@ def run_day_steps(database: Database, settings: Settings) -> dict[str, float]:
     started = time.monotonic()
     run_id = start_day(database, settings, DAY)
     t = time.perf_counter()
-    expected = settings.sampling.size * settings.sampling.top_k
-    with warm_workers(settings.judge_processes, judges, expected):  # as run_day does
+    with warm_day_workers(settings, judges):  # as run_day does
         sample, bad_rows = fetch_sample(settings, DAY)
         store_sample(database, DAY, sample, settings.sampling.top_k)
         samples = load_samples(database, DAY)
@@ -115,13 +114,7 @@ def run_day_steps(database: Database, settings: Settings) -> dict[str, float]:
 
         async def judge() -> Any:
             try:
-                return await judge_samples(
-                    database,
-                    judges,
-                    samples,
-                    method=settings.ensemble,
-                    processes=settings.judge_processes,
-                )
+                return await judge_as_configured(database, settings, judges, samples)
             finally:
                 await close_judges(judges)
 

@@ -16,7 +16,6 @@ from prefect.cache_policies import NONE
 from prefect.concurrency.asyncio import concurrency
 
 from monitor.config import Settings, load_settings
-from monitor.judge_workers import warm_workers
 from monitor.judges.base import Judge
 from monitor.judges.factory import build_ensemble, close_judges
 from monitor.metrics_step import compute_day_metrics
@@ -27,11 +26,12 @@ from monitor.pipeline import (
     check_day,
     fetch_sample,
     finish_day,
-    judge_samples,
+    judge_as_configured,
     load_samples,
     raise_for_judging,
     start_day,
     store_sample,
+    warm_day_workers,
 )
 from monitor.progress import judge_progress, report
 from monitor.pushgateway import push_run_metrics
@@ -72,17 +72,8 @@ async def judge_task(
             await stack.enter_async_context(
                 concurrency(f"judge-endpoint-{judge.name}", occupy=1, strict=False)
             )
-        weights = {j.name: j.weight for j in settings.judges}
         try:
-            return await judge_samples(
-                database,
-                judges,
-                samples,
-                method=settings.ensemble,
-                weights=weights,
-                progress=judge_progress,
-                processes=settings.judge_processes,
-            )
+            return await judge_as_configured(database, settings, judges, samples, judge_progress)
         finally:
             await close_judges(judges)  # on this event loop, before it ends
 
@@ -123,9 +114,7 @@ def run_day(database: Database, settings: Settings, day: dt.date) -> DayOutcome:
             settings = calibrated_settings(conn, settings)
         # built per day: async clients belong to the event loop of the day's judging
         judges = build_ensemble(settings.judges)
-        # judge worker processes (on big days) start importing while the day is sampled
-        expected = settings.sampling.size * settings.sampling.top_k
-        with warm_workers(settings.judge_processes, judges, expected):
+        with warm_day_workers(settings, judges):
             report("sampling", 0, 1)
             sample, bad_rows = sample_task(settings, day)
             samples = store_sample_task(database, day, sample, settings.sampling.top_k)

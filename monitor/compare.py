@@ -28,8 +28,8 @@ from monitor.metrics.quality import query_figures
 from monitor.pipeline import (
     JudgeOutcome,
     day_window,
+    judge_as_configured,
     judge_ids_for,
-    judge_samples,
     load_samples,
     raise_for_judging,
 )
@@ -226,15 +226,7 @@ async def compare_rankers(
         repo.upsert_samples(conn, day=day, queries=kept + kept_b, top_k=top_k)
     stored_a = load_samples(database, day, ranker=f"compare:{name_a}")
     stored_b = load_samples(database, day, ranker=f"compare:{name_b}")
-    judged = await judge_samples(
-        database,
-        judges,
-        stored_a + stored_b,
-        method=settings.ensemble,
-        weights={j.name: j.weight for j in settings.judges},
-        progress=progress,
-        processes=settings.judge_processes,
-    )
+    judged = await judge_as_configured(database, settings, judges, stored_a + stored_b, progress)
     raise_for_judging(judged)  # no comparison from what a failing judge left out
     with database.engine.connect() as conn:
         grades = {

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlalchemy import text
 
 from monitor.config import Settings
 from monitor.errors import InputError, JudgeError
+from monitor.judge_workers import warm_workers
 from monitor.judges.base import Judge
 from monitor.judges.ensemble import aggregate
 from monitor.judging import JudgeTally, Progress, judge_with_cache
@@ -36,12 +38,14 @@ __all__ = [
     "day_window",
     "fetch_sample",
     "finish_day",
+    "judge_as_configured",
     "judge_ids_for",
     "judge_samples",
     "load_samples",
     "raise_for_judging",
     "start_day",
     "store_sample",
+    "warm_day_workers",
 ]
 
 DAILY_FLOW = "daily"
@@ -235,6 +239,33 @@ async def judge_samples(
         repo.upsert_ensemble_grades(conn, rows=ensemble_rows)
     errors = [f"{name}: {err}" for name, t in tallies.items() for err in t.errors]
     return JudgeOutcome(tallies=tallies, verdicts_stored=written, items=len(items), errors=errors)
+
+
+async def judge_as_configured(
+    database: Database,
+    settings: Settings,
+    judges: Sequence[Judge],
+    samples: Sequence[StoredSample],
+    progress: Progress | None = None,
+) -> JudgeOutcome:
+    """``judge_samples`` as the settings ask: their ensemble method, the judges' weights
+    and the judge worker processes."""
+    return await judge_samples(
+        database,
+        judges,
+        samples,
+        method=settings.ensemble,
+        weights={j.name: j.weight for j in settings.judges},
+        progress=progress,
+        processes=settings.judge_processes,
+    )
+
+
+def warm_day_workers(settings: Settings, judges: Sequence[Judge]) -> AbstractContextManager[None]:
+    """Start the judge worker processes a day of ``settings``' sample size will need (on
+    big days), so that their imports overlap with sampling (``warm_workers``)."""
+    expected = settings.sampling.size * settings.sampling.top_k
+    return warm_workers(settings.judge_processes, judges, expected)
 
 
 @dataclass
