@@ -16,7 +16,6 @@ import logging
 import math
 import os
 import re
-import ssl
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -211,8 +210,7 @@ class LLMJudge:
             if client is not None
             else None
         )
-        self._clients: dict[int, list[AsyncOpenAI]] = {}
-        self._in_flight: list[int] = []
+        self._clients: dict[int, AsyncOpenAI] = {}
         self._semaphores: dict[int, asyncio.Semaphore] = {}
         self._format: str = config.response_format
         self._rpm = RateLimiter(config.rpm) if config.rpm else None
@@ -307,10 +305,8 @@ class LLMJudge:
 
     async def aclose(self) -> None:
         """Close the clients this judge built (an injected client is the caller's)."""
-        for clients in self._clients.values():
-            for client in clients:
-                if client is not self._injected:
-                    await client.close()
+        for client in self._clients.values():
+            await client.close()
         self._clients.clear()
 
     # -- one item ------------------------------------------------------------------------
@@ -444,11 +440,7 @@ class LLMJudge:
                 chars = sum(len(m["content"]) for m in messages)
                 await self._tpm.acquire(chars / 4 + config.max_tokens)
             kwargs = self.request_body(messages)
-            client, shard = self._acquire_client()
-            try:
-                return await self._post(client, kwargs, mode)
-            finally:
-                self._in_flight[shard] -= 1
+            return await self._post(self._client(), kwargs, mode)
 
     async def _post(
         self, client: AsyncOpenAI, kwargs: dict[str, Any], mode: str
@@ -514,52 +506,21 @@ class LLMJudge:
         )
 
     def _client(self) -> AsyncOpenAI:
-        """A client for this loop (the first shard): for calls outside the hot path."""
-        return self._shards()[0]
-
-    def _acquire_client(self) -> tuple[AsyncOpenAI, int]:
-        """A client for the next call, and its shard (the caller frees it when done).
-
-        Calls spread over several clients, each with its own small connection pool, to
-        the least busy one: the HTTP pool scans all its connections on every request, so
-        one pool of 64 connections costs a quarter of the client's CPU per call, eight
-        pools of eight a fraction of that. (An injected client is the one shard.)
-        """
-        clients = self._shards()
-        shard = min(range(len(clients)), key=self._in_flight.__getitem__)
-        self._in_flight[shard] += 1
-        return clients[shard], shard
-
-    def _shards(self) -> list[AsyncOpenAI]:
-        """This loop's clients (HTTP pools belong to one event loop)."""
+        """The injected client, or one built for the running loop (pools are per loop)."""
+        if self._injected is not None:
+            return self._injected
         loop_id = id(asyncio.get_running_loop())
-        clients = self._clients.get(loop_id)
-        if clients is None:
-            if self._injected is not None:
-                clients = [self._injected]
-            else:
-                shards = max(1, min(_SHARDS, self._config.max_concurrency // _PER_SHARD))
-                per_shard = -(-self._config.max_concurrency // shards)
-                first = _http_client(per_shard)
-                # one TLS context for all shards: loading the CA store takes ~40 ms each
-                tls = getattr(getattr(first, "_transport", None), "ssl_context", None)
-                pools = [first] + [
-                    _http_client(per_shard, tls if isinstance(tls, ssl.SSLContext) else True)
-                    for _ in range(shards - 1)
-                ]
-                clients = [
-                    AsyncOpenAI(
-                        api_key=self._api_key,
-                        base_url=self._config.base_url,
-                        max_retries=self._config.max_retries,
-                        timeout=self._config.timeout_s,
-                        http_client=pool,
-                    )
-                    for pool in pools
-                ]
-            self._clients = {loop_id: clients}
-            self._in_flight = [0] * len(clients)
-        return clients
+        client = self._clients.get(loop_id)
+        if client is None:
+            client = AsyncOpenAI(
+                api_key=self._api_key,
+                base_url=self._config.base_url,
+                max_retries=self._config.max_retries,
+                timeout=self._config.timeout_s,
+                http_client=_http_client(self._config.max_concurrency),
+            )
+            self._clients = {loop_id: client}
+        return client
 
     def _semaphore(self) -> asyncio.Semaphore:
         loop_id = id(asyncio.get_running_loop())
@@ -570,11 +531,7 @@ class LLMJudge:
         return semaphore
 
 
-_SHARDS = 8
-_PER_SHARD = 8
-
-
-def _http_client(concurrency: int, verify: ssl.SSLContext | bool = True) -> Any:
+def _http_client(concurrency: int) -> Any:
     """The SDK's aiohttp transport (``openai[aiohttp]``), pooling a connection per call.
 
     It costs a third less CPU per call than the default httpx transport, which is what
@@ -584,7 +541,7 @@ def _http_client(concurrency: int, verify: ssl.SSLContext | bool = True) -> Any:
         max_connections=max(1000, concurrency),
         max_keepalive_connections=max(100, concurrency),
     )
-    return DefaultAioHttpClient(limits=limits, verify=verify)
+    return DefaultAioHttpClient(limits=limits)
 
 
 def choice_of(completion: Any) -> dict[str, Any]:
