@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.errors import JudgeError
+from monitor.gc_pacing import fewer_collections
 from monitor.judge_workers import movable, run_in_workers, worker_count
 from monitor.judges.base import Judge, gather_or_raise, item_key, key_prefix
 from monitor.store import repository as repo
@@ -130,7 +131,8 @@ async def judge_one(
     # A Batch API judge takes every pending item as one batch: the provider schedules it.
     size = len(pending) if getattr(judge, "submits_batches", False) else chunk
     batches = [pending[i : i + size] for i in range(0, len(pending), max(size, 1))]
-    await gather_or_raise([run(batch) for batch in batches])  # a storage failure stops all
+    with fewer_collections():
+        await gather_or_raise([run(batch) for batch in batches])  # a storage failure stops all
     return out, tally
 
 
