@@ -5,8 +5,10 @@ concurrent calls of 200 ms ask for 960 calls a second, more than one Python proc
 drive, so on a big run each LLM judge gets a process of its own. A worker runs exactly
 what in-process judging runs (``judging.judge_one``: the cache lookup, chunks, every
 chunk stored in the verdict cache as it arrives), on its own event loop and its own
-connection to the database; only the items go in and the verdicts come back. A worker
-that dies loses at most its chunks in flight: the rerun finds the rest in the cache.
+connection to the database; only the items go in and the verdicts come back, each chunk's
+as soon as it is stored (while the parent has nothing else to do, not all at the end). A
+worker that dies loses at most its chunks in flight: the parent keeps what it was sent,
+and the rerun finds the rest in the cache.
 
 Only judges that can be rebuilt from their configuration move (plain ``llm`` judges
 without an injected client); local judges and Batch API judges stay in the process.
@@ -16,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import operator
 import os
 import pickle
 import struct
@@ -43,6 +47,8 @@ _HEADER = struct.Struct("!Q")  # the length of each pickled frame a worker write
 
 Outcome = tuple[list[Verdict | None], "JudgeTally"]
 Worker = subprocess.Popen[bytes]
+#: A verdict on the wire: its fields in order (rebuilt with ``Verdict(*fields)``).
+_verdict_fields = operator.attrgetter(*(f.name for f in dataclasses.fields(Verdict)))
 
 #: Workers started ahead of their job by ``warm_workers``, taken by ``run_in_workers``.
 _warm: list[Worker] = []
@@ -119,10 +125,11 @@ async def run_in_workers(
 
     A worker is ``python -m monitor.judge_workers`` (one ``warm_workers`` started ahead,
     or a new one): its job, then the items (pickled once for all workers, while the
-    workers set up their judges), arrive as two pickles on stdin; progress and the
-    outcome leave as pickled frames on stdout. Progress is passed to ``progress`` on this
-    event loop. A worker that fails raises its error here; one that dies without a word
-    is reported in its judges' tallies, as an endpoint failure would be.
+    workers set up their judges), arrive as two pickles on stdin; verdicts (a chunk at a
+    time), progress and the tallies leave as pickled frames on stdout. Progress is
+    passed to ``progress`` on this event loop. A worker that fails raises its error here;
+    one that dies without a word is reported in its judges' tallies, as an endpoint
+    failure would be, and the verdicts it sent before are kept.
     """
     groups = [list(judges[i::workers]) for i in range(workers)]
     processes: list[Worker] = []
@@ -133,7 +140,13 @@ async def run_in_workers(
         shipped: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         driving = asyncio.gather(
             *(
-                _drive(process, (where, [j.config for j in group], chunk), shipped, progress)
+                _drive(
+                    process,
+                    (where, [j.config for j in group], chunk),
+                    shipped,
+                    len(items),
+                    progress,
+                )
                 for process, group in zip(processes, groups, strict=True)
             )
         )
@@ -147,16 +160,20 @@ async def run_in_workers(
         for process in processes:
             _stop(process)  # a worker that is done has exited; any other is killed
     outcomes: dict[str, Outcome] = {}
-    for group, (result, code) in zip(groups, results, strict=True):
-        if result is not None:
-            outcomes.update(result)
-            continue
-        for judge in group:  # the worker died without a word
-            lost = _tally(
+    for group, (answers, tallies, code) in zip(groups, results, strict=True):
+        for judge in group:
+            verdicts = answers.get(judge.name) or [None] * len(items)
+            if tallies is not None:
+                outcomes[judge.name] = (verdicts, tallies[judge.name])
+                continue
+            lost = _tally(  # the worker died without a word
                 f"judge {judge.name!r}: its worker process stopped (exit code {code}); "
                 "the answers it stored before that are kept in the cache"
             )
-            outcomes[judge.name] = ([None] * len(items), lost)
+            for verdict in verdicts:
+                if verdict is not None:
+                    lost.add(verdict)
+            outcomes[judge.name] = (verdicts, lost)
     return outcomes
 
 
@@ -164,12 +181,14 @@ async def _drive(
     process: Worker,
     job: tuple[Any, ...],
     items: asyncio.Future[bytes],
+    size: int,
     progress: Progress | None,
-) -> tuple[dict[str, Outcome] | None, int | None]:
+) -> tuple[dict[str, list[Verdict | None]], dict[str, JudgeTally] | None, int | None]:
     """Feed one worker its job, then the pickled items once they are ready, and read its
     frames.
 
-    Returns (outcomes, None), or (None, exit code) for a worker that died without a word.
+    Returns (verdicts by judge, tallies by judge, None), or (the verdicts received, None,
+    exit code) for a worker that died without a word.
     """
     assert process.stdin is not None and process.stdout is not None
     loop = asyncio.get_running_loop()
@@ -189,18 +208,24 @@ async def _drive(
             stdin.write(await items)
             await stdin.drain()
         writing.close()
+        answers: dict[str, list[Verdict | None]] = {}
         while True:
             try:
                 header = await stdout.readexactly(_HEADER.size)
-                (size,) = _HEADER.unpack(header)
-                kind, *payload = pickle.loads(await stdout.readexactly(size))
+                (length,) = _HEADER.unpack(header)
+                kind, *payload = pickle.loads(await stdout.readexactly(length))
             except asyncio.IncompleteReadError:
-                return None, await asyncio.to_thread(process.wait)
-            if kind == "progress":
+                return answers, None, await asyncio.to_thread(process.wait)
+            if kind == "answers":
+                name, rows = payload
+                verdicts = answers.setdefault(name, [None] * size)
+                for index, *fields in rows:
+                    verdicts[index] = Verdict(*fields)
+            elif kind == "progress":
                 if progress is not None:
                     progress(*payload)
             elif kind == "done":  # its exit is not waited for: it has nothing left to do
-                return payload[0], None
+                return answers, payload[0], None
             else:  # "failed": the worker's own error, raised here as it was raised there
                 raise payload[0]
     finally:
@@ -258,8 +283,9 @@ def main() -> None:
     os._exit(0)
 
 
-async def _judge_group(send: Callable[..., None], stdin: BinaryIO) -> dict[str, Outcome]:
-    """Read the job, set up its judges and database, then read the items and judge them."""
+async def _judge_group(send: Callable[..., None], stdin: BinaryIO) -> dict[str, JudgeTally]:
+    """Read the job, set up its judges and database, then read the items and judge them;
+    the verdicts are sent as they come, the tallies returned."""
     from monitor.judges.factory import build_judge, close_judges
     from monitor.judging import judge_one
 
@@ -270,17 +296,26 @@ async def _judge_group(send: Callable[..., None], stdin: BinaryIO) -> dict[str, 
     def progress(name: str, done: int, total: int) -> None:
         send("progress", name, done, total)
 
+    def answered_by(name: str) -> Callable[[list[tuple[int, Verdict]]], None]:
+        def answered(pairs: list[tuple[int, Verdict]]) -> None:
+            send("answers", name, [(index, *_verdict_fields(v)) for index, v in pairs])
+
+        return answered
+
     judges = [build_judge(config) for config in configs]
     try:
         engine.connect().close()  # connected while the parent pickles the items
         items = _unpack(pickle.load(stdin))
         results = await asyncio.gather(
-            *(judge_one(database, judge, items, chunk, progress) for judge in judges)
+            *(
+                judge_one(database, judge, items, chunk, progress, answered_by(judge.name))
+                for judge in judges
+            )
         )
     finally:
         await close_judges(judges)
         engine.dispose()
-    return {judge.name: result for judge, result in zip(judges, results, strict=True)}
+    return {judge.name: tally for judge, (_, tally) in zip(judges, results, strict=True)}
 
 
 def _portable(exc: BaseException) -> BaseException:

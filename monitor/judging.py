@@ -21,10 +21,13 @@ from monitor.store import repository as repo
 from monitor.store.db import Database
 from monitor.types import JudgeItem, Verdict, VerdictStatus
 
-__all__ = ["JudgeTally", "Progress", "judge_one", "judge_with_cache"]
+__all__ = ["Answered", "JudgeTally", "Progress", "judge_one", "judge_with_cache"]
 
 #: Called with (judge name, items done, items total) as chunks complete.
 Progress = Callable[[str, int, int], None]
+#: Called with (item index, verdict) pairs as they become known: the cache's answers
+#: first, then each chunk's (a judge worker streams them to its parent this way).
+Answered = Callable[[list[tuple[int, Verdict]]], None]
 
 _LOOKUP_CHUNK = 5_000
 _CHUNKS_IN_FLIGHT = 2
@@ -77,6 +80,7 @@ async def judge_one(
     items: Sequence[JudgeItem],
     chunk: int,
     progress: Progress | None,
+    answered: Answered | None = None,
 ) -> tuple[list[Verdict | None], JudgeTally]:
     """One judge's verdicts on ``items`` through the cache, and what they cost."""
     tally = JudgeTally()
@@ -93,9 +97,11 @@ async def judge_one(
             out[index] = _renamed(hit, judge.name)
         else:
             todo.setdefault(key, []).append(index)
-    for verdict in out:
-        if verdict is not None:
-            tally.add(verdict)
+    hits = [(index, verdict) for index, verdict in enumerate(out) if verdict is not None]
+    for _, verdict in hits:
+        tally.add(verdict)
+    if answered and hits:
+        answered(hits)
     done = len(items) - sum(len(v) for v in todo.values())
     if progress:
         progress(judge.name, done, len(items))
@@ -118,13 +124,17 @@ async def judge_one(
                 failed = True
                 return
             await asyncio.to_thread(_store, database, answers)
+        filled: list[tuple[int, Verdict]] = []
         for (_, indexes), answer in zip(batch, answers, strict=True):
-            tally.add(answer)
-            out[indexes[0]] = answer
+            filled.append((indexes[0], answer))
             for duplicate in indexes[1:]:  # the same question twice in one run: paid once
-                out[duplicate] = _renamed(answer, judge.name, hit=True)
-                tally.add(out[duplicate])  # type: ignore[arg-type]
-            done += len(indexes)
+                filled.append((duplicate, _renamed(answer, judge.name, hit=True)))
+        for index, verdict in filled:
+            tally.add(verdict)
+            out[index] = verdict
+        done += len(filled)
+        if answered:
+            answered(filled)
         if progress:
             progress(judge.name, done, len(items))
 
