@@ -48,24 +48,26 @@ _CURRENT = (
 
 
 def _graded_queries(conn: Connection, day: dt.date) -> list[GradedQuery]:
+    # one row per sample, its ensemble grades in rank order: a row per graded position
+    # would decode the sample's segment JSON once per position
     rows = conn.execute(
         text(
-            "SELECT s.id, s.segment, s.weight, e.position, e.grade FROM samples s "
-            "LEFT JOIN ensemble_grades e ON e.sample_id = s.id "
-            "WHERE s.sample_date = :d AND s.ranker NOT LIKE 'compare:%' ORDER BY s.id, e.position"
+            "SELECT s.id, s.segment, s.weight, "
+            "array_agg(e.grade ORDER BY e.position) FILTER (WHERE e.position IS NOT NULL) "
+            "FROM samples s LEFT JOIN ensemble_grades e ON e.sample_id = s.id "
+            "WHERE s.sample_date = :d AND s.ranker NOT LIKE 'compare:%' "
+            "GROUP BY s.id ORDER BY s.id"
         ),
         {"d": day},
     ).all()
-    by_sample: dict[int, tuple[dict[str, str], float, list[float | None]]] = {}
-    for r in rows:
-        entry = by_sample.setdefault(
-            int(r.id), ({str(k): str(v) for k, v in (r.segment or {}).items()}, r.weight, [])
-        )
-        if r.position is not None:
-            entry[2].append(r.grade)
     return [
-        GradedQuery(sample_id=sid, segment=seg, weight=float(weight), grades=tuple(grades))
-        for sid, (seg, weight, grades) in by_sample.items()
+        GradedQuery(
+            sample_id=int(sample_id),
+            segment={str(k): str(v) for k, v in (segment or {}).items()},
+            weight=float(weight),
+            grades=tuple(grades or ()),
+        )
+        for sample_id, segment, weight, grades in rows
     ]
 
 
@@ -180,6 +182,20 @@ def _grades_by_judge(
     return dict(out)
 
 
+def _day_grades(
+    verdicts: Sequence[JudgeVerdictRow], queries: Sequence[GradedQuery]
+) -> dict[str, list[float | None]]:
+    """``_grades_by_judge`` for the day itself, from the rows already read for it."""
+    out: dict[str, list[float | None]] = defaultdict(list)
+    for row in verdicts:
+        if row.status == "ok" and row.grade is not None:
+            out[row.judge].append(float(row.grade))
+    ensemble: list[float | None] = [float(g) for q in queries for g in q.grades if g is not None]
+    if ensemble:
+        out[ENSEMBLE] = ensemble
+    return dict(out)
+
+
 def _mix(
     conn: Connection, start: dt.date, end: dt.date
 ) -> tuple[dict[str, float], list[float], set[str]]:
@@ -249,12 +265,12 @@ def compute_day_metrics(database: Database, day: dt.date, settings: Settings) ->
         verdicts = _verdict_rows(conn, day)
         pairs = _label_pairs(conn, day)
         flags = _consistency_flags(conn, day)
-        current_grades = _grades_by_judge(conn, day, day)
         baseline_grades = _grades_by_judge(conn, baseline_start, baseline_end)
         shares, lengths, today_queries = _mix(conn, day, day)
         base_shares, base_lengths, seen = _mix(conn, baseline_start, baseline_end)
         history = ndcg_history(conn, end=day, days=2 * settings.baseline_days)
 
+    current_grades = _day_grades(verdicts, queries)
     rows = compute_quality(queries, ks=settings.ks, relevant=settings.relevant_grade)
     rows += compute_judge_health(verdicts, flags or None)
     if pairs:

@@ -32,15 +32,23 @@ __all__ = [
     "unjudged_share",
 ]
 
-#: One grade per shown position, in rank order; None for a position with no valid grade.
-Grades = Sequence[float | None]
+#: One grade per shown position, in rank order; None (NaN in an array) for a position
+#: with no valid grade.
+Grades = Sequence[float | None] | npt.NDArray[np.float64]
 
 _MAX_GRADE = 3.0
 
 
 def _to_array(grades: Grades, name: str = "grades") -> npt.NDArray[np.float64]:
-    """Grades as floats with NaN for unjudged positions, checked against the 0–3 scale."""
-    arr = np.array([np.nan if g is None else g for g in grades], dtype=np.float64)
+    """Grades as floats with NaN for unjudged positions, checked against the 0–3 scale.
+
+    An array of floats (what ``query_figures`` converts once for all its figures) is
+    checked as it is, not rebuilt element by element.
+    """
+    if isinstance(grades, np.ndarray) and grades.dtype == np.float64:
+        arr = grades
+    else:
+        arr = np.array([np.nan if g is None else g for g in grades], dtype=np.float64)
     judged = arr[~np.isnan(arr)]
     if np.any((judged < 0) | (judged > _MAX_GRADE)):
         bad = sorted(set(judged[(judged < 0) | (judged > _MAX_GRADE)].tolist()))[:5]
@@ -149,13 +157,14 @@ def query_figures(
     with no judged position at all stays NaN (unknown, not bad).
     """
     figures: dict[str, float] = {}
-    judged_any = bool(np.any(~np.isnan(_to_array(grades))))
+    arr = _to_array(grades)
+    judged_any = bool(np.any(~np.isnan(arr)))
     for k in ks:
-        value = ndcg_at_k(grades, k)
+        value = ndcg_at_k(arr, k)
         figures[f"ndcg@{k}"] = 0.0 if math.isnan(value) and judged_any else value
-        figures[f"precision@{k}"] = precision_at_k(grades, k, relevant)
-    figures["mean_grade"] = mean_grade(grades)
-    figures["bad_top1_rate"] = bad_top1(grades)
-    figures["no_relevant_rate"] = no_relevant(grades, relevant)
-    figures["unjudged_share"] = unjudged_share(grades)
+        figures[f"precision@{k}"] = precision_at_k(arr, k, relevant)
+    figures["mean_grade"] = mean_grade(arr)
+    figures["bad_top1_rate"] = bad_top1(arr)
+    figures["no_relevant_rate"] = no_relevant(arr, relevant)
+    figures["unjudged_share"] = unjudged_share(arr)
     return figures

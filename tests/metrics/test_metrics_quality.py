@@ -119,9 +119,22 @@ def test_query_figures_keys_and_values() -> None:
 
 @pytest.mark.parametrize("grades", [[4], [-1, 2]])
 def test_out_of_scale_grades_are_refused(grades: list[int]) -> None:
-    """A grade outside 0–3 raises InputError naming the grades."""
+    """A grade outside 0–3 raises InputError naming the grades, as a list or an array."""
     with pytest.raises(InputError, match="grades"):
         ndcg_at_k(grades, 3)
+    with pytest.raises(InputError, match="grades"):
+        query_figures(np.array(grades, dtype=np.float64))
+
+
+@given(st.lists(maybe_grade, max_size=12))
+def test_an_array_of_grades_gives_the_lists_figures(grades: list[float | None]) -> None:
+    """An array (NaN for unjudged) is what query_figures converts to once; every figure
+    computed from it equals the figure computed from the list."""
+    as_array = np.array([math.nan if g is None else g for g in grades], dtype=np.float64)
+    from_list, from_array = query_figures(grades), query_figures(as_array)
+    assert from_list.keys() == from_array.keys()
+    for key, value in from_list.items():
+        assert value == from_array[key] or (math.isnan(value) and math.isnan(from_array[key]))
 
 
 def test_non_positive_k_is_refused() -> None:

@@ -8,7 +8,13 @@ import random
 from sqlalchemy import text
 
 from monitor.config import load_settings
-from monitor.metrics_step import compute_day_metrics
+from monitor.metrics_step import (
+    _day_grades,
+    _graded_queries,
+    _grades_by_judge,
+    _verdict_rows,
+    compute_day_metrics,
+)
 from monitor.store import repository as repo
 from monitor.store.db import Database
 from monitor.types import Result, SampledQuery, SearchRecord, Verdict, VerdictStatus
@@ -93,3 +99,49 @@ def test_thirty_days_with_a_shift_on_day_20_find_the_change_point(database: Data
     assert days_ago is not None
     found = last - dt.timedelta(days=int(days_ago))
     assert abs((found - (START + dt.timedelta(days=SHIFT_DAY - 1))).days) <= 1
+
+
+def test_the_days_grades_read_once_match_the_grade_query(database: Database) -> None:
+    """Drift compares today's grades, taken from the rows the step already read, with
+    the same query the baseline uses: both give the same grades per judge, invalid
+    verdicts and missing ensemble grades left out."""
+    rng = random.Random(5)
+    with database.engine.begin() as conn:
+        first, second = (
+            repo.ensure_judge(
+                conn, name=n, kind="llm", model="m", prompt_version="p", config_hash=n, params={}
+            )
+            for n in ("j", "k")
+        )
+    _store_day(database, START, first, rng, bad=0.2)
+    with database.engine.begin() as conn:
+        rows = conn.execute(
+            text("SELECT id, results FROM samples WHERE sample_date = :d ORDER BY id LIMIT 9"),
+            {"d": START},
+        ).all()
+        repo.write_verdicts(
+            conn,
+            verdicts=[
+                repo.StoredVerdict(
+                    sample_id=sample_id,
+                    judge_id=second,
+                    result_id=results[0]["id"],
+                    position=1,
+                    verdict=Verdict(
+                        judge="k",
+                        cache_key=f"k{sample_id}".ljust(64, "0"),
+                        status=VerdictStatus.OK if i % 3 else VerdictStatus.INVALID,
+                        grade=(i % 4) if i % 3 else None,
+                    ),
+                )
+                for i, (sample_id, results) in enumerate(rows)
+            ],
+        )
+        conn.execute(text("UPDATE ensemble_grades SET grade = NULL WHERE position = 5"))
+    with database.engine.connect() as conn:
+        read_once = _day_grades(_verdict_rows(conn, START), _graded_queries(conn, START))
+        queried = _grades_by_judge(conn, START, START)
+    assert set(read_once) == set(queried) == {"j", "k", "ensemble"}
+    for name, grades in queried.items():
+        assert sorted(read_once[name]) == sorted(grades)  # type: ignore[type-var]
+    assert len(queried["k"]) == 6 and len(queried["ensemble"]) == 60 * 4
