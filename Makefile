@@ -61,10 +61,12 @@ $(PEER_STAMP): pyproject.toml
 
 bench: $(STAMP) $(PEER_STAMP)
 	@set -e; for name in $(BENCHES); do \
-		echo "== bench/$$name.py"; $(BIN)/python bench/$$name.py; \
+		echo "== bench/$$name.py"; start=$$(date +%s); $(BIN)/python bench/$$name.py; \
+		echo "== bench/$$name.py took $$(( $$(date +%s) - start )) s"; \
 	done
 	@echo "== bench/peer_side_by_side.py (in $(PEER_VENV))"
-	$(PEER_VENV)/bin/python bench/peer_side_by_side.py
+	@start=$$(date +%s); $(PEER_VENV)/bin/python bench/peer_side_by_side.py; \
+		echo "== bench/peer_side_by_side.py took $$(( $$(date +%s) - start )) s"
 	$(BIN)/python bench/run_all.py
 
 ## bench-validation: judges vs human labels and detection power on TREC DL19 (~12 min)
