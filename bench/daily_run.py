@@ -226,6 +226,7 @@ def main() -> None:
             "calls": calls,
             "runs": len(runs),
             "prefect": False,
+            "judge_processes": args.processes,
             "wall_s": round(med("wall_s"), 2),
             "wall_min_max_s": [round(min(walls), 2), round(max(walls), 2)],
             "sample_s": round(med("sample_s"), 2),
