@@ -33,13 +33,15 @@ def fewer_collections() -> Iterator[None]:
 
     Judges run side by side (on one loop or in threads), each in its own ``with``: the
     first in sets the threshold, the last out puts back what was there, however their
-    exits interleave. A threshold already higher than ours is left as it is.
+    exits interleave (a change someone else made meanwhile is undone with it). A
+    threshold already higher than ours, or 0 (no automatic collection), is left as it is.
     """
     global _depth, _saved
     with _lock:
         if _depth == 0:
             _saved = gc.get_threshold()
-            gc.set_threshold(max(YOUNG_THRESHOLD, _saved[0]), *_saved[1:])
+            if _saved[0]:
+                gc.set_threshold(max(YOUNG_THRESHOLD, _saved[0]), *_saved[1:])
         _depth += 1
     try:
         yield

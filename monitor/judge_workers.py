@@ -6,7 +6,7 @@ drive, so on a big run each LLM judge gets a process of its own. A worker runs e
 what in-process judging runs (``judging.judge_one``: the cache lookup, chunks, every
 chunk stored in the verdict cache as it arrives), on its own event loop and its own
 connection to the database; only the items go in and the verdicts come back, each chunk's
-as soon as it is stored (while the parent has nothing else to do, not all at the end). A
+as soon as it is stored (while the parent mostly waits, not all at once at the end). A
 worker that dies loses at most its chunks in flight: the parent keeps what it was sent,
 and the rerun finds the rest in the cache.
 
@@ -168,7 +168,7 @@ async def run_in_workers(
                 continue
             lost = _tally(  # the worker died without a word
                 f"judge {judge.name!r}: its worker process stopped (exit code {code}); "
-                "the answers it stored before that are kept in the cache"
+                "the answers it sent before that are kept, and all it stored is in the cache"
             )
             for verdict in verdicts:
                 if verdict is not None:
@@ -262,6 +262,13 @@ def main() -> None:
     """
     frames = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    # A chunk's verdicts are a frame of ~60 KB, about a default pipe buffer: with a 1 MB
+    # buffer the worker's event loop (and its calls in flight) does not wait for the
+    # parent to read one (Linux; elsewhere the default stays).
+    with contextlib.suppress(ImportError, AttributeError, OSError):
+        import fcntl
+
+        fcntl.fcntl(frames.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
 
     def send(*message: Any) -> None:
         data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)

@@ -3,7 +3,7 @@
 For each judge, the items' cache keys are looked up in Postgres first; only the misses
 go to the judge, in chunks, and every chunk's answers are stored in the cache as soon
 as they arrive. A run that crashes (or an endpoint that goes down) half-way loses at
-most the chunk in flight: the rerun finds everything else in the cache.
+most the chunks in flight (two per judge): the rerun finds everything else in the cache.
 """
 
 from __future__ import annotations

@@ -92,6 +92,37 @@ def test_workers_judge_as_the_process_does(
     assert [v.grade for v in again["two"] if v] == [v.grade for v in verdicts["two"] if v]
 
 
+def test_a_worker_with_two_judges_pays_a_repeated_question_once(
+    database: Database, server: FakeOpenAI, make_config: MakeConfig
+) -> None:
+    """Three judges in two workers (one worker holds two of them); the run lists three
+    questions twice. Each judge pays once per distinct question, and every position,
+    the repeats included, gets its verdict back from the worker streaming them."""
+    items = [*ITEMS, *ITEMS[:3]]
+    names = ("one", "two", "three")
+    judges = [LLMJudge(make_config(name=n, model=f"model-{n}")) for n in names]
+
+    async def go() -> Outcome:
+        try:
+            return await judge_with_cache(database, judges, items, processes=2, chunk=4)
+        finally:
+            for judge in judges:
+                await judge.aclose()
+
+    verdicts, tallies = asyncio.run(go())
+    assert server.total == len(names) * len(ITEMS)
+    for name in names:
+        got = verdicts[name]
+        assert all(v is not None and v.judge == name for v in got)
+        first, repeats = got[: len(ITEMS)], got[len(ITEMS) :]
+        assert not any(v.cache_hit for v in first if v)
+        assert all(v.cache_hit for v in repeats if v)
+        assert [(v.cache_key, v.grade) for v in repeats if v] == [
+            (v.cache_key, v.grade) for v in first[:3] if v
+        ]
+        assert tallies[name].paid == len(ITEMS) and tallies[name].cached == 3
+
+
 def _worker_pids() -> list[int]:
     pids = []
     for children in Path(f"/proc/{os.getpid()}/task").glob("*/children"):

@@ -127,11 +127,11 @@ def test_the_days_grades_read_once_match_the_grade_query(database: Database) -> 
                     judge_id=second,
                     result_id=results[0]["id"],
                     position=1,
-                    verdict=Verdict(
+                    verdict=Verdict(  # every third one invalid, though it holds a grade
                         judge="k",
                         cache_key=f"k{sample_id}".ljust(64, "0"),
                         status=VerdictStatus.OK if i % 3 else VerdictStatus.INVALID,
-                        grade=(i % 4) if i % 3 else None,
+                        grade=i % 4,
                     ),
                 )
                 for i, (sample_id, results) in enumerate(rows)
