@@ -16,7 +16,7 @@ endpoint) / wall, goal <= 10%, where the waiting time is what the endpoints saw:
 union of the stretches in which at least one of them was answering a request; the
 stricter overhead against the endpoint's ideal, (wall - ideal) / wall, where ideal =
 calls per judge x latency / concurrency (judges run side by side): it also counts the
-calls' own slowness on a loaded machine (a mean call of 215 ms, not 200), which the
+calls' own slowness on a loaded machine (a call of ~207 ms, not 200, in the latest runs), which the
 ratio already shows; the time of each step; client CPU per call (this process and its
 judge workers); peak RSS of this process plus its judge workers (goal < 1 GB). Median
 (min-max) of five runs by default, each on a fresh database (a run takes over a minute:
