@@ -7,8 +7,15 @@ SEMANTIC_STAMP := $(VENV)/.semantic-installed
 # The semantic judge's extra needs torch; this CPU build is what pip finds on the CI
 # machines. Elsewhere: make test TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cpu"
 TORCH_SPEC ?= torch==2.13.0
+# The real-data tests and benches read TREC DL19 from $JUDGE_MONITOR_TREC_DL19; once
+# `make data` has filled data/trec-dl19, that folder is the default.
+ifeq ($(JUDGE_MONITOR_TREC_DL19),)
+ifneq ($(wildcard data/trec-dl19/qrels.dl19-passage.txt),)
+export JUDGE_MONITOR_TREC_DL19 := $(CURDIR)/data/trec-dl19
+endif
+endif
 
-.PHONY: demo test lint typecheck pytest bench bench-validation install install-semantic clean
+.PHONY: demo test lint typecheck pytest bench bench-validation data install install-semantic clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +80,10 @@ bench: $(STAMP) $(PEER_STAMP)
 bench-validation: $(SEMANTIC_STAMP)
 	$(BIN)/python bench/local_judges.py
 	$(BIN)/python bench/detection_power.py
+
+## data: download TREC DL19 runs and qrels into data/trec-dl19, sha256-verified (needs internet)
+data: $(STAMP)
+	$(BIN)/judge-monitor data fetch-dl19 --dest data/trec-dl19
 
 clean:
 	rm -rf $(VENV) $(PEER_VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -7,6 +7,7 @@ script's last printed line is that JSON object.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import datetime as dt
 import json
@@ -33,6 +34,28 @@ from monitor.store.migrate import upgrade
 from monitor.types import Verdict, VerdictStatus
 
 RESULTS = Path(__file__).resolve().parent / "results"
+DL19_ENV = "JUDGE_MONITOR_TREC_DL19"
+DL19_QRELS = "qrels.dl19-passage.txt"
+
+
+def add_data_dir_option(parser: argparse.ArgumentParser) -> None:
+    """``--data-dir``: the TREC DL19 folder, by default ``$JUDGE_MONITOR_TREC_DL19``."""
+    default = os.environ.get(DL19_ENV) or None
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(default) if default else None,
+        help=f"folder with {DL19_QRELS} and run.<ranker>.jsonl (default: ${DL19_ENV})",
+    )
+
+
+def require_data_dir(data_dir: Path | None) -> Path:
+    """The data folder, or exit with one line saying how to get it."""
+    if data_dir is None:
+        raise SystemExit(f"no TREC DL19 data: pass --data-dir or set {DL19_ENV} (`make data`)")
+    if not (data_dir / DL19_QRELS).is_file():
+        raise SystemExit(f"--data-dir {data_dir}: no {DL19_QRELS} there (`make data`)")
+    return data_dir
 
 
 def timed(fn: Callable[[], Any], runs: int = 5) -> dict[str, float]:

@@ -28,7 +28,8 @@ are deleted ("rewound") so the next cell starts from the same baseline.
     .venv/bin/python bench/detection_power.py --judge lexical
     .venv/bin/python bench/detection_power.py --disagreements  # one day, both judges
 
-Needs ``../shared/data/trec-dl19``. Prints a table; the last line is the JSON report.
+Needs the TREC DL19 data: ``--data-dir`` or ``$JUDGE_MONITOR_TREC_DL19`` (``make data``).
+Prints a table; the last line is the JSON report.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ import json
 import math
 import os
 import statistics
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,12 +49,12 @@ from monitor.cli._prefect import quiet_prefect
 
 quiet_prefect()
 
-from _common import report, scratch_database  # noqa: E402
+from _common import add_data_dir_option, report, require_data_dir, scratch_database  # noqa: E402
 from sqlalchemy import text  # noqa: E402  (after Prefect's logging defaults are set)
 
 from monitor.alerts import firing_alerts  # noqa: E402
 from monitor.config import JudgeConfig, SamplingConfig, Settings, SourceConfig  # noqa: E402
-from monitor.sources.trec_production import DEFAULT_DATA_DIR, TrecProductionSource  # noqa: E402
+from monitor.sources.trec_production import TrecProductionSource  # noqa: E402
 from monitor.store.db import Database  # noqa: E402
 
 WATCHED = ("JudgeMonitorQualityDropVsBaseline", "JudgeMonitorChangePoint")
@@ -314,10 +314,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-days", type=int, default=7, help="regression days per cell")
     parser.add_argument("--disagreements", action="store_true")
     parser.add_argument("--limit", type=int, default=10)
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    add_data_dir_option(parser)
     args = parser.parse_args(argv)
-    if not (args.data_dir / "qrels.dl19-passage.txt").is_file():
-        sys.exit(f"{args.data_dir}: no TREC DL19 data (see ../shared/data/README.md)")
+    args.data_dir = require_data_dir(args.data_dir)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     started = time.perf_counter()
     with scratch_database() as database:

@@ -4,15 +4,17 @@ Prints texts encoded per second by the semantic judge (median of 5 runs on 256 p
 a fresh embedding memo each time) and, for the lexical and semantic judges, quadratic
 kappa, F1 of "relevant" and ranker-order tau with 50/70/90% quantile cut points and
 with cross-validated fitted ones, on the judged top-10 pairs of the six DL19 runs.
-The data is read from ../shared/data/trec-dl19 and never copied.
+The data is read from ``--data-dir`` (default ``$JUDGE_MONITOR_TREC_DL19``; ``make data``
+downloads it) and never copied.
 """
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import Any
 
-from _common import report, timed
+from _common import add_data_dir_option, report, require_data_dir, timed
 
 from monitor.calibrate_step import read_runs
 from monitor.calibration import build_report, distinct_pairs, labeled_pairs, qrels_index
@@ -22,13 +24,15 @@ from monitor.metrics.thresholds import apply_thresholds, fit_thresholds, quantil
 from monitor.sources.trec import read_qrels
 from monitor.types import JudgeItem, Result
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "trec-dl19"
 RANKERS = ("bm25", "bm25-rm3", "tasb", "openai-ada2", "splade-pp-ed", "repllama")
 
 
-def main() -> None:
-    qrels = qrels_index(read_qrels(DATA / "qrels.dl19-passage.txt"))
-    runs = read_runs([DATA / f"run.{r}.jsonl" for r in RANKERS])
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    add_data_dir_option(parser)
+    data: Path = require_data_dir(parser.parse_args(argv).data_dir)
+    qrels = qrels_index(read_qrels(data / "qrels.dl19-passage.txt"))
+    runs = read_runs([data / f"run.{r}.jsonl" for r in RANKERS])
     pairs = distinct_pairs(labeled_pairs(runs, qrels, k=10)[0])
     items = [
         JudgeItem(query=p.query, result=Result(id=p.docid, position=p.rank, text=p.text))

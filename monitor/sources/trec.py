@@ -1,7 +1,7 @@
 """TREC-style runs as a source, and TREC qrels as human labels.
 
 A run is either JSONL (``{"qid", "query", "results": [{"docid", "rank", "score",
-"text"}, …]}``, as in ``../shared/data/trec-dl19/``) or the standard whitespace format
+"text"}, …]}``, as ``make data`` writes for TREC DL19) or the standard whitespace format
 ``qid Q0 docid rank score tag`` with ``options.topics`` (TSV ``qid<TAB>query``) and
 ``options.passages`` (TSV ``docid<TAB>text``; only the run's docids are kept, so the
 file may be a whole collection). ``path`` names the run.

@@ -20,11 +20,12 @@ can be measured against:
 qrels: exponential gains, ideal from every judgment of the query, an unjudged passage
 counted as irrelevant (the TREC convention; at most 10% of a top 10 here, 0% for bm25).
 
-Options (``SourceConfig.options``): ``data_dir`` (default ``<repo>/../shared/data/
-trec-dl19``), ``base``, ``regression_ranker``, ``share`` (0), ``shuffle`` (false),
-``start`` (none: no regression), ``searches_per_day`` (1000), ``seed`` (0), ``zipf``,
-``depth`` (results per search, 10). The passages are MS MARCO's: they are read from the
-data folder and never copied into the repository.
+Options (``SourceConfig.options``): ``data_dir`` (required: the folder ``make data``
+fills, holding ``qrels.dl19-passage.txt`` and ``run.<ranker>.jsonl``), ``base``,
+``regression_ranker``, ``share`` (0), ``shuffle`` (false), ``start`` (none: no regression),
+``searches_per_day`` (1000), ``seed`` (0), ``zipf``, ``depth`` (results per search, 10).
+The passages are MS MARCO's: they are read from the data folder and never copied into the
+repository.
 """
 
 from __future__ import annotations
@@ -47,9 +48,8 @@ from monitor.sources.base import BadRows, check_window
 from monitor.sources.trec import read_qrels
 from monitor.types import Result, SearchRecord
 
-__all__ = ["DEFAULT_DATA_DIR", "Scenario", "TrecProductionSource", "shuffled_name"]
+__all__ = ["Scenario", "TrecProductionSource", "shuffled_name"]
 
-DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "trec-dl19"
 QRELS_FILE = "qrels.dl19-passage.txt"
 SECONDS_PER_DAY = 86_400
 
@@ -84,10 +84,15 @@ class Scenario:
                 f"trec_production source: unknown option(s) {', '.join(unknown)}; "
                 f"known: {', '.join(sorted(known))}"
             )
+        if not options.get("data_dir"):
+            raise InputError(
+                "trec_production source: option data_dir is required: the folder holding "
+                f"{QRELS_FILE} and run.<ranker>.jsonl (`make data` downloads TREC DL19)"
+            )
         try:
             start_raw = options.get("start")
             scenario = cls(
-                data_dir=Path(options.get("data_dir") or DEFAULT_DATA_DIR),
+                data_dir=Path(options["data_dir"]),
                 base=str(options.get("base", cls.base)),
                 regression_ranker=str(options.get("regression_ranker", cls.regression_ranker)),
                 share=float(options.get("share", cls.share)),

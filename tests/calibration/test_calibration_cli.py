@@ -8,11 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from real_data import DL19 as DATA
 from sqlalchemy import create_engine, text
 
 from monitor.store.calibrations import latest_calibrations, upsert_calibration
-
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "trec-dl19"
 
 
 def _slice(tmp_path: Path, ranker: str, n_queries: int) -> Path:
@@ -23,6 +23,7 @@ def _slice(tmp_path: Path, ranker: str, n_queries: int) -> Path:
     return out
 
 
+@pytest.mark.dl19
 def test_cli_prints_tables_and_stores_calibrations(tmp_path: Path, database_url: str) -> None:
     """The command prints agreement and ranker tables and stores one row per judge."""
     runs = [_slice(tmp_path, r, 6) for r in ("bm25", "tasb")]

@@ -1,11 +1,10 @@
-"""Calibration on real human labels: TREC DL19 (read from ../shared/data, never copied)."""
+"""Calibration on real human labels: TREC DL19 (read from JUDGE_MONITOR_TREC_DL19, never copied)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from real_data import DL19 as DATA
 from scipy import stats
 from sklearn.metrics import cohen_kappa_score, precision_recall_fscore_support
 
@@ -31,7 +30,7 @@ from monitor.metrics.thresholds import (
 from monitor.sources.trec import read_qrels
 from monitor.types import JudgeItem, Result, SearchRecord
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "trec-dl19"
+pytestmark = pytest.mark.dl19
 RANKERS = ("bm25", "bm25-rm3", "tasb", "openai-ada2", "splade-pp-ed", "repllama")
 
 

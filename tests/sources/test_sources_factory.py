@@ -6,7 +6,7 @@ import pytest
 
 import monitor.sources.factory as factory
 from monitor.config import SourceConfig
-from monitor.errors import SourceError
+from monitor.errors import InputError, SourceError
 from monitor.sources.base import Source
 from monitor.sources.demo import DemoSource
 from monitor.sources.files import FilesSource
@@ -39,3 +39,9 @@ def test_replay_needs_a_log() -> None:
     """A replay source without options.log says so."""
     with pytest.raises(SourceError, match=r"options\.log"):
         factory.build_source(SourceConfig(kind="replay", url="http://h/?q={query}"))
+
+
+def test_trec_production_needs_its_data_dir() -> None:
+    """A trec_production source without options.data_dir names the option and `make data`."""
+    with pytest.raises(InputError, match=r"data_dir is required.*make data"):
+        factory.build_source(SourceConfig(kind="trec_production"))

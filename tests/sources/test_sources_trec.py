@@ -1,4 +1,4 @@
-"""TREC runs and qrels, from the shared DL19 data and from small files in tmp_path."""
+"""TREC runs and qrels, from the real DL19 data (when present) and from small files in tmp_path."""
 
 from __future__ import annotations
 
@@ -6,19 +6,20 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from real_data import DL19
 
 from monitor.config import SourceConfig
 from monitor.errors import InputError
 from monitor.sources.base import BadRows
 from monitor.sources.trec import TrecSource, read_qrels
 
-DL19 = Path(__file__).resolve().parents[3] / "shared" / "data" / "trec-dl19"
 START = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
 END = START + dt.timedelta(days=1)
 
 
+@pytest.mark.dl19
 def test_dl19_jsonl_run_and_qrels() -> None:
-    """The shared DL19 bm25 run reads as 43 ranked queries whose docids the qrels judge."""
+    """The real DL19 bm25 run reads as 43 ranked queries whose docids the qrels judge."""
     source = TrecSource(
         SourceConfig(kind="trec", path=str(DL19 / "run.bm25.jsonl"), options={"depth": 10})
     )

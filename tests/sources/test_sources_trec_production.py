@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
+from real_data import DL19
 
 from monitor.config import SourceConfig
 from monitor.errors import InputError, SourceError
@@ -17,7 +17,7 @@ from monitor.sources.factory import build_source
 from monitor.sources.trec_production import TrecProductionSource, shuffled_name
 from monitor.types import SearchRecord
 
-DL19 = Path(__file__).resolve().parents[3] / "shared" / "data" / "trec-dl19"
+pytestmark = pytest.mark.dl19
 DAY = dt.date(2025, 3, 1)
 
 
