@@ -170,6 +170,10 @@ class Settings(BaseSettings):
     exporter_port: int = 9108
     schedule_cron: str = "0 6 * * *"
     schedule_timezone: str = "UTC"
+    allow_demo_source: bool = Field(
+        default=False,
+        description="Let `serve` schedule the daily run on the built-in demo source.",
+    )
 
     @field_validator("database_url", mode="before")
     @classmethod

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import sys
 
+from rich.markup import escape
+
 from monitor.cli import calibrate as _calibrate  # noqa: F401
 from monitor.cli import compare as _compare  # noqa: F401
 from monitor.cli import dashboards as _dashboards  # noqa: F401
+from monitor.cli import data as _data  # noqa: F401
 from monitor.cli import db as _db  # noqa: F401  (registers its commands)
 from monitor.cli import demo as _demo  # noqa: F401
 from monitor.cli import exporter as _exporter  # noqa: F401
@@ -30,7 +33,8 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except JudgeMonitorError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        # the message is text, not markup: "[source]" in it must print as written
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")

@@ -26,12 +26,13 @@ def serve_command(
     quiet_prefect(verbose)
     from prefect import serve
 
-    from flows.serve import deployments, ensure_endpoint_limits
+    from flows.serve import check_serving_source, deployments, ensure_endpoint_limits
     from monitor.cli.run import preflight
     from monitor.config import load_settings
 
-    preflight()
     settings = load_settings()
+    check_serving_source(settings)  # before preflight, which starts or migrates a database
+    preflight()
     created = ensure_endpoint_limits(settings)
     for name in created:
         console.print(f"created concurrency limit {name}")

@@ -1,27 +1,34 @@
 """docker-compose.yml and Dockerfile, checked without a Docker engine.
 
-The file is validated against the Compose Specification's JSON Schema kept in the shared
-folder next to the repository; mounts, dependencies and the mounted Prometheus config are
-resolved against the repository.
+The file is validated against the Compose Specification's JSON Schema as shipped by the
+``check-jsonschema`` package (its builtin ``vendor.compose-spec``); mounts, dependencies,
+the mounted Prometheus config and the mounted judge-monitor.toml are resolved against the
+repository, with ``${VAR:-default}`` read as Compose reads it when VAR is unset.
 """
 
 from __future__ import annotations
 
-import json
+import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import jsonschema
 import pytest
 import yaml
+from check_jsonschema.builtin_schemas import get_builtin_schema
+
+from flows.serve import check_serving_source
+from monitor.config import config_file, load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
-SCHEMA = REPO.parent / "shared" / "schemas" / "compose-spec.json"
 EXPECTED_SERVICES = {
     "postgres", "prefect", "worker", "exporter", "pushgateway", "prometheus", "alertmanager",
     "grafana",
 }  # fmt: skip
+JUDGE_MONITOR_SERVICES = {"migrate", "worker", "exporter"}
+CONFIG_TARGET = "/etc/judge-monitor/judge-monitor.toml"
+_VARIABLE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::?-([^}]*))?\}")
 
 
 def compose() -> dict[str, Any]:
@@ -30,15 +37,33 @@ def compose() -> dict[str, Any]:
     return data
 
 
+def compose_schema() -> dict[str, Any]:
+    return get_builtin_schema("vendor.compose-spec")
+
+
+def validator(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def unset(value: str) -> str:
+    """``value`` interpolated as Compose does with every variable unset: the default."""
+    return _VARIABLE.sub(lambda m: m.group(1) or "", value)
+
+
 def bind_mounts(service: dict[str, Any]) -> list[tuple[str, str]]:
-    """(host path, container path) of each relative bind mount, short or long syntax."""
+    """(host path, container path) of each bind mount, short or long syntax."""
     mounts = []
     for volume in service.get("volumes", []):
         if isinstance(volume, str):
             source, _, rest = volume.partition(":")
             target = rest.split(":")[0]
         else:
-            source, target = volume.get("source", ""), volume["target"]
+            source, target = unset(volume.get("source", "")), volume["target"]
+            if volume.get("type") == "bind":
+                mounts.append((source, target))
+                continue
         if source.startswith((".", "/")):
             mounts.append((source, target))
     return mounts
@@ -46,20 +71,21 @@ def bind_mounts(service: dict[str, Any]) -> list[tuple[str, str]]:
 
 def test_matches_the_compose_specification_schema() -> None:
     """docker-compose.yml validates against the Compose Specification JSON Schema."""
-    if not SCHEMA.is_file():
-        pytest.fail(f"the Compose schema is missing: expected {SCHEMA} (the shared folder)")
-    schema = json.loads(SCHEMA.read_text())
-    validator = jsonschema.Draft7Validator(schema)
-    errors = sorted(validator.iter_errors(compose()), key=lambda e: list(e.path))
+    errors = sorted(validator(compose_schema()).iter_errors(compose()), key=lambda e: list(e.path))
     assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors)
 
 
 def test_schema_rejects_a_broken_file() -> None:
-    """The schema check can fail: a misspelt service key is reported."""
-    schema = json.loads(SCHEMA.read_text())
+    """The schema check can fail: a misspelt service key, or one in the config mount."""
+    check = validator(compose_schema())
     broken = compose()
     broken["services"]["grafana"]["depends_onn"] = ["prometheus"]
-    assert list(jsonschema.Draft7Validator(schema).iter_errors(broken))
+    assert any("depends_onn" in e.message for e in check.iter_errors(broken))
+    broken = compose()
+    (mount,) = broken["services"]["worker"]["volumes"]
+    misspelt = {**mount, "bind": {"create_host_paths": False}}
+    broken["services"]["worker"]["volumes"] = [misspelt]
+    assert [e for e in check.iter_errors(broken) if list(e.path) == ["services", "worker"]]
 
 
 def test_the_whole_stack_is_there() -> None:
@@ -86,6 +112,8 @@ def test_named_volumes_are_declared() -> None:
     declared = set(data.get("volumes", {}))
     for name, service in data["services"].items():
         for volume in service.get("volumes", []):
+            if isinstance(volume, dict) and volume.get("type") == "bind":
+                continue
             source = volume.partition(":")[0] if isinstance(volume, str) else volume["source"]
             if not source.startswith((".", "/")):
                 assert source in declared, f"{name} uses undeclared volume {source}"
@@ -141,3 +169,47 @@ def test_dockerfile_installs_the_project() -> None:
         if line.startswith("COPY "):
             for source in line.split()[1:-1]:
                 assert (REPO / source).exists(), f"Dockerfile copies missing {source}"
+
+
+def test_judge_monitor_config_is_mounted_in_every_judge_monitor_service() -> None:
+    """Each judge-monitor service mounts an existing judge-monitor.toml that it reads."""
+    services = compose()["services"]
+    built = {name for name, service in services.items() if "build" in service}
+    assert built == JUDGE_MONITOR_SERVICES
+    for name in sorted(built):
+        service = services[name]
+        config = [
+            v for v in service["volumes"] if isinstance(v, dict) and v["target"] == CONFIG_TARGET
+        ]
+        assert len(config) == 1, f"{name} does not mount {CONFIG_TARGET}"
+        mount = config[0]
+        assert mount["type"] == "bind" and mount["read_only"] is True, name
+        assert mount["bind"]["create_host_path"] is False, name
+        assert "${JUDGE_MONITOR_CONFIG_FILE:-" in mount["source"], name
+        assert unset(mount["source"]) == "./deploy/judge-monitor.toml"
+        assert (REPO / unset(mount["source"])).is_file()
+        assert service["environment"]["JUDGE_MONITOR_CONFIG"] == CONFIG_TARGET, name
+
+
+def test_the_mounted_example_config_loads_and_is_not_the_demo(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """deploy/judge-monitor.toml loads, names a real source and an LLM judge; serve takes it."""
+    path = REPO / "deploy" / "judge-monitor.toml"
+    monkeypatch.setenv("JUDGE_MONITOR_CONFIG", str(path))
+    assert config_file() == path
+    settings = load_settings()
+    assert settings.source.kind == "sql" and settings.source.table
+    assert settings.allow_demo_source is False
+    llm = [j for j in settings.judges if j.kind == "llm"]
+    assert llm and llm[0].base_url and llm[0].api_key_env == "OPENAI_API_KEY"
+    assert llm[0].price_input_per_mtok > 0 and llm[0].price_output_per_mtok > 0
+    assert settings.schedule_cron == "0 6 * * *"
+    check_serving_source(settings)
+
+
+def test_postgres_is_not_published_on_the_host() -> None:
+    """The stack's PostgreSQL is reachable only inside the Compose network by default."""
+    services = compose()["services"]
+    assert "ports" not in services["postgres"]
+    assert all("5432" not in str(p) for s in services.values() for p in s.get("ports", []))

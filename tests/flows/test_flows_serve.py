@@ -58,3 +58,45 @@ def test_serve_without_prefect_api_is_a_clear_error() -> None:
     )
     assert out.returncode == 1
     assert "PREFECT_API_URL" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_serving_the_demo_source_is_refused_unless_allowed() -> None:
+    """The demo source is refused in one line naming the fix, unless allow_demo_source."""
+    import pytest
+
+    from flows.serve import check_serving_source
+    from monitor.config import SourceConfig
+    from monitor.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        check_serving_source(load_settings())
+    message = str(caught.value)
+    assert "demo catalogue" in message and "\n" not in message
+    assert "source section" in message and "deploy/judge-monitor.toml" in message
+    assert "allow_demo_source = true" in message
+    check_serving_source(load_settings(allow_demo_source=True))
+    sql = SourceConfig(kind="sql", url="postgresql+psycopg://reader@logs/search", table="log")
+    check_serving_source(load_settings(source=sql))
+
+
+def test_serve_on_the_demo_source_exits_with_one_line(tmp_path: Path) -> None:
+    """serve on the demo source exits 1 with that line, before any database or Prefect call."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "PREFECT_API_URL": "http://127.0.0.1:9/api",  # discard port: nothing listens
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "monitor", "serve"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert out.returncode == 1, out.stdout + out.stderr
+    printed = " ".join(out.stderr.split())  # the console wraps long lines
+    assert "demo catalogue" in printed and "deploy/judge-monitor.toml" in printed
+    assert "allow_demo_source = true" in printed
+    assert "Traceback" not in out.stderr and "Traceback" not in out.stdout
+    assert not (tmp_path / ".local" / "share" / "judge-monitor").exists()  # no embedded db
