@@ -15,7 +15,7 @@ export JUDGE_MONITOR_TREC_DL19 := $(CURDIR)/data/trec-dl19
 endif
 endif
 
-.PHONY: demo test lint typecheck pytest bench bench-validation data install install-semantic clean
+.PHONY: demo test lint typecheck pytest bench bench-validation bench-scale data install install-semantic clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -80,6 +80,11 @@ bench: $(STAMP) $(PEER_STAMP)
 bench-validation: $(SEMANTIC_STAMP)
 	$(BIN)/python bench/local_judges.py
 	$(BIN)/python bench/detection_power.py
+
+## bench-scale: storage at 1x and 10x of the storage bench: 60 days x 30k verdicts, then
+## 35 days x 300k (fewer days: seeding 60 would take the run past 15 min on 2 cores)
+bench-scale: $(STAMP)
+	$(BIN)/python bench/scale.py --days 60 --per-day 30000 --factor 10 --big-days 35
 
 ## data: download TREC DL19 runs and qrels into data/trec-dl19, sha256-verified (needs internet)
 data: $(STAMP)

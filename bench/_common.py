@@ -194,7 +194,7 @@ class WorkerRss:
             with contextlib.suppress(OSError):
                 for pid in children.read_text().split():
                     cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-                    if b"monitor.judge_workers" in cmdline:
+                    if b"monitor.judging.workers" in cmdline:
                         pids.append(int(pid))
         total_kb = 0
         for pid in pids:

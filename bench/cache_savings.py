@@ -22,7 +22,7 @@ from _common import report, scratch_database
 from judge_throughput import llm_config, make_items
 
 from monitor.judges.llm import LLMJudge
-from monitor.judging import judge_with_cache
+from monitor.judging.ensemble import judge_with_cache
 from monitor.store import repository as repo
 from monitor.store.db import Database
 from monitor.testing import FakeOpenAI

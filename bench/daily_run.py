@@ -3,11 +3,11 @@
 The day is a JSONL drop of 2,000 distinct searches with 10 results each, read by the
 ``files`` source; the sample takes them all. Three LLM judges (concurrency 64 each), each
 on its own fake OpenAI endpoint process answering after 200 ms. The day runs through the
-daily steps of ``monitor.pipeline`` in ``flows.daily.run_day``'s order (start run ->
-fetch and sample, with the judge workers starting meanwhile -> store sample -> judge
-with the cache -> verdicts and ensemble ->
-``compute_day_metrics`` -> finish run), without Prefect: the Prefect tasks wrap these
-same calls, and a Prefect API would add its own startup, not judging cost. Judging uses
+daily flow's own sequence, ``monitor.pipeline.day.run_day`` (start run -> fetch and sample,
+with the judge workers starting meanwhile -> store sample -> judge with the cache ->
+verdicts and ensemble -> the day's metrics -> finish run), with a step runner that times
+each step instead of Prefect's, which wraps the same calls in tasks: a Prefect API would
+add its own startup, not judging cost. Judging uses
 the default ``judge_processes = 0`` (auto): each judge in its own worker process.
 
 Figures: calls/s and its ratio to the bound 3 x 64 / 0.2 s = 960 calls/s (goal >= 0.85);
@@ -28,7 +28,6 @@ Usage: ``python bench/daily_run.py [--queries 2000] [--runs 5] [--quick] [--proc
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import datetime as dt
 import json
@@ -38,8 +37,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import WorkerRss, endpoint_busy_s, report, scratch_database
@@ -53,20 +53,10 @@ from judge_throughput import (
 )
 
 from monitor.config import SamplingConfig, Settings, SourceConfig
-from monitor.judges.factory import build_ensemble, close_judges
-from monitor.metrics_step import compute_day_metrics
-from monitor.pipeline import (
-    fetch_sample,
-    finish_day,
-    judge_as_configured,
-    load_samples,
-    raise_for_judging,
-    start_day,
-    store_sample,
-    warm_day_workers,
-)
+from monitor.pipeline.day import run_day
 from monitor.store.db import Database
 
+T = TypeVar("T")
 DAY = dt.date(2026, 1, 15)
 JUDGES = 3
 TOP_K = 10
@@ -100,43 +90,21 @@ def _client_cpu_s() -> float:
 
 
 def run_day_steps(database: Database, settings: Settings) -> dict[str, float]:
-    """The daily steps, timed; what ``flows.daily.run_day`` does minus Prefect."""
-    judges = build_ensemble(settings.judges)
-    steps: dict[str, float] = {}
-    started = time.monotonic()
-    run_id = start_day(database, settings, DAY)
-    t = time.perf_counter()
-    with warm_day_workers(settings, judges):  # as run_day does
-        sample, bad_rows = fetch_sample(settings, DAY)
-        store_sample(database, DAY, sample, settings.sampling.top_k)
-        samples = load_samples(database, DAY)
-        steps["sample_s"] = time.perf_counter() - t
+    """The daily flow's ``run_day``, each step timed by the runner it is given."""
+    steps: dict[str, float] = {"sample_s": 0.0}
+
+    def timed_step(step: str, fn: Callable[[], T], *, judges: Sequence[str] = ()) -> T:
         t, cpu = time.perf_counter(), _client_cpu_s()
+        try:
+            return fn()
+        finally:
+            key = "sample_s" if step in ("sample", "store") else f"{step}_s"
+            steps[key] = steps.get(key, 0.0) + time.perf_counter() - t
+            if step == "judge":
+                steps["judge_cpu_s"] = _client_cpu_s() - cpu
 
-        async def judge() -> Any:
-            try:
-                return await judge_as_configured(database, settings, judges, samples)
-            finally:
-                await close_judges(judges)
-
-        judged = asyncio.run(judge())
-    raise_for_judging(judged)
-    steps["judge_s"] = time.perf_counter() - t
-    steps["judge_cpu_s"] = _client_cpu_s() - cpu
-    t = time.perf_counter()
-    compute_day_metrics(database, DAY, settings)
-    steps["metrics_s"] = time.perf_counter() - t
-    finish_day(
-        database,
-        run_id=run_id,
-        day=DAY,
-        started=started,
-        status="completed",
-        sample=sample,
-        bad_rows=bad_rows,
-        judged=judged,
-    )
-    steps["calls"] = judged.paid
+    outcome = run_day(database, settings, DAY, runner=timed_step)
+    steps["calls"] = outcome.counts["judged"]
     return steps
 
 

@@ -3,9 +3,9 @@
 A simulated production (``monitor.sources.trec_production``) serves the DL19 queries
 with splade-pp-ed; from a given day a share of its traffic is served by bm25 instead
 (5, 10, 25, 50, 100%), or by splade-pp-ed with its top 10 shuffled. The real daily steps
-(``flows.daily.run_day``: sample → judge through the verdict cache → store → metrics)
+(``monitor.pipeline.day.run_day``: sample → judge through the verdict cache → store → metrics)
 run on a scratch PostgreSQL with a local judge, and the alert conditions are read back
-with ``monitor.alerts.firing_alerts`` on segment ``all``:
+with ``monitor.export.alerts.firing_alerts`` on segment ``all``:
 
 * ``JudgeMonitorQualityDropVsBaseline`` (judged nDCG@10 > 0.05 below its 7-day baseline
   and the CI's upper bound below it) and ``JudgeMonitorChangePoint`` (CUSUM > 5);
@@ -52,8 +52,8 @@ quiet_prefect()
 from _common import add_data_dir_option, report, require_data_dir, scratch_database  # noqa: E402
 from sqlalchemy import text  # noqa: E402  (after Prefect's logging defaults are set)
 
-from monitor.alerts import firing_alerts  # noqa: E402
 from monitor.config import JudgeConfig, SamplingConfig, Settings, SourceConfig  # noqa: E402
+from monitor.export.alerts import firing_alerts  # noqa: E402
 from monitor.sources.trec_production import TrecProductionSource  # noqa: E402
 from monitor.store.db import Database  # noqa: E402
 
@@ -132,7 +132,7 @@ def settings_for(
 
 def run_one(database: Database, settings: Settings, day: dt.date) -> DayFigures:
     """One real daily run, then the watched alerts and the judged nDCG@10 it stored."""
-    from flows.daily import run_day
+    from monitor.pipeline.day import run_day
 
     outcome = run_day(database, settings, day)
     with database.engine.connect() as conn:
@@ -286,7 +286,7 @@ def run_size(
 
 def disagreements(database: Database, data_dir: Path, limit: int) -> None:
     """One clean day judged by the semantic and lexical judges; worst splits vs NIST."""
-    from monitor.labels import export_disagreements
+    from monitor.labels.files import export_disagreements
     from monitor.sources.trec import read_qrels
 
     day = FIRST_DAY

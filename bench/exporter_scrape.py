@@ -28,7 +28,8 @@ from sqlalchemy import text
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import report, scratch_database
 
-from monitor.exporter import DAILY_METRICS, exporter_engine, make_registry
+from monitor.export.exporter import exporter_engine, make_registry
+from monitor.metrics.catalog import METRICS
 from monitor.store import repository as repo
 
 SEGMENTS = ["all"] + [f"locale=l{i}" for i in range(9)]
@@ -70,7 +71,7 @@ def _places(metric: str, layout: str) -> list[tuple[str, str]]:
 
 
 def _rows(rng: random.Random, layout: str):  # type: ignore[no-untyped-def]
-    for spec in DAILY_METRICS:
+    for spec in METRICS:
         for segment, judge in _places(spec.metric, layout):
             for k in _ks(spec.metric):
                 value = rng.random()

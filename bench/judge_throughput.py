@@ -39,7 +39,7 @@ from _common import report, scratch_database
 
 from monitor.config import JudgeConfig
 from monitor.judges.llm import LLMJudge
-from monitor.judging import judge_with_cache
+from monitor.judging.ensemble import judge_with_cache
 from monitor.store.db import Database
 from monitor.types import JudgeItem, Result
 

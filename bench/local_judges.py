@@ -16,11 +16,11 @@ from typing import Any
 
 from _common import add_data_dir_option, report, require_data_dir, timed
 
-from monitor.calibrate_step import read_runs
-from monitor.calibration import build_report, distinct_pairs, labeled_pairs, qrels_index
 from monitor.config import JudgeConfig
 from monitor.judges import LexicalJudge, SemanticJudge
+from monitor.labels.calibration import build_report, distinct_pairs, labeled_pairs, qrels_index
 from monitor.metrics.thresholds import apply_thresholds, fit_thresholds, quantile_thresholds
+from monitor.pipeline.calibrate import read_runs
 from monitor.sources.trec import read_qrels
 from monitor.types import JudgeItem, Result
 

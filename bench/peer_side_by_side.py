@@ -37,7 +37,7 @@ from _common import report, scratch_database
 from judge_throughput import CONCURRENCY, LATENCY_S, llm_config, make_items
 
 from monitor.judges.llm import LLMJudge
-from monitor.judging import judge_with_cache
+from monitor.judging.ensemble import judge_with_cache
 from monitor.testing.fake_openai import FakeOpenAI, Reply, default_policy
 from monitor.types import JudgeItem
 

@@ -23,7 +23,8 @@ from _common import report, scratch_database
 from judge_throughput import llm_config, make_items
 
 from monitor.judges.llm import LLMJudge
-from monitor.judging import JudgeTally, judge_with_cache
+from monitor.judging.cache import JudgeTally
+from monitor.judging.ensemble import judge_with_cache
 from monitor.store.db import Database
 from monitor.testing import FakeOpenAI
 from monitor.types import JudgeItem

@@ -28,7 +28,7 @@ from _common import bench_verdict, report, scratch_database, timed
 from judge_throughput import llm_config
 
 from monitor.config import SamplingConfig, Settings
-from monitor.metrics_step import compute_day_metrics
+from monitor.pipeline.metrics_step import compute_day_metrics
 from monitor.store import repository as repo
 from monitor.store.db import Database
 from monitor.types import Result, SampledQuery, SearchRecord

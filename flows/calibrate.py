@@ -1,13 +1,14 @@
 """The calibrate flow: every configured judge against a human-labeled set."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: `serve` pickles this flow's function by
+# value into each run's process, where its parameters' annotations must be real types.
 
 from pathlib import Path
 
 from prefect import flow
 
-from monitor.calibrate_step import CalibrationOutcome, run_calibration
 from monitor.config import load_settings
+from monitor.pipeline.calibrate import CalibrationOutcome, run_calibration
 from monitor.progress import judge_progress
 from monitor.store.db import connect
 from monitor.store.migrate import upgrade

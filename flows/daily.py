@@ -1,158 +1,109 @@
 """The daily flow: source → sample → judge (ensemble) → store → metrics → push.
 
+The steps and their order are the library's (``monitor.pipeline.day.run_day``); this
+file only makes each step a Prefect task: I/O steps retry, and the judging step holds
+one slot of ``judge-endpoint-<judge>`` per judge, so parallel runs (a backfill beside
+the daily run) never hammer one endpoint together.
+
 Idempotent per day: a rerun, or a resume after a crash, stores the same result, adds
 no duplicates and pays for no verdict twice (the verdict cache).
+
+A run without a ``day`` judges the day before its *scheduled* date (in the schedule's
+timezone), so a late start or a retry after midnight judges the same day. Each run is
+named after its day ("daily 2026-11-29"), logs its progress and figures to the run's
+logs, and leaves a markdown artifact with the day's headline figures and alerts.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: `serve` pickles this flow's function by
+# value into each run's process, where its parameters' annotations must be real types.
 
-import asyncio
 import datetime as dt
-import time
-from contextlib import AsyncExitStack
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from prefect import flow, task
 from prefect.cache_policies import NONE
-from prefect.concurrency.asyncio import concurrency
+from prefect.concurrency.sync import concurrency
+from prefect.runtime import flow_run
 
+from flows.reporting import daily_artifact, headline, log_day, log_judging
 from monitor.config import Settings, load_settings
-from monitor.judges.base import Judge
-from monitor.judges.factory import build_ensemble, close_judges
-from monitor.metrics_step import compute_day_metrics
-from monitor.pipeline import (
-    DayOutcome,
-    JudgeOutcome,
-    StoredSample,
-    check_day,
-    fetch_sample,
-    finish_day,
-    judge_as_configured,
-    load_samples,
-    raise_for_judging,
-    start_day,
-    store_sample,
-    warm_day_workers,
-)
-from monitor.progress import judge_progress, report
-from monitor.pushgateway import push_run_metrics
-from monitor.sampling import DailySample
-from monitor.sources.base import BadRows
-from monitor.store.calibrations import calibrated_settings
-from monitor.store.db import Database, connect
+from monitor.judges.factory import build_ensemble
+from monitor.pipeline.day import run_day
+from monitor.pipeline.steps import DayOutcome, check_day, day_for_schedule
+from monitor.store.db import connect
 from monitor.store.migrate import upgrade
 
-__all__ = ["daily", "run_day", "yesterday"]
+__all__ = ["DEFAULT_TIMEOUT_S", "daily", "daily_run_name", "judged_day", "prefect_steps"]
+
+T = TypeVar("T")
+
+#: Retries per step: sources and storage are I/O; judging is not retried as a whole
+#: (each call retries on its own, and a rerun pays for nothing already answered).
+RETRIES = {"sample": 2, "store": 2, "judge": 0, "metrics": 1}
+
+#: The flow's own timeout, the setting's default; ``serve`` applies the configured
+#: ``flow_timeout_hours`` to the deployment it serves (``flows.serve``).
+DEFAULT_TIMEOUT_S = float(Settings.model_fields["flow_timeout_hours"].default) * 3600
 
 
-def yesterday() -> dt.date:
-    return dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+@task(cache_policy=NONE, task_run_name="{step}")
+def _step(step: str, fn: Callable[[], T]) -> T:
+    return fn()
 
 
-@task(cache_policy=NONE, retries=2, retry_delay_seconds=10)
-def sample_task(settings: Settings, day: dt.date) -> tuple[DailySample, BadRows]:
-    """Read the source and draw the sample (retried: sources are I/O)."""
-    return fetch_sample(settings, day)
+def prefect_steps(step: str, fn: Callable[[], T], *, judges: Sequence[str] = ()) -> T:
+    """Run one step of the day as a Prefect task (``run_day``'s ``StepRunner``)."""
+    as_task = _step.with_options(retries=RETRIES.get(step, 0), retry_delay_seconds=5)
+    if not judges:
+        return as_task(step, fn)
+    names = [f"judge-endpoint-{name}" for name in judges]
+    with concurrency(names, occupy=1, strict=False):
+        return as_task(step, fn)
 
 
-@task(cache_policy=NONE, retries=2, retry_delay_seconds=5)
-def store_sample_task(
-    database: Database, day: dt.date, sample: DailySample, top_k: int
-) -> list[StoredSample]:
-    store_sample(database, day, sample, top_k)
-    return load_samples(database, day)
+def judged_day(day: dt.date | None, timezone: str) -> dt.date:
+    """The day a run judges: ``day`` when given, else the day before the date the run
+    was scheduled for (its scheduled start in ``timezone``; for a run started by hand,
+    the time it was created)."""
+    if day is not None:
+        return day
+    return day_for_schedule(flow_run.scheduled_start_time, timezone)
 
 
-@task(cache_policy=NONE)
-async def judge_task(
-    database: Database, settings: Settings, judges: list[Judge], samples: list[StoredSample]
-) -> JudgeOutcome:
-    """Judge the sample; a global concurrency slot per judge endpoint guards parallel runs."""
-    async with AsyncExitStack() as stack:
-        for judge in judges:
-            await stack.enter_async_context(
-                concurrency(f"judge-endpoint-{judge.name}", occupy=1, strict=False)
-            )
-        try:
-            return await judge_as_configured(database, settings, judges, samples, judge_progress)
-        finally:
-            await close_judges(judges)  # on this event loop, before it ends
-
-
-@task(cache_policy=NONE, retries=1, retry_delay_seconds=5)
-def metrics_task(database: Database, day: dt.date, settings: Settings) -> int:
-    return len(compute_day_metrics(database, day, settings))
-
-
-def run_day(database: Database, settings: Settings, day: dt.date) -> DayOutcome:
-    """The day's steps in order, with the run recorded in ``runs`` whatever happens."""
-    check_day(day)
-    started = time.monotonic()
-    # the run is recorded under the configuration as written, so resuming recognises it
-    run_id = start_day(database, settings, day)
-    sample: DailySample | None = None
-    bad_rows: BadRows | None = None
-    judged: JudgeOutcome | None = None
-
-    def record(status: str, error: str | None = None) -> DayOutcome:
-        """Write the run's outcome (as far as it got) to `runs`, and push it."""
-        outcome = finish_day(
-            database,
-            run_id=run_id,
-            day=day,
-            started=started,
-            status=status,
-            sample=sample,
-            bad_rows=bad_rows,
-            judged=judged,
-            error=error,
-        )
-        _push(settings, outcome)
-        return outcome
-
+def daily_run_name() -> str:
+    """The flow run's name, "daily <day>": the day worked out as the run works it out."""
+    day = flow_run.parameters.get("day")
     try:
-        with database.engine.connect() as conn:
-            settings = calibrated_settings(conn, settings)
-        # built per day: async clients belong to the event loop of the day's judging
-        judges = build_ensemble(settings.judges)
-        with warm_day_workers(settings, judges):
-            report("sampling", 0, 1)
-            sample, bad_rows = sample_task(settings, day)
-            samples = store_sample_task(database, day, sample, settings.sampling.top_k)
-            report("sampling", 1, 1)
-            judged = asyncio.run(judge_task(database, settings, judges, samples))
-        raise_for_judging(judged)
-        report("metrics", 0, 1)
-        metrics_task(database, day, settings)
-        report("metrics", 1, 1)
-    except Exception as exc:
-        record("failed", str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__)
-        raise
-    return record("completed")
+        if isinstance(day, str):
+            day = dt.date.fromisoformat(day)
+        timezone = load_settings().schedule_timezone if day is None else "UTC"
+        return f"daily {judged_day(day, timezone).isoformat()}"
+    except Exception:  # bad settings or day: the run itself then fails with the clear error
+        return "daily"
 
 
-def _push(settings: Settings, outcome: DayOutcome) -> None:
-    if settings.pushgateway_url:
-        push_run_metrics(
-            settings.pushgateway_url,
-            flow="daily",
-            duration_s=outcome.duration_s,
-            counts=outcome.counts,
-            cost_usd=outcome.cost_usd,
-            success=outcome.status == "completed",
-            run_date=outcome.day,
-        )
-
-
-@flow(name="daily", log_prints=False)
+@flow(
+    name="daily",
+    flow_run_name=daily_run_name,
+    log_prints=False,
+    timeout_seconds=DEFAULT_TIMEOUT_S,
+)
 def daily(day: dt.date | None = None) -> DayOutcome:
-    """Judge one day of production search (default: yesterday, UTC)."""
+    """Judge one day of production search (default: the day before the scheduled date)."""
     settings = load_settings()
-    day = day or yesterday()
+    asked = day is not None
+    day = judged_day(day, settings.schedule_timezone)
+    log_judging(day, None if asked else flow_run.scheduled_start_time)
     check_day(day)
     build_ensemble(settings.judges)  # every judge's key checked before anything runs
     database = connect(settings)
     try:
         upgrade(database.engine, database.url)
-        return run_day(database, settings, day)
+        outcome = run_day(database, settings, day, runner=prefect_steps)
+        figures = headline(database, day)
+        log_day(outcome, figures)
+        daily_artifact(outcome, figures)
+        return outcome
     finally:
         database.dispose()

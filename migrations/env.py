@@ -9,9 +9,15 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 from monitor.store.models import Base
+from monitor.store.partitions import is_partition_name
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Autogenerate compares the models' tables, not the month partitions beside them."""
+    return not (type_ == "table" and name is not None and is_partition_name(name))
 
 
 def _url() -> str:
@@ -32,6 +38,7 @@ def run_migrations_offline() -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         compare_type=True,
+        include_name=include_name,
         dialect_opts={"paramstyle": "named"},
     )
     with context.begin_transaction():
@@ -41,7 +48,12 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
-        context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            compare_type=True,
+            include_name=include_name,
+        )
         with context.begin_transaction():
             context.run_migrations()
         return
@@ -49,7 +61,12 @@ def run_migrations_online() -> None:
     section["sqlalchemy.url"] = _url()
     connectable = engine_from_config(section, prefix="sqlalchemy.", poolclass=pool.NullPool)
     with connectable.connect() as conn:
-        context.configure(connection=conn, target_metadata=target_metadata, compare_type=True)
+        context.configure(
+            connection=conn,
+            target_metadata=target_metadata,
+            compare_type=True,
+            include_name=include_name,
+        )
         with context.begin_transaction():
             context.run_migrations()
 

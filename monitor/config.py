@@ -157,6 +157,13 @@ class Settings(BaseSettings):
         ge=0,
         description="Worker processes for LLM judges: 0 = auto (on big runs), 1 = none.",
     )
+    max_failed_call_share: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Share of a judge's calls that may fail (endpoint faults beyond the "
+        "retries) for the day to complete, as degraded; past it the day fails.",
+    )
     source: SourceConfig = Field(default_factory=SourceConfig)
     rankers: dict[str, SourceConfig] = Field(
         default_factory=dict,
@@ -166,10 +173,31 @@ class Settings(BaseSettings):
     ks: list[int] = Field(default_factory=lambda: [3, 10], description="Cut-offs for @k.")
     relevant_grade: int = Field(default=2, ge=1, le=3)
     baseline_days: int = Field(default=14, gt=0)
+    retention_days: int | None = Field(
+        default=None,
+        gt=0,
+        description="Keep samples, verdicts and grades this many days (whole months are "
+        "dropped once entirely older; the cache by last use); None keeps everything.",
+    )
+    judge_runner: Literal["local", "dask"] = Field(
+        default="local",
+        description="Where judging chunks run: local (this machine: in process or the "
+        "judge worker processes) or dask (Prefect tasks on the Dask cluster dask_address).",
+    )
+    dask_address: str | None = Field(
+        default=None,
+        description="Dask scheduler address (tcp://host:8786) for judge_runner = dask; "
+        "unset starts a local Dask cluster.",
+    )
     pushgateway_url: str | None = None
     exporter_port: int = 9108
     schedule_cron: str = "0 6 * * *"
     schedule_timezone: str = "UTC"
+    flow_timeout_hours: float = Field(
+        default=6,
+        gt=0,
+        description="A daily flow run still running after this many hours is stopped (failed).",
+    )
     allow_demo_source: bool = Field(
         default=False,
         description="Let `serve` schedule the daily run on the built-in demo source.",
@@ -265,10 +293,19 @@ def mask_url(url: str) -> str:
 
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings, turning validation errors into one readable ConfigError."""
+    import tomllib
+
     from pydantic import ValidationError
 
     try:
         return Settings(**overrides)
+    except tomllib.TOMLDecodeError as exc:  # the message carries "(at line L, column C)"
+        raise ConfigError(f"{config_file()}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{config_file()}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
+            f"offset {exc.start}); save the file as UTF-8"
+        ) from None
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"

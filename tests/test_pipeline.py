@@ -9,8 +9,8 @@ from sqlalchemy import text
 
 from monitor.config import JudgeConfig, load_settings
 from monitor.judges.factory import build_ensemble
-from monitor.metrics_step import compute_day_metrics
-from monitor.pipeline import judge_samples, load_samples, start_day
+from monitor.pipeline.metrics_step import compute_day_metrics
+from monitor.pipeline.steps import judge_samples, load_samples, start_day
 from monitor.store import repository as repo
 from monitor.store.db import Database
 from monitor.types import Result, SampledQuery, SearchRecord

@@ -8,6 +8,7 @@ never a traceback.
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 
 from rich.markup import escape
 
@@ -29,26 +30,55 @@ from monitor.errors import JudgeMonitorError
 __all__ = ["app", "main"]
 
 
+def _fail(message: str) -> NoReturn:
+    # the message is text, not markup: "[source]" in it must print as written
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    sys.exit(1)
+
+
+def _database_problem(exc: Exception) -> str | None:
+    """One line for a database failure a user can act on, or None for a bug."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    if not isinstance(exc, DBAPIError):
+        return None
+    orig = exc.orig
+    first = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+    if type(orig).__name__ == "UndefinedTable":
+        return (
+            f"the database has no judge-monitor schema ({first}): create it with "
+            "`judge-monitor db upgrade` (or run `judge-monitor demo` for the demo's data)"
+        )
+    if isinstance(exc, OperationalError):
+        return f"lost the connection to the database: {first}"
+    return None
+
+
 def main() -> None:
+    verbose = "--verbose" in sys.argv  # keeps the traceback of any failure
     try:
-        app(standalone_mode=False)
+        app(standalone_mode=False, prog_name="judge-monitor")
     except JudgeMonitorError as exc:
-        # the message is text, not markup: "[source]" in it must print as written
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-        sys.exit(1)
+        if verbose:
+            raise
+        _fail(str(exc))
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")
         sys.exit(130)
     except SystemExit:
         raise
-    except Exception as exc:  # click's own usage errors are handled below
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
+    except Exception as exc:
+        # click's usage errors (typer may ship its own copy of click, so they are
+        # recognised by what they can do, not by class): the usage line and one error line
+        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(code, int):
+            show()
+            sys.exit(code)
+        if type(exc).__name__ == "Abort":
             sys.exit(1)
+        problem = None if verbose else _database_problem(exc)
+        if problem is not None:
+            _fail(problem)
         raise
 
 

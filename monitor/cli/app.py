@@ -36,5 +36,8 @@ def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
+    verbose: bool = typer.Option(
+        False, "--verbose", help="Show the full traceback of a failure (any command)."
+    ),
 ) -> None:
     """Configuration comes from JUDGE_MONITOR_* variables and ./judge-monitor.toml."""

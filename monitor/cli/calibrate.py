@@ -1,6 +1,6 @@
 """``judge-monitor calibrate``: measure the configured judges against human labels.
 
-Runs the ``calibrate`` flow (``monitor/calibrate_step.py`` does the work) and prints
+Runs the ``calibrate`` flow (``monitor/pipeline/calibrate.py`` does the work) and prints
 how far each judge and the ensemble agree with people — classification figures first,
 then kappa, tau, rho and the confusion matrix — and whether the judges order the
 rankers as people do.
@@ -20,7 +20,7 @@ from monitor.cli._progress import progress_display
 from monitor.cli.app import app, console
 
 if TYPE_CHECKING:  # statistics libraries load lazily: `judge-monitor --help` stays fast
-    from monitor.calibration import CalibrationReport
+    from monitor.labels.calibration import CalibrationReport
     from monitor.metrics.estimate import Estimate
     from monitor.metrics.thresholds import ThresholdFit
 

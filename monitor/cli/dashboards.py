@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from monitor.cli.app import app, console
-from monitor.dashboards_sync import sync_dashboards, token_from_env
+from monitor.export.dashboards_sync import sync_dashboards, token_from_env
 
 __all__ = ["dashboards_app"]
 

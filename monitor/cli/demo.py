@@ -11,7 +11,6 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
-from sqlalchemy import text
 
 from monitor.cli._prefect import quiet_prefect
 from monitor.cli._progress import progress_display
@@ -45,7 +44,7 @@ def demo_command(
     """Backfill 21 days of demo traffic with a regression on day 15, and show what is seen."""
     started = time.monotonic()
     quiet_prefect(verbose)
-    from monitor import demo
+    from monitor.demo import setup as demo
 
     end = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     start = end - dt.timedelta(days=demo.DEMO_DAYS - 1)
@@ -64,11 +63,12 @@ def demo_command(
             del os.environ[key]
 
     from flows.backfill import backfill
-    from monitor.alerts import firing_alerts
     from monitor.config import load_settings
-    from monitor.exporter import serve_exporter
+    from monitor.export.alerts import firing_alerts
+    from monitor.export.exporter import serve_exporter
     from monitor.store.db import connect
-    from monitor.store.migrate import upgrade
+    from monitor.store.migrate import reset_schema, upgrade
+    from monitor.store.reads import figure_value
 
     settings = load_settings()
     database = connect(settings)
@@ -90,9 +90,7 @@ def demo_command(
             f"but the settings point at {database.where}: unset database_url for the demo"
         )
     if not keep:
-        with database.engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
+        reset_schema(database.engine)
     upgrade(database.engine, database.url)
 
     with progress_display():
@@ -102,13 +100,7 @@ def demo_command(
 
     with database.engine.connect() as conn:
         series = demo.ndcg_series(conn, start, end)
-        cusum_row = conn.execute(
-            text(
-                "SELECT value FROM daily_metrics WHERE metric = 'changepoint_start_days_ago' "
-                "AND metric_date = :d AND segment = 'all'"
-            ),
-            {"d": end},
-        ).scalar()
+        cusum_row = figure_value(conn, day=end, metric="changepoint_start_days_ago", segment="all")
         alerts_by_day = {f.day: firing_alerts(conn, f.day) for f in series}
     database.dispose()
 

@@ -12,7 +12,7 @@ from rich.table import Table
 from monitor.cli.app import app, console
 from monitor.config import load_settings
 from monitor.errors import InputError
-from monitor.labels import (
+from monitor.labels.files import (
     FORMATS,
     DisagreementRow,
     export_disagreements,

@@ -10,7 +10,7 @@ from rich.table import Table
 from monitor.cli.app import app, console
 from monitor.cli.labels import parse_day
 from monitor.config import load_settings
-from monitor.report import DailyReport, format_ci, format_value, load_report, render_html
+from monitor.report.daily import DailyReport, format_ci, format_value, load_report, render_html
 from monitor.store.db import connect
 
 __all__ = ["report"]

@@ -15,7 +15,7 @@ from monitor.cli.app import app, console
 from monitor.errors import InputError
 
 if TYPE_CHECKING:  # the pipeline imports the judges and statistics: load them lazily
-    from monitor.pipeline import DayOutcome
+    from monitor.pipeline.steps import DayOutcome
 
 __all__ = [
     "backfill_command",
@@ -38,8 +38,7 @@ def parse_date(value: str | None, name: str) -> dt.date | None:
 
 def past_day(value: str | None, name: str = "--date") -> dt.date:
     """The day a command works on: the option's date, or yesterday; never a day not ended."""
-    from flows.daily import yesterday
-    from monitor.pipeline import check_day
+    from monitor.pipeline.steps import check_day, yesterday
 
     return check_day(parse_date(value, name) or yesterday())
 
@@ -107,8 +106,8 @@ def backfill_command(
 ) -> None:
     """Run the daily flow for every day of a range; completed days are skipped (resumable)."""
     quiet_prefect(verbose)
-    from flows.backfill import backfill, days_between
-    from monitor.pipeline import check_day
+    from flows.backfill import backfill
+    from monitor.pipeline.steps import check_day, days_between
 
     first, last = parse_date(start, "--start"), parse_date(end, "--end")
     assert first is not None and last is not None

@@ -24,9 +24,9 @@ def sample_command(
     out: Path | None = typer.Option(None, "--out", help="Write the sample as JSONL here."),
 ) -> None:
     """Draw the day's sample without judging it: per-stratum counts and weights."""
-    from flows.compare import ranker_source
     from monitor.config import load_settings
-    from monitor.pipeline import day_window
+    from monitor.pipeline.compare import ranker_source
+    from monitor.pipeline.steps import day_window
     from monitor.sampling import sample_day, summarize, write_jsonl
     from monitor.sources.factory import build_source
 
@@ -53,26 +53,20 @@ def stored_ndcg_sd(days: int = 14) -> tuple[float, int] | None:
     A weighted mean's 95% CI half-width is about 1.96 sd / sqrt(n), so each stored day
     gives sd ≈ half-width × sqrt(n) / 1.96.
     """
-    from sqlalchemy import text
-
     from monitor.config import load_settings
     from monitor.store.db import connect
+    from monitor.store.reads import daily_series
 
     database = connect(load_settings())
     try:
         with database.engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT ci_low, ci_high, n FROM daily_metrics WHERE metric = 'ndcg' "
-                    "AND k = 10 AND segment = 'all' AND judge = 'ensemble' "
-                    "AND value IS NOT NULL ORDER BY metric_date DESC LIMIT :days"
-                ),
-                {"days": days},
-            ).all()
+            series = daily_series(conn, metric="ndcg", segment="all", judge="ensemble", k=10)
     except Exception:
         return None  # no schema yet: fall back to the stated figures
     finally:
         database.dispose()
+    valued = [p for p in series if p.value is not None]
+    rows = valued[max(len(valued) - days, 0) :]  # the latest ``days`` days with a value
     sds = [
         (r.ci_high - r.ci_low) / 2 * math.sqrt(r.n) / 1.96
         for r in rows

@@ -17,9 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from monitor.store.embedded import default_data_dir
+from monitor.store.reads import daily_series
 
 __all__ = [
     "DEMO_DAYS",
@@ -138,14 +139,9 @@ class DayFigure:
 def ndcg_series(conn: Connection, start: dt.date, end: dt.date, k: int = 10) -> list[DayFigure]:
     """Overall ensemble nDCG@k per day, with CI and n (None for a missing day)."""
     rows = {
-        r.metric_date: r
-        for r in conn.execute(
-            text(
-                "SELECT metric_date, value, ci_low, ci_high, n FROM daily_metrics "
-                "WHERE metric = 'ndcg' AND k = :k AND segment = 'all' AND judge = 'ensemble' "
-                "AND metric_date BETWEEN :a AND :b"
-            ),
-            {"k": k, "a": start, "b": end},
+        r.day: r
+        for r in daily_series(
+            conn, metric="ndcg", segment="all", judge="ensemble", k=k, first=start, last=end
         )
     }
     out = []

@@ -13,7 +13,9 @@ import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
+
+from monitor.store.reads import figures_against_baseline
 
 __all__ = ["CONDITIONS", "Condition", "Firing", "firing_alerts"]
 
@@ -73,16 +75,7 @@ class Firing:
 
 def firing_alerts(conn: Connection, day: dt.date) -> list[Firing]:
     """The alerts whose condition holds on ``day``'s stored figures."""
-    rows = conn.execute(
-        text(
-            "SELECT d.metric, d.segment, d.judge, d.k, d.value, d.ci_high, "
-            "(SELECT avg(b.value) FROM daily_metrics b WHERE b.metric = d.metric "
-            " AND b.segment = d.segment AND b.judge = d.judge AND b.k = d.k "
-            " AND b.metric_date >= :start AND b.metric_date < :day) AS baseline "
-            "FROM daily_metrics d WHERE d.metric_date = :day AND d.value IS NOT NULL"
-        ),
-        {"day": day, "start": day - dt.timedelta(days=BASELINE_DAYS)},
-    ).all()
+    rows = figures_against_baseline(conn, day=day, baseline_days=BASELINE_DAYS)
     out = []
     for condition in CONDITIONS:
         for r in rows:
@@ -92,15 +85,14 @@ def firing_alerts(conn: Connection, day: dt.date) -> list[Firing]:
                 continue
             if condition.judge is not None and r.judge != condition.judge:
                 continue
-            baseline = float(r.baseline) if r.baseline is not None else None
-            if condition.holds(float(r.value), baseline, r.ci_high):
+            if condition.holds(r.value, r.baseline, r.ci_high):
                 out.append(
                     Firing(
                         condition.alert,
                         r.segment,
                         r.judge,
-                        float(r.value),
-                        baseline,
+                        r.value,
+                        r.baseline,
                         condition.severity,
                     )
                 )

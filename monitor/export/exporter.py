@@ -7,8 +7,9 @@ the scrape still succeeds with ``judge_monitor_up 0``, so "the database is down"
 exporter is down" are different alerts; the engine's pre-ping and short connect timeout
 make the exporter recover by itself when Postgres comes back.
 
-The exported families are declared as data (``DAILY_METRICS``, ``RUN_FAMILIES``) so the
-docs and tests can iterate over them. Labels are bounded: segment, judge, k, metric,
+The exported families are declared as data (the metric catalogue,
+``monitor.metrics.catalog.METRICS``, and ``RUN_FAMILIES``) so the docs and tests can
+iterate over them. Labels are bounded: segment, judge, k, metric,
 flow, kind — never query text.
 """
 
@@ -25,18 +26,19 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.config import Settings
+from monitor.metrics.catalog import METRICS, PREFIX
 from monitor.store.db import connect, describe_host
+from monitor.store.reads import day_values, latest_metrics_day, means_before
+from monitor.store.runs import last_successes, latest_finished_runs
 
 __all__ = [
     "BASELINE_DAYS",
-    "DAILY_METRICS",
     "PREFIX",
     "RUN_FAMILIES",
-    "DailyMetricSpec",
     "FamilySpec",
     "JudgeMonitorCollector",
     "all_family_names",
@@ -47,100 +49,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PREFIX = "judge_monitor_"
 #: The baseline of a metric is its mean over this many days before the latest day.
 BASELINE_DAYS = 7
 DAILY_LABELS = ("segment", "judge", "k")
-
-
-@dataclass(frozen=True, slots=True)
-class DailyMetricSpec:
-    """How one ``daily_metrics`` metric is exported.
-
-    ``has_ci``: the metric carries a 95% CI, exported as ``_ci_lower``/``_ci_upper``.
-    ``baseline``: a ``_baseline`` family (mean of the prior ``BASELINE_DAYS`` days) is
-    exported, for alerts that compare today with the recent past.
-    """
-
-    metric: str
-    name: str
-    help: str
-    unit: str = ""
-    has_ci: bool = False
-    baseline: bool = False
-
-    @property
-    def family(self) -> str:
-        return PREFIX + self.name
-
-
-def _d(
-    metric: str,
-    help: str,
-    *,
-    name: str | None = None,
-    unit: str = "",
-    ci: bool = True,
-    baseline: bool = False,
-) -> DailyMetricSpec:
-    return DailyMetricSpec(metric, name or metric, help, unit, ci, baseline)
-
-
-#: Every daily metric the exporter knows, in ``daily_metrics.metric`` order of concern.
-DAILY_METRICS: tuple[DailyMetricSpec, ...] = (
-    # quality (judge "ensemble"), weighted estimates with bootstrap CIs
-    _d("ndcg", "Weighted mean nDCG@k of the ensemble grades (0-1).", baseline=True),
-    _d("precision", "Weighted precision@k: share of the top k graded relevant.", baseline=True),
-    _d("mean_grade", "Weighted mean ensemble grade of the judged results (0-3).", baseline=True),
-    _d("bad_top1_rate", "Share of queries whose first result is irrelevant.", baseline=True),
-    _d("no_relevant_rate", "Share of queries with no relevant result at all.", baseline=True),
-    _d("unjudged_share", "Share of results without a valid ensemble grade.", baseline=True),
-    # judge health
-    _d("krippendorff_alpha", "Krippendorff's alpha (ordinal) among the ensemble's judges."),
-    _d("cohen_kappa", "Weighted Cohen's kappa of a judge pair (judge label 'a~b')."),
-    _d("invalid_rate", "Share of a judge's answers that gave no valid grade.", baseline=True),
-    _d("latency_seconds", "Mean latency of a judge's paid calls.", unit="seconds"),
-    _d("input_tokens", "Input tokens a judge's paid calls used that day.", ci=False),
-    _d("output_tokens", "Output tokens a judge's paid calls used that day.", ci=False),
-    _d(
-        "cost_usd",
-        "What a judge's paid calls cost that day, in US dollars.",
-        name="cost_dollars",
-        unit="dollars",
-        ci=False,
-        baseline=True,
-    ),
-    _d("cache_hit_rate", "Share of a judge's verdicts served from the verdict cache."),
-    _d("length_bias_rho", "Spearman rho between a judge's grade and result length."),
-    _d("position_consistency", "Share of pairwise judgments that agree in both orders."),
-    # agreement with human labels (k = grade threshold for precision/recall/F1)
-    _d("human_precision", "Precision of 'relevant' (grade >= k) against human labels."),
-    _d("human_recall", "Recall of 'relevant' (grade >= k) against human labels."),
-    _d("human_f1", "F1 of 'relevant' (grade >= k) against human labels."),
-    _d("human_kappa", "Quadratic-weighted Cohen's kappa against human labels."),
-    _d("human_tau", "Kendall tau between judge and human grades."),
-    _d("human_rho", "Spearman rho between judge and human grades."),
-    # drift against the baseline window
-    _d("grade_psi", "Population stability index of grades vs baseline (>0.2: drift).", ci=False),
-    _d("grade_chi2_pvalue", "Chi-square p-value, grade distribution vs baseline.", ci=False),
-    _d("query_mix_psi", "Population stability index of the segment mix (>0.2: drift).", ci=False),
-    _d("query_length_ks", "Kolmogorov-Smirnov statistic of query length vs baseline.", ci=False),
-    _d("query_length_ks_pvalue", "Kolmogorov-Smirnov p-value of query length.", ci=False),
-    _d("new_query_share", "Share of today's queries not seen in the baseline window.", ci=False),
-    # change point on daily nDCG@k
-    _d(
-        "changepoint_cusum",
-        "CUSUM statistic of daily nDCG@k in baseline-sd units (>5: a shift).",
-        ci=False,
-    ),
-    _d(
-        "changepoint_start_days_ago",
-        "Days before the latest day at which the detected shift began (0 = that day).",
-        ci=False,
-    ),
-)
-
-_BY_METRIC: dict[str, DailyMetricSpec] = {s.metric: s for s in DAILY_METRICS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +132,7 @@ _VERDICT_KINDS = ("judged", "cached", "invalid")
 def all_family_names() -> list[str]:
     """Every metric family name the exporter can emit (counters with ``_total``)."""
     names: list[str] = []
-    for spec in DAILY_METRICS:
+    for spec in METRICS:
         names.append(spec.family)
         if spec.has_ci:
             names += [spec.family + "_ci_lower", spec.family + "_ci_upper"]
@@ -242,30 +153,6 @@ def _gauge(name: str, help: str, labels: Iterable[str] = (), unit: str = "") -> 
 
 def _run_help(name: str) -> str:
     return next(f.help for f in RUN_FAMILIES if f.name == name)
-
-
-_LATEST_DAY = text("SELECT max(metric_date) FROM daily_metrics")
-_DAY_ROWS = text(
-    "SELECT metric, segment, judge, k, value, ci_low, ci_high, n FROM daily_metrics "
-    "WHERE metric_date = :day AND value IS NOT NULL AND metric = ANY(:metrics)"
-)
-_BASELINE = text(
-    "SELECT metric, segment, judge, k, avg(value) AS value FROM daily_metrics "
-    "WHERE metric_date >= :start AND metric_date < :day AND value IS NOT NULL "
-    "AND metric = ANY(:metrics) GROUP BY metric, segment, judge, k"
-)
-# The latest finished run per flow, and the latest completed one: a run still going
-# neither succeeded nor failed yet, so it does not flip last_run_success to 0.
-_LATEST_RUNS = text(
-    "SELECT DISTINCT ON (flow) flow, status, duration_s, counts, cost_usd FROM runs "
-    "WHERE status IN ('completed', 'failed') ORDER BY flow, finished_at DESC NULLS LAST, id DESC"
-)
-# The finish time of the completed run for the newest day: a backfill of old days that
-# finishes now must not make a pipeline whose recent days failed look fresh.
-_LAST_SUCCESS = text(
-    "SELECT DISTINCT ON (flow) flow, finished_at AS at FROM runs WHERE status = 'completed' "
-    "AND finished_at IS NOT NULL ORDER BY flow, run_date DESC, finished_at DESC"
-)
 
 
 def _labels(row: Any) -> list[str]:
@@ -316,18 +203,18 @@ class JudgeMonitorCollector:
         )
 
     def _read(self, conn: Connection) -> Iterator[Metric]:
-        day = conn.execute(_LATEST_DAY).scalar()
+        day = latest_metrics_day(conn)
         if day is not None:
             yield from self._daily(conn, day)
         yield from self._runs(conn)
 
     def _daily(self, conn: Connection, day: dt.date) -> Iterator[Metric]:
-        metrics = [s.metric for s in DAILY_METRICS]
+        metrics = [s.metric for s in METRICS]
         main: dict[str, GaugeMetricFamily] = {}
         lower: dict[str, GaugeMetricFamily] = {}
         upper: dict[str, GaugeMetricFamily] = {}
         samples = _gauge("metric_samples", _run_help("metric_samples"), ("metric", *DAILY_LABELS))
-        for spec in DAILY_METRICS:
+        for spec in METRICS:
             main[spec.metric] = _gauge(spec.name, spec.help, DAILY_LABELS, spec.unit)
             if spec.has_ci:
                 lower[spec.metric] = _gauge(
@@ -336,15 +223,16 @@ class JudgeMonitorCollector:
                 upper[spec.metric] = _gauge(
                     spec.name + "_ci_upper", f"Upper 95% CI bound of {spec.family}.", DAILY_LABELS
                 )
-        for row in conn.execute(_DAY_ROWS, {"day": day, "metrics": metrics}):
+        for row in day_values(conn, day=day, metrics=metrics):
             labels = _labels(row)
+            assert row.value is not None  # day_values reads only figures with a value
             main[row.metric].add_metric(labels, row.value)
             samples.add_metric([row.metric, *labels], float(row.n))
             if row.metric in lower and row.ci_low is not None and row.ci_high is not None:
                 lower[row.metric].add_metric(labels, row.ci_low)
                 upper[row.metric].add_metric(labels, row.ci_high)
 
-        baseline_specs = [s for s in DAILY_METRICS if s.baseline]
+        baseline_specs = [s for s in METRICS if s.baseline]
         baseline = {
             s.metric: _gauge(
                 s.name + "_baseline",
@@ -353,15 +241,10 @@ class JudgeMonitorCollector:
             )
             for s in baseline_specs
         }
-        params = {
-            "day": day,
-            "start": day - dt.timedelta(days=BASELINE_DAYS),
-            "metrics": list(baseline),
-        }
-        for row in conn.execute(_BASELINE, params):
-            baseline[row.metric].add_metric(_labels(row), float(row.value))
+        for mean in means_before(conn, day=day, days=BASELINE_DAYS, metrics=list(baseline)):
+            baseline[mean.metric].add_metric(_labels(mean), mean.value)
 
-        for spec in DAILY_METRICS:
+        for spec in METRICS:
             yield main[spec.metric]
             if spec.has_ci:
                 yield lower[spec.metric]
@@ -384,8 +267,10 @@ class JudgeMonitorCollector:
         verdicts = _gauge("run_verdicts", _run_help("run_verdicts"), ["flow", "kind"])
         cost = _gauge("run_cost_dollars", _run_help("run_cost_dollars"), ["flow"], "dollars")
         bad = _gauge("run_bad_rows", _run_help("run_bad_rows"), ["flow"])
-        for row in conn.execute(_LATEST_RUNS):
-            counts: Mapping[str, Any] = row.counts or {}
+        # a run still going neither succeeded nor failed yet: it does not flip
+        # last_run_success to 0
+        for row in latest_finished_runs(conn):
+            counts: Mapping[str, Any] = row.counts
             success.add_metric([row.flow], 1.0 if row.status == "completed" else 0.0)
             if row.duration_s is not None:
                 duration.add_metric([row.flow], float(row.duration_s))
@@ -399,8 +284,9 @@ class JudgeMonitorCollector:
             ["flow"],
             "seconds",
         )
-        for row in conn.execute(_LAST_SUCCESS):
-            last.add_metric([row.flow], row.at.timestamp())
+        # the finish of the completed run for the newest day, not the newest finish
+        for flow, at in last_successes(conn).items():
+            last.add_metric([flow], at.timestamp())
         yield from (success, last, duration, verdicts, cost, bad)
 
 

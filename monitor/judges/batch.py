@@ -3,15 +3,16 @@
 Requests go up as one JSONL file, a batch is created, polled until it ends, and its output
 is mapped back by ``custom_id`` into the same ``Verdict`` records the synchronous judge
 gives. There is no repair round in batch mode (it would take another batch): an answer
-that is not a valid grade is stored as ``invalid`` with its raw text. A batch that fails,
-expires, or returns a transport error for any line raises ``JudgeError``.
+that is not a valid grade is stored as ``invalid`` with its raw text. A line the batch
+failed is a failed call of its item (``judge_each``); a batch that fails, expires or
+cannot be sent is a failed call of every item in it; ``judge`` raises the first.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import openai
@@ -22,6 +23,8 @@ from pydantic import ValidationError
 from monitor.config import JudgeConfig
 from monitor.errors import ConfigError, JudgeError
 from monitor.judges.llm import (
+    Answered,
+    Failed,
     LLMJudge,
     PointwiseAnswer,
     choice_of,
@@ -70,29 +73,55 @@ class BatchJudge(LLMJudge):
     #: tells ``judge_with_cache`` to submit all pending items as one batch, not in chunks
     submits_batches = True
 
+    @property
+    def portable(self) -> bool:
+        """A batch waits hours on the provider: it stays in the process that submitted it."""
+        return False
+
     def __repr__(self) -> str:
         return f"BatchJudge(name={self.name!r}, model={self.config.model!r})"
 
-    async def judge(self, items: Sequence[JudgeItem]) -> list[Verdict]:
-        """Submit one batch for every item that needs a call; wait; map answers back."""
-        verdicts: dict[int, Verdict] = {}
+    async def judge_each(
+        self,
+        items: Sequence[JudgeItem],
+        answered: Answered,
+        failed: Failed,
+        *,
+        stop: Callable[[], bool] | None = None,
+    ) -> None:
+        """Submit one batch for every item that needs a call; wait; map answers back.
+
+        Each answer goes to ``answered``; a line the batch failed goes to ``failed``, and
+        so does every item of a batch that failed, expired or could not be sent.
+        ``judge`` (inherited) raises the first of these failures instead.
+        """
         lines: list[dict[str, Any]] = []
         prepared: dict[str, tuple[int, str, bool]] = {}
         for index, item in enumerate(items):
             key, rendered = self._prepare(item)
             if isinstance(rendered, Verdict):
-                verdicts[index] = rendered
+                answered(index, rendered)
                 continue
             custom_id = f"item-{index}"
             prepared[custom_id] = (index, key, rendered.truncated)
             body = self.request_body(rendered.messages)
             body["response_format"] = format_for(self._format, "pointwise")
             lines.append({"custom_id": custom_id, "method": "POST", "url": _ENDPOINT, "body": body})
-        if lines:
+        if not lines or (stop is not None and stop()):
+            return
+        try:
             outputs = await self._run_batch(lines)
-            for custom_id, (index, key, truncated) in prepared.items():
-                verdicts[index] = self._from_output(outputs, custom_id, key, truncated)
-        return [verdicts[i] for i in range(len(items))]
+        except JudgeError as exc:
+            for index, _, _ in prepared.values():
+                failed(index, str(exc))
+            return
+        for custom_id, (index, key, truncated) in prepared.items():
+            try:
+                verdict = self._from_output(outputs, custom_id, key, truncated)
+            except JudgeError as exc:
+                failed(index, str(exc))
+                continue
+            answered(index, verdict)
 
     async def _run_batch(self, lines: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         payload = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)

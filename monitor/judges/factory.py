@@ -63,6 +63,4 @@ def build_ensemble(
 async def close_judges(judges: Sequence[Judge]) -> None:
     """Close each judge's HTTP client on the event loop that used it (local judges have none)."""
     for judge in judges:
-        close = getattr(judge, "aclose", None)
-        if close is not None:
-            await close()
+        await judge.aclose()

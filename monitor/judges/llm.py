@@ -1,11 +1,20 @@
 """A judge that asks an OpenAI-compatible chat endpoint (OpenAI, Azure, vLLM, Ollama…).
 
-Retries of 429/5xx/timeouts are the ``openai`` client's own (``max_retries``, backoff,
-``retry-after``); this module adds what the client cannot know: bounded concurrency,
-RPM/TPM budgets, structured output with a fallback to JSON mode, and one repair round for
-answers that are not a valid grade. An answer still invalid after the repair is stored as
-an ``invalid`` verdict with its raw text — never guessed, never dropped. An endpoint that
-fails beyond its retries raises ``JudgeError``; that is not a verdict.
+Retries of 429/5xx/timeouts/dropped connections are the ``openai`` client's own
+(``max_retries``, backoff, ``retry-after``); this module adds what the client cannot know:
+bounded concurrency, RPM/TPM budgets, structured output with a fallback to JSON mode, one
+repair round for answers that are not a valid grade, and the same bounded retries (with
+backoff) for a status 200 whose body is not a chat completion (an HTML page, a truncated
+or non-JSON body), which the client hands back as it came. An answer still invalid after
+the repair is stored as an ``invalid`` verdict with its raw text — never guessed, never
+dropped. An endpoint that fails beyond its retries is a *failed call*, never a verdict: a
+``JudgeError`` whose one line names the judge, the endpoint (no key, no query string)
+and the real cause ("connection refused", "answered HTTP 503", "an HTML page"...).
+``judge_each`` reports each item's verdict or failed call as soon as it is known and
+goes on with the others; ``judge`` raises the first failure.
+
+One module because it is one backend (one backend per file): the pointwise, reference
+and pairwise paths share the client, the limits and the repair round.
 """
 
 from __future__ import annotations
@@ -15,9 +24,10 @@ import json
 import logging
 import math
 import os
+import random
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -28,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from monitor.config import JudgeConfig
 from monitor.errors import ConfigError, InputError, JudgeError
 from monitor.judges.base import gather_or_raise, item_key, key_prefix
+from monitor.judges.endpoint import endpoint_label, not_a_completion, one_line, transport_cause
 from monitor.judges.limits import RateLimiter
 from monitor.judges.prompts import PromptTemplate, RenderedPrompt, clean_text, load_template
 from monitor.types import MAX_GRADE, JudgeItem, PairwiseVerdict, Result, Verdict, VerdictStatus
@@ -45,6 +56,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
+_STATUS_PREFIX = re.compile(r"^Error code: \d+ - ")
 _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.S)
 _GRADE_KEY = re.compile(r'"grade"\s*:\s*$')
 _REPAIR = (
@@ -56,6 +68,12 @@ _SHAPES = {
     "pairwise": '{"reasoning": "<short reasoning>", "preference": "A" | "B" | "tie"}',
 }
 NO_KEY_NEEDED = "no-key-needed"  # local endpoints (vLLM, Ollama) configured with api_key_env=None
+#: Backoff between retries of a malformed 200 answer, as the ``openai`` client's own.
+_RETRY_DELAY_S, _MAX_RETRY_DELAY_S = 0.5, 8.0
+#: Called with (index of the item, its verdict) as each answer arrives.
+Answered = Callable[[int, Verdict], None]
+#: Called with (index of the item, the one-line cause) for a call that failed for good.
+Failed = Callable[[int, str], None]
 
 
 class PointwiseAnswer(BaseModel):
@@ -243,8 +261,39 @@ class LLMJudge:
     def mode(self) -> str:
         return self._template.mode
 
+    @property
+    def portable(self) -> bool:
+        """Rebuildable in a worker process unless calls go through an injected client."""
+        return not self.has_injected_client
+
     async def judge(self, items: Sequence[JudgeItem]) -> list[Verdict]:
         """One verdict per item, in order; JudgeError if the endpoint fails for good."""
+        out: list[Verdict | None] = [None] * len(items)
+
+        def answered(index: int, verdict: Verdict) -> None:
+            out[index] = verdict
+
+        def failed(index: int, cause: str) -> None:
+            raise JudgeError(cause)  # the first failure cancels the other calls
+
+        await self.judge_each(items, answered, failed)
+        return [v for v in out if v is not None]
+
+    async def judge_each(
+        self,
+        items: Sequence[JudgeItem],
+        answered: Answered,
+        failed: Failed,
+        *,
+        stop: Callable[[], bool] | None = None,
+    ) -> None:
+        """Judge every item, passing each verdict to ``answered`` as soon as it arrives.
+
+        A call that fails beyond its retries (the endpoint down, timing out, answering
+        5xx or something that is not a chat completion) goes to ``failed`` with its
+        one-line cause, and the other items go on. Items still waiting for a slot when
+        ``stop()`` turns true are not asked at all (neither callback hears of them).
+        """
         if self.mode == "reference":
             for index, item in enumerate(items):
                 if item.reference is None:
@@ -252,8 +301,17 @@ class LLMJudge:
                         f"judge {self.name!r} grades against a reference, but item {index} "
                         f"(result {item.result.id!r}) has none"
                     )
-        tasks = [self._judge_one(item) for item in items]
-        return await gather_or_raise(tasks)
+
+        async def one(index: int, item: JudgeItem) -> None:
+            try:
+                verdict = await self._judge_one(item, stop)
+            except JudgeError as exc:
+                failed(index, str(exc))
+                return
+            if verdict is not None:
+                answered(index, verdict)
+
+        await gather_or_raise([one(index, item) for index, item in enumerate(items)])
 
     async def judge_pairwise(self, query: str, a: Result, b: Result) -> PairwiseVerdict:
         """Which of ``a`` and ``b`` serves ``query`` better, asked in both orders."""
@@ -264,7 +322,7 @@ class LLMJudge:
         orders = [(a, b), (b, a)]
         outcomes = await gather_or_raise(
             [
-                self._ask(
+                self._ask_now(
                     self._pair_template.render(
                         query=query_text,
                         result_a=first.content,
@@ -337,11 +395,16 @@ class LLMJudge:
         )
         return key, rendered
 
-    async def _judge_one(self, item: JudgeItem) -> Verdict:
+    async def _judge_one(
+        self, item: JudgeItem, stop: Callable[[], bool] | None = None
+    ) -> Verdict | None:
+        """The item's verdict; None if ``stop()`` said to give up before it was asked."""
         key, rendered = self._prepare(item)
         if isinstance(rendered, Verdict):
             return rendered
-        outcome = await self._ask(rendered.messages, PointwiseAnswer, "pointwise")
+        outcome = await self._ask(rendered.messages, PointwiseAnswer, "pointwise", stop)
+        if outcome is None:
+            return None
         answer = outcome.parsed
         if isinstance(answer, PointwiseAnswer):
             status, grade, reasoning = VerdictStatus.OK, answer.grade, answer.reasoning
@@ -401,11 +464,28 @@ class LLMJudge:
 
     # -- the endpoint ----------------------------------------------------------------------
 
-    async def _ask(
+    async def _ask_now(
         self, messages: list[dict[str, str]], model: type[BaseModel], mode: str
     ) -> _Outcome:
-        """Ask once; if the answer is unusable, ask once more with a repair instruction."""
-        completion, latency = await self._complete(messages, mode)
+        outcome = await self._ask(messages, model, mode)
+        assert outcome is not None  # nothing can stop it
+        return outcome
+
+    async def _ask(
+        self,
+        messages: list[dict[str, str]],
+        model: type[BaseModel],
+        mode: str,
+        stop: Callable[[], bool] | None = None,
+    ) -> _Outcome | None:
+        """Ask once; if the answer is unusable, ask once more with a repair instruction.
+
+        None if ``stop()`` is true once a slot is free: the question is not asked.
+        """
+        answer = await self._complete(messages, mode, stop)
+        if answer is None:
+            return None
+        completion, latency = answer
         raw = content_of(completion)
         parsed, error = parse_answer(raw, model)
         outcome = _Outcome(parsed, raw, error, *usage_of(completion), latency)
@@ -415,7 +495,7 @@ class LLMJudge:
                 {"role": "assistant", "content": raw},
                 {"role": "user", "content": _REPAIR.format(error=error, shape=_SHAPES[mode])},
             ]
-            completion, latency = await self._complete(repair, mode)
+            completion, latency = await self._complete_now(repair, mode)
             raw = content_of(completion)
             parsed, error = parse_answer(raw, model)
             in_tokens, out_tokens = usage_of(completion)
@@ -431,9 +511,18 @@ class LLMJudge:
             outcome.expected = expected_grade(choice_of(completion).get("logprobs"))
         return outcome
 
-    async def _complete(self, messages: list[dict[str, str]], mode: str) -> tuple[Any, float]:
+    async def _complete_now(self, messages: list[dict[str, str]], mode: str) -> tuple[Any, float]:
+        answer = await self._complete(messages, mode)
+        assert answer is not None  # nothing can stop it
+        return answer
+
+    async def _complete(
+        self, messages: list[dict[str, str]], mode: str, stop: Callable[[], bool] | None = None
+    ) -> tuple[Any, float] | None:
         config = self._config
         async with self._semaphore():
+            if stop is not None and stop():
+                return None
             if self._rpm is not None:
                 await self._rpm.acquire()
             if self._tpm is not None:
@@ -445,6 +534,7 @@ class LLMJudge:
     async def _post(
         self, client: AsyncOpenAI, kwargs: dict[str, Any], mode: str
     ) -> tuple[Any, float]:
+        malformed = 0  # answers with status 200 that were not a chat completion
         while True:
             fmt = self._format
             started = time.perf_counter()
@@ -457,7 +547,13 @@ class LLMJudge:
                 # costs a tenth of the client's CPU per call, and only the content,
                 # usage and logprobs are read (defensively) here.
                 completion = await client.post("/chat/completions", body=body, cast_to=object)
-                return completion, (time.perf_counter() - started) * 1000
+                problem = not_a_completion(completion)
+                if not problem:
+                    return completion, (time.perf_counter() - started) * 1000
+            except json.JSONDecodeError as exc:
+                # a JSON content type with a body cut short or not JSON: the client
+                # does not retry this, it is the response's own parse that failed
+                problem = f"sent a truncated or malformed JSON body ({exc.msg})"
             except openai.BadRequestError as exc:
                 if fmt != "json_schema":
                     raise self.endpoint_error(exc) from None
@@ -468,8 +564,15 @@ class LLMJudge:
                     exc.message,
                 )
                 self._format = "json_object"
+                continue
             except openai.APIError as exc:
                 raise self.endpoint_error(exc) from None
+            # a protocol fault, not the model's answer: retried as the client retries
+            malformed += 1
+            if malformed > self._config.max_retries:
+                raise JudgeError(self._failure(problem))
+            delay = min(_RETRY_DELAY_S * 2 ** (malformed - 1), _MAX_RETRY_DELAY_S)
+            await asyncio.sleep(delay * random.uniform(0.75, 1.0))  # jitter, as the client's
 
     def request_body(self, messages: list[dict[str, str]]) -> dict[str, Any]:
         """The chat-completions arguments besides ``response_format``."""
@@ -488,21 +591,20 @@ class LLMJudge:
 
     def endpoint_error(self, exc: openai.APIError) -> JudgeError:
         """A one-line JudgeError for a failure the client's retries did not cure."""
-        if isinstance(exc, openai.APITimeoutError):
-            what = f"did not answer within {self._config.timeout_s:g}s"
-        elif isinstance(exc, openai.APIConnectionError):
-            what = f"cannot be reached ({exc.message})"
-        elif isinstance(exc, openai.APIStatusError):
-            what = f"answered HTTP {exc.status_code}: {exc.message}"
+        if isinstance(exc, openai.APIStatusError):
+            said = _STATUS_PREFIX.sub("", exc.message)  # the client's "Error code: 500 - "
+            what = f"answered HTTP {exc.status_code}: {one_line(said)}"
+        elif isinstance(exc, openai.APIConnectionError):  # a timeout is one too
+            what = transport_cause(exc, self._config.timeout_s)
         else:
-            what = f"gave an unusable response: {exc.message}"
+            what = f"gave an unusable response: {one_line(exc.message)}"
         return JudgeError(self._failure(what))
 
     def _failure(self, what: str) -> str:
-        endpoint = self._config.base_url or "api.openai.com"
+        retries = self._config.max_retries
         return (
-            f"judge {self.name!r}: endpoint {endpoint} {what} "
-            f"(after {self._config.max_retries} retries)"
+            f"judge {self.name!r}: endpoint {endpoint_label(self._config.base_url)}: {what} "
+            f"(after {retries} {'retry' if retries == 1 else 'retries'})"
         )
 
     def _client(self) -> AsyncOpenAI:

@@ -80,6 +80,18 @@ class ScoringJudge:
         """Hash of the scoring method and cut points: changing either re-grades."""
         return self._version
 
+    @property
+    def mode(self) -> str:
+        return "pointwise"
+
+    async def aclose(self) -> None:
+        """A local judge holds no client: nothing to close."""
+
+    def with_thresholds(self, thresholds: Sequence[float]) -> ScoringJudge:
+        """The same judge with other cut points."""
+        config = self._config.model_copy(update={"thresholds": [float(t) for t in thresholds]})
+        return type(self)(config)
+
     def scores(self, items: Sequence[JudgeItem]) -> list[float]:
         """The continuous score of each item, before thresholds."""
         raise NotImplementedError

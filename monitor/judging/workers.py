@@ -3,12 +3,13 @@
 The ``openai`` client spends about a millisecond of CPU per call. Three judges at 64
 concurrent calls of 200 ms ask for 960 calls a second, more than one Python process can
 drive, so on a big run each LLM judge gets a process of its own. A worker runs exactly
-what in-process judging runs (``judging.judge_one``: the cache lookup, chunks, every
-chunk stored in the verdict cache as it arrives), on its own event loop and its own
-connection to the database; only the items go in and the verdicts come back, each chunk's
-as soon as it is stored (while the parent mostly waits, not all at once at the end). A
-worker that dies loses at most its chunks in flight: the parent keeps what it was sent,
-and the rerun finds the rest in the cache.
+what in-process judging runs (``judging.judge_one``: the cache lookup, chunks, answers
+flushed to the verdict cache in small batches as they arrive), on its own event loop and
+its own connection to the database; only the items go in and the verdicts come back,
+each flushed batch as soon as it is stored (while the parent mostly waits, not all at
+once at the end), failed calls counted in the tallies. A worker that dies loses at most
+its calls in flight and its last half second of answers: the parent keeps what it was
+sent, and the rerun finds the rest in the cache.
 
 Only judges that can be rebuilt from their configuration move (plain ``llm`` judges
 without an injected client); local judges and Batch API judges stay in the process.
@@ -30,13 +31,12 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sqlalchemy import create_engine
 
-from monitor.judges.base import Judge
-from monitor.judges.llm import LLMJudge
+from monitor.judges.base import Judge, Portable
 from monitor.store.db import Database
 from monitor.types import JudgeItem, Result, Verdict
 
 if TYPE_CHECKING:
-    from monitor.judging import JudgeTally, Progress
+    from monitor.judging.cache import JudgeTally, Progress
 
 __all__ = ["AUTO_MIN_ITEMS", "movable", "run_in_workers", "warm_workers", "worker_count"]
 
@@ -56,7 +56,7 @@ _warm: list[Worker] = []
 
 def movable(judge: Judge) -> bool:
     """Whether ``judge`` can be rebuilt from its configuration in another process."""
-    return type(judge) is LLMJudge and not judge.has_injected_client
+    return isinstance(judge, Portable) and judge.portable
 
 
 def worker_count(requested: int, judges: Sequence[Judge], items: int) -> int:
@@ -120,10 +120,11 @@ async def run_in_workers(
     workers: int,
     chunk: int,
     progress: Progress | None,
+    max_failed: int | None = None,
 ) -> dict[str, Outcome]:
     """Every judge's verdicts and tally, judged in ``workers`` processes (judges shared out).
 
-    A worker is ``python -m monitor.judge_workers`` (one ``warm_workers`` started ahead,
+    A worker is ``python -m monitor.judging.workers`` (one ``warm_workers`` started ahead,
     or a new one): its job, then the items (pickled once for all workers, while the
     workers set up their judges), arrive as two pickles on stdin; verdicts (a chunk at a
     time), progress and the tallies leave as pickled frames on stdout. Progress is
@@ -142,7 +143,7 @@ async def run_in_workers(
             *(
                 _drive(
                     process,
-                    (where, [j.config for j in group], chunk),
+                    (where, [j.config for j in group], chunk, max_failed),
                     shipped,
                     len(items),
                     progress,
@@ -249,7 +250,7 @@ def _unpack(rows: list[tuple[Any, ...]]) -> list[JudgeItem]:
 
 
 def _tally(error: str) -> JudgeTally:
-    from monitor.judging import JudgeTally
+    from monitor.judging.cache import JudgeTally
 
     return JudgeTally(errors=[error])
 
@@ -279,7 +280,7 @@ def main() -> None:
         # what judging needs beyond this module, imported before the job arrives (a
         # warm worker waits for it while the day is sampled)
         import monitor.judges.factory
-        import monitor.judging  # noqa: F401
+        import monitor.judging.cache  # noqa: F401
 
         send("done", asyncio.run(_judge_group(send, sys.stdin.buffer)))
     except BaseException as exc:  # every failure goes back to the parent
@@ -294,9 +295,9 @@ async def _judge_group(send: Callable[..., None], stdin: BinaryIO) -> dict[str, 
     """Read the job, set up its judges and database, then read the items and judge them;
     the verdicts are sent as they come, the tallies returned."""
     from monitor.judges.factory import build_judge, close_judges
-    from monitor.judging import judge_one
+    from monitor.judging.cache import judge_one
 
-    (url, described), configs, chunk = pickle.load(stdin)
+    (url, described), configs, chunk, max_failed = pickle.load(stdin)
     engine = create_engine(url, pool_pre_ping=True)
     database = Database(engine=engine, url=url, where=described, embedded=False)
 
@@ -315,7 +316,15 @@ async def _judge_group(send: Callable[..., None], stdin: BinaryIO) -> dict[str, 
         items = _unpack(pickle.load(stdin))
         results = await asyncio.gather(
             *(
-                judge_one(database, judge, items, chunk, progress, answered_by(judge.name))
+                judge_one(
+                    database,
+                    judge,
+                    items,
+                    chunk,
+                    progress,
+                    answered_by(judge.name),
+                    max_failed=max_failed,
+                )
                 for judge in judges
             )
         )

@@ -22,12 +22,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from sqlalchemy import Connection, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Connection
 
 from monitor.errors import InputError
 from monitor.sources.trec import read_tsv
-from monitor.store import models
+from monitor.store import repository as repo
+from monitor.store import sample_reads
 from monitor.store.db import Database
 from monitor.types import MAX_GRADE, normalize_query
 
@@ -52,7 +52,6 @@ FORMATS: tuple[str, ...] = ("csv", "jsonl", "qrels")
 
 #: How many bad lines an error message lists before it only gives the total.
 MAX_LISTED = 20
-_CHUNK = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,22 +346,9 @@ def _sample_results(
     conn: Connection, query_norms: Sequence[str]
 ) -> tuple[bool, dict[str, list[tuple[str, str, str]]]]:
     """Whether any sample is stored, and the stored (id, title, text) per query."""
-    any_sample = conn.execute(text("SELECT EXISTS (SELECT 1 FROM samples)")).scalar_one()
-    found: dict[str, list[tuple[str, str, str]]] = {}
-    if not any_sample:
-        return False, found
-    rows = conn.execute(
-        text(
-            "SELECT DISTINCT s.query_norm, r->>'id' AS id, coalesce(r->>'title', '') AS title, "
-            "coalesce(r->>'text', '') AS body FROM samples s "
-            "CROSS JOIN LATERAL jsonb_array_elements(s.results) r "
-            "WHERE s.query_norm = ANY(:q)"
-        ),
-        {"q": list(set(query_norms))},
-    )
-    for r in rows:
-        found.setdefault(r.query_norm, []).append((r.id, r.title, r.body))
-    return True, found
+    if not sample_reads.any_sample_stored(conn):
+        return False, {}
+    return True, sample_reads.query_results(conn, query_norms=query_norms)
 
 
 def _text_id(result_text: str) -> str:
@@ -383,53 +369,25 @@ def _resolve(row: LabelRow, stored: Sequence[tuple[str, str, str]]) -> LabelRow:
 
 
 def _existing_grades(conn: Connection, rows: Sequence[LabelRow]) -> dict[tuple[str, str, str], int]:
-    found: dict[tuple[str, str, str], int] = {}
-    for start in range(0, len(rows), _CHUNK):
-        chunk = rows[start : start + _CHUNK]
-        result = conn.execute(
-            text(
-                "SELECT h.query_norm, h.result_id, h.annotator, h.grade FROM human_labels h "
-                "JOIN unnest(CAST(:q AS text[]), CAST(:r AS text[]), CAST(:a AS text[])) "
-                "AS k(q, r, a) ON h.query_norm = k.q AND h.result_id = k.r AND h.annotator = k.a"
-            ),
-            {
-                "q": [r.query_norm for r in chunk],
-                "r": [r.result_id for r in chunk],
-                "a": [r.annotator for r in chunk],
-            },
-        )
-        for q, r, a, g in result:
-            found[(q, r, a)] = int(g)
-    return found
+    return sample_reads.label_grades(conn, keys=[r.key() for r in rows])
+
+
+def _new_label(row: LabelRow) -> repo.NewLabel:
+    assert row.result_id is not None, "labels are resolved to a result id before storing"
+    return repo.NewLabel(
+        query_id=row.query_id,
+        query_text=row.query_text,
+        query_norm=row.query_norm,
+        result_id=row.result_id,
+        result_text=row.result_text,
+        grade=row.grade,
+        annotator=row.annotator,
+    )
 
 
 def _upsert(conn: Connection, rows: Sequence[LabelRow], source: str) -> None:
     """Insert new labels and change the grade of stored ones whose grade differs."""
-    for start in range(0, len(rows), _CHUNK):
-        values = [
-            {
-                "query_id": r.query_id,
-                "query_text": r.query_text,
-                "query_norm": r.query_norm,
-                "result_id": r.result_id,
-                "result_text": r.result_text,
-                "grade": r.grade,
-                "annotator": r.annotator,
-                "source": source,
-            }
-            for r in rows[start : start + _CHUNK]
-        ]
-        stmt = insert(models.HumanLabel).values(values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["query_norm", "result_id", "annotator"],
-            set_={
-                "grade": stmt.excluded.grade,
-                "source": stmt.excluded.source,
-                "result_text": stmt.excluded.result_text,
-            },
-            where=models.HumanLabel.grade.is_distinct_from(stmt.excluded.grade),
-        )
-        conn.execute(stmt)
+    repo.upsert_human_labels(conn, labels=[_new_label(r) for r in rows], source=source)
 
 
 def import_labels(
@@ -508,40 +466,6 @@ class DisagreementRow:
     judges: tuple[JudgeOpinion, ...]
 
 
-_DISAGREED = text(
-    """
-    SELECT e.sample_id, s.ranker, s.query_id, s.query_text, e.result_id, e.position,
-           e.grade, e.disagreement, coalesce(r.title, '') AS title, coalesce(r.body, '') AS body,
-           coalesce(v.spread, 0) AS spread
-    FROM ensemble_grades e
-    JOIN samples s ON s.id = e.sample_id
-    LEFT JOIN LATERAL (
-        SELECT x->>'title' AS title, x->>'text' AS body
-        FROM jsonb_array_elements(s.results) x WHERE x->>'id' = e.result_id LIMIT 1
-    ) r ON true
-    LEFT JOIN LATERAL (
-        SELECT stddev_pop(grade) AS spread FROM verdicts
-        WHERE sample_id = e.sample_id AND result_id = e.result_id AND status = 'ok'
-          AND mode = 'pointwise'
-    ) v ON true
-    WHERE s.sample_date = :day
-    ORDER BY e.disagreement DESC NULLS LAST, spread DESC, s.query_norm, e.position, s.ranker
-    LIMIT :limit
-    """
-)
-
-_OPINIONS = text(
-    """
-    SELECT v.sample_id, v.result_id, j.name, v.grade, v.status, v.reasoning
-    FROM verdicts v JOIN judges j ON j.id = v.judge_id
-    JOIN unnest(CAST(:s AS bigint[]), CAST(:r AS text[])) AS k(s, r)
-      ON v.sample_id = k.s AND v.result_id = k.r
-    WHERE v.mode = 'pointwise'
-    ORDER BY j.name, v.id
-    """
-)
-
-
 def export_disagreements(
     database: Database, *, day: dt.date, limit: int = 50
 ) -> list[DisagreementRow]:
@@ -554,30 +478,29 @@ def export_disagreements(
     if limit <= 0:
         raise InputError(f"--limit must be a positive number, got {limit}")
     with database.engine.connect() as conn:
-        picked = conn.execute(_DISAGREED, {"day": day, "limit": limit}).all()
+        picked = sample_reads.most_disagreed(conn, day=day, limit=limit)
         opinions: dict[tuple[int, str], dict[str, JudgeOpinion]] = {}
         if picked:
-            found = conn.execute(
-                _OPINIONS,
-                {"s": [p.sample_id for p in picked], "r": [p.result_id for p in picked]},
+            found = sample_reads.pointwise_opinions(
+                conn, pairs=[(p.sample_id, p.result_id) for p in picked]
             )
             for o in found:
-                opinions.setdefault((o.sample_id, o.result_id), {})[o.name] = JudgeOpinion(
-                    judge=o.name, grade=o.grade, status=o.status, reasoning=o.reasoning
+                opinions.setdefault((o.sample_id, o.result_id), {})[o.judge] = JudgeOpinion(
+                    judge=o.judge, grade=o.grade, status=o.status, reasoning=o.reasoning
                 )
     return [
         DisagreementRow(
-            sample_id=int(p.sample_id),
+            sample_id=p.sample_id,
             ranker=p.ranker,
             query_id=p.query_id,
             query=p.query_text,
             result_id=p.result_id,
-            position=int(p.position),
+            position=p.position,
             title=p.title,
             text=p.body,
             ensemble_grade=p.grade,
             disagreement=p.disagreement,
-            spread=float(p.spread),
+            spread=p.spread,
             judges=tuple(opinions.get((p.sample_id, p.result_id), {}).values()),
         )
         for p in picked

@@ -109,6 +109,15 @@ class MetricRow:
         """A row from an estimate."""
         return cls(metric, segment, judge, k, est.value, est.ci_low, est.ci_high, est.n, est.reason)
 
+    @property
+    def key(self) -> tuple[str, str, str, int]:
+        return (self.metric, self.segment, self.judge, self.k)
+
+    @property
+    def label(self) -> str:
+        """``ndcg@10``, ``human_f1@2`` or the bare name when k is 0."""
+        return f"{self.metric}@{self.k}" if self.k else self.metric
+
 
 def _value(
     metric: str,

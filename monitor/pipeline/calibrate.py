@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor.calibration import (
+from monitor.config import JudgeConfig, Settings, SourceConfig
+from monitor.errors import InputError
+from monitor.judges.base import Judge, Scorer
+from monitor.judges.factory import build_ensemble, close_judges
+from monitor.judging.cache import JudgeTally, Progress
+from monitor.judging.ensemble import judge_with_cache
+from monitor.labels.calibration import (
     ENSEMBLE,
     CalibrationReport,
     LabeledPair,
@@ -29,12 +35,6 @@ from monitor.calibration import (
     qrels_index,
     score_correlation,
 )
-from monitor.config import JudgeConfig, Settings, SourceConfig
-from monitor.errors import InputError
-from monitor.judges.base import Judge
-from monitor.judges.factory import build_ensemble, build_judge, close_judges
-from monitor.judges.semantic import SemanticJudge
-from monitor.judging import JudgeTally, Progress, judge_with_cache
 from monitor.metrics.estimate import Estimate
 from monitor.metrics.thresholds import ThresholdFit, fit_thresholds
 from monitor.sources.trec import TrecSource, read_qrels
@@ -47,7 +47,6 @@ __all__ = [
     "judge_pairs",
     "lexical_guard",
     "read_runs",
-    "refit_judge",
     "run_calibration",
     "store_calibration",
 ]
@@ -119,14 +118,6 @@ def judge_pairs(
         ]
         for name, answers in verdicts.items()
     }
-
-
-def refit_judge(judge: Judge, thresholds: Sequence[float]) -> Judge:
-    """The same local judge with fitted cut points (a semantic judge keeps its embeddings)."""
-    if isinstance(judge, SemanticJudge):
-        return judge.with_thresholds(thresholds)
-    config = judge.config.model_copy(update={"thresholds": [float(t) for t in thresholds]})
-    return build_judge(config)
 
 
 def _num(value: float) -> str:
@@ -222,12 +213,11 @@ def run_calibration(
     fitted: dict[str, Judge] = {}
     human = [p.human for p in pairs]
     for judge in judges:
-        score_fn = getattr(judge, "scores", None)
-        if not fit or judge.config.kind == "llm" or score_fn is None:
+        if not fit or not isinstance(judge, Scorer):
             continue
-        scores = score_fn(_items(pairs))
+        scores = judge.scores(_items(pairs))
         fits[judge.name] = fit_thresholds(scores, human, groups=[p.qid for p in pairs])
-        fitted[judge.name] = refit_judge(judge, fits[judge.name].thresholds)
+        fitted[judge.name] = judge.with_thresholds(fits[judge.name].thresholds)
     if fitted:
         grades.update(judge_pairs(database, list(fitted.values()), pairs, progress, warnings))
     report = build_report(records, qrels, pairs, grades, k=k, unjudged=unjudged, n_boot=bootstrap)

@@ -13,19 +13,21 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from sqlalchemy import text
 
-from monitor.config import Settings
-from monitor.errors import InputError
-from monitor.judges.base import Judge
-from monitor.judging import Progress
+from monitor.config import Settings, SourceConfig
+from monitor.errors import ConfigError, InputError
+from monitor.judges.base import Judge, PairwiseJudge
+from monitor.judges.factory import build_ensemble, close_judges
+from monitor.judging.cache import Progress
 from monitor.metrics.estimate import Estimate, weighted_mean
 from monitor.metrics.quality import query_figures
-from monitor.pipeline import (
+from monitor.pipeline.day import first_line
+from monitor.pipeline.steps import (
     JudgeOutcome,
     day_window,
     judge_as_configured,
@@ -33,15 +35,38 @@ from monitor.pipeline import (
     load_samples,
     raise_for_judging,
 )
+from monitor.progress import judge_progress
 from monitor.sampling import sample_day
 from monitor.sources.base import Source
+from monitor.sources.factory import build_source
 from monitor.store import repository as repo
+from monitor.store.calibrations import calibrated_settings
 from monitor.store.db import Database
+from monitor.store.models import COMPARE_PREFIX
+from monitor.store.sample_reads import ensemble_grades_of, pairwise_judgments_of
 from monitor.types import PairwiseVerdict, Result, SampledQuery
 
-__all__ = ["CompareResult", "compare_rankers", "ranking_as_result"]
+__all__ = [
+    "PRODUCTION",
+    "CompareResult",
+    "compare_rankers",
+    "ranker_source",
+    "ranking_as_result",
+    "run_compare",
+]
 
 TOP_SHOWN = 5
+PRODUCTION = "production"
+
+
+def ranker_source(settings: Settings, name: str) -> SourceConfig:
+    """``production`` is the configured source; other names come from ``[rankers.NAME]``."""
+    if name == PRODUCTION:
+        return settings.source
+    if name not in settings.rankers:
+        known = ", ".join([PRODUCTION, *sorted(settings.rankers)])
+        raise ConfigError(f"unknown ranker {name!r}; configured rankers: {known}")
+    return settings.rankers[name]
 
 
 @dataclass(frozen=True)
@@ -83,14 +108,7 @@ def _pairwise_done(
 ) -> dict[tuple[str, int], tuple[str, bool]]:
     """Stored judgments by (query, judge id): the same judge configuration only."""
     with database.engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT query_norm, judge_id, winner, consistent FROM pairwise_judgments "
-                "WHERE judgment_date = :d AND a_id = :a AND b_id = :b"
-            ),
-            {"d": day, "a": a, "b": b},
-        )
-        return {(r.query_norm, int(r.judge_id)): (r.winner, bool(r.consistent)) for r in rows}
+        return pairwise_judgments_of(conn, day=day, a=a, b=b)
 
 
 def _store_pairwise(
@@ -144,7 +162,7 @@ def _store_pairwise(
 async def _pairwise(
     database: Database,
     day: dt.date,
-    judges: list[Any],
+    judges: list[PairwiseJudge],
     pairs: list[tuple[str, str, Result, Result]],
     name_a: str,
     name_b: str,
@@ -156,7 +174,7 @@ async def _pairwise(
     fresh: list[tuple[str, PairwiseVerdict]] = []
     inconsistent = 0
 
-    async def ask(judge: Any, norm: str, query: str, a: Result, b: Result) -> None:
+    async def ask(judge: PairwiseJudge, norm: str, query: str, a: Result, b: Result) -> None:
         nonlocal inconsistent
         verdict: PairwiseVerdict = await judge.judge_pairwise(query, a, b)
         fresh.append((norm, verdict))
@@ -213,9 +231,9 @@ async def compare_rankers(
         results_b = b_lists.get(q.record.normalized_query)
         if results_b is None:
             continue
-        kept.append(replace(q, record=replace(q.record, ranker=f"compare:{name_a}")))
+        kept.append(replace(q, record=replace(q.record, ranker=COMPARE_PREFIX + name_a)))
         kept_b.append(
-            replace(q, record=replace(q.record, ranker=f"compare:{name_b}", results=results_b))
+            replace(q, record=replace(q.record, ranker=COMPARE_PREFIX + name_b, results=results_b))
         )
     if not kept:
         raise InputError(
@@ -224,21 +242,12 @@ async def compare_rankers(
     top_k = settings.sampling.top_k
     with database.engine.begin() as conn:
         repo.upsert_samples(conn, day=day, queries=kept + kept_b, top_k=top_k)
-    stored_a = load_samples(database, day, ranker=f"compare:{name_a}")
-    stored_b = load_samples(database, day, ranker=f"compare:{name_b}")
+    stored_a = load_samples(database, day, ranker=COMPARE_PREFIX + name_a)
+    stored_b = load_samples(database, day, ranker=COMPARE_PREFIX + name_b)
     judged = await judge_as_configured(database, settings, judges, stored_a + stored_b, progress)
     raise_for_judging(judged)  # no comparison from what a failing judge left out
     with database.engine.connect() as conn:
-        grades = {
-            (r.sample_id, r.position): r.grade
-            for r in conn.execute(
-                text(
-                    "SELECT sample_id, position, grade FROM ensemble_grades "
-                    "WHERE sample_id = ANY(:ids)"
-                ),
-                {"ids": [s.id for s in stored_a + stored_b]},
-            )
-        }
+        grades = ensemble_grades_of(conn, sample_ids=[s.id for s in stored_a + stored_b])
 
     def ndcg(sample_id: int, results: tuple[Result, ...]) -> float:
         listed = tuple(grades.get((sample_id, r.position)) for r in results)
@@ -249,7 +258,7 @@ async def compare_rankers(
     weights = np.array([a.weight for a, _ in rows])
     nd_a = np.array([ndcg(a.id, a.results) for a, _ in rows])
     nd_b = np.array([ndcg(b.id, b.results) for _, b in rows])
-    pairwise_judges = [j for j in judges if hasattr(j, "judge_pairwise")]
+    pairwise_judges = [j for j in judges if isinstance(j, PairwiseJudge)]
     if pairwise_judges:
         pairs = [
             (
@@ -287,3 +296,71 @@ async def compare_rankers(
         judged=judged,
         pairwise_cost_usd=pairwise_cost,
     )
+
+
+def run_compare(
+    database: Database, settings: Settings, day: dt.date, a: str, b: str
+) -> CompareResult:
+    """Compare rankers ``a`` and ``b`` on ``day``, with the run recorded in ``runs``.
+
+    The same calibrated judges as the daily run; a failure is recorded (status
+    ``failed``, the error's first line, as ``run_day`` records it) and raised.
+    """
+    source_a, source_b = ranker_source(settings, a), ranker_source(settings, b)
+    started = time.monotonic()
+    with database.engine.begin() as conn:
+        run_id = repo.start_run(
+            conn,
+            flow="compare",
+            run_date=day,
+            config_hash=settings.config_hash(),
+            run_key=f"{a}~{b}",
+        )
+
+    def finish(status: str, counts: dict[str, Any], cost: float, error: str | None) -> None:
+        with database.engine.begin() as conn:
+            repo.finish_run(
+                conn,
+                run_id=run_id,
+                status=status,
+                counts=counts,
+                cost_usd=cost,
+                duration_s=time.monotonic() - started,
+                error=error,
+            )
+
+    async def judged() -> CompareResult:
+        with database.engine.connect() as conn:
+            calibrated = calibrated_settings(conn, settings)
+        judges = build_ensemble(calibrated.judges)
+        try:
+            return await compare_rankers(
+                database,
+                calibrated,
+                day,
+                name_a=a,
+                source_a=build_source(source_a),
+                name_b=b,
+                source_b=build_source(source_b),
+                judges=judges,
+                progress=judge_progress,
+            )
+        finally:
+            await close_judges(judges)
+
+    try:
+        result = asyncio.run(judged())
+    except KeyboardInterrupt:
+        finish("aborted", {}, 0.0, "interrupted (Ctrl-C)")
+        raise
+    except Exception as exc:
+        finish("failed", {}, 0.0, first_line(exc))
+        raise
+    counts = {
+        "queries": result.queries,
+        "judged": result.judged.paid,
+        "cached": result.judged.cached,
+        "invalid": result.judged.invalid,
+    }
+    finish("completed", counts, result.cost_usd, None)
+    return result

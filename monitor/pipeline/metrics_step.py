@@ -1,10 +1,11 @@
 """The metrics step: read a day's stored verdicts, compute its figures, store them.
 
 Production's samples are every ranker's except the ``compare:*`` rankings that the
-compare flow stores beside them.
+compare flow stores beside them (``monitor.store.models.PRODUCTION_SAMPLES``).
 
-The reading is here; the statistics are the pure functions of ``monitor.metrics``.
-Recomputing a day replaces its ``daily_metrics`` rows, so the step is idempotent.
+The queries are ``monitor.store.metric_reads``; the statistics are the pure functions of
+``monitor.metrics``; this step puts the one into the other. Recomputing a day replaces
+its ``daily_metrics`` rows, so the step is idempotent.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from monitor.config import Settings
 from monitor.metrics.daily import (
@@ -29,75 +30,30 @@ from monitor.metrics.daily import (
     compute_judge_health,
     compute_quality,
 )
+from monitor.store import metric_reads
 from monitor.store import repository as repo
 from monitor.store.db import Database
+from monitor.store.reads import daily_series
 
 __all__ = ["compute_day_metrics", "ndcg_history"]
 
 CHANGEPOINT_K = 10
 
-# A judge whose prompt or cut points changed gets a new ``judges`` row; a day rerun
-# after such a change holds both generations' verdicts. Figures use, per day and judge
-# name, the newest generation only. Bound to ``:a``/``:b``, the dates read.
-_CURRENT = (
-    "(s.sample_date, v.judge_id) IN (SELECT DISTINCT ON (s2.sample_date, j2.name) "
-    "s2.sample_date, j2.id FROM verdicts v2 JOIN samples s2 ON s2.id = v2.sample_id "
-    "JOIN judges j2 ON j2.id = v2.judge_id WHERE s2.sample_date BETWEEN :a AND :b "
-    "ORDER BY s2.sample_date, j2.name, j2.id DESC)"
-)
-
 
 def _graded_queries(conn: Connection, day: dt.date) -> list[GradedQuery]:
-    # one row per sample, its ensemble grades in rank order: a row per graded position
-    # would decode the sample's segment JSON once per position
-    rows = conn.execute(
-        text(
-            "SELECT s.id, s.segment, s.weight, "
-            "array_agg(e.grade ORDER BY e.position) FILTER (WHERE e.position IS NOT NULL) "
-            "FROM samples s LEFT JOIN ensemble_grades e ON e.sample_id = s.id "
-            "WHERE s.sample_date = :d AND s.ranker NOT LIKE 'compare:%' "
-            "GROUP BY s.id ORDER BY s.id"
-        ),
-        {"d": day},
-    ).all()
     return [
         GradedQuery(
-            sample_id=int(sample_id),
+            sample_id=sample_id,
             segment={str(k): str(v) for k, v in (segment or {}).items()},
-            weight=float(weight),
+            weight=weight,
             grades=tuple(grades or ()),
         )
-        for sample_id, segment, weight, grades in rows
+        for sample_id, segment, weight, grades in metric_reads.graded_queries(conn, day=day)
     ]
 
 
 def _verdict_rows(conn: Connection, day: dt.date) -> list[JudgeVerdictRow]:
-    # Result lengths are counted by Postgres: fetching the results' JSON to count them
-    # here would move every judged text of the day (megabytes) for a few integers.
-    lengths = {
-        (int(r.id), r.result_id): int(r.length)
-        for r in conn.execute(
-            text(
-                "SELECT s.id, item->>'id' AS result_id, "
-                "coalesce(length(item->>'text'), 0) + coalesce(length(item->>'title'), 0) "
-                "AS length FROM samples s CROSS JOIN LATERAL jsonb_array_elements(s.results) "
-                "AS item WHERE s.sample_date = :d AND s.ranker NOT LIKE 'compare:%'"
-            ),
-            {"d": day},
-        ).all()
-    }
-    rows = conn.execute(
-        text(
-            "SELECT v.sample_id, v.result_id, j.name, v.grade, v.status, v.latency_ms, "
-            "v.input_tokens, v.output_tokens, v.cost_usd, v.cache_hit FROM verdicts v "
-            "JOIN samples s ON s.id = v.sample_id JOIN judges j ON j.id = v.judge_id "
-            "WHERE s.sample_date = :d AND s.ranker NOT LIKE 'compare:%' AND v.mode <> 'pairwise' "
-            f"AND {_CURRENT}"
-        ),
-        {"d": day, "a": day, "b": day},
-    ).all()
-    # unpacked as tuples: a day has tens of thousands of verdicts, and reading a Row's
-    # columns by name costs several times more
+    lengths = metric_reads.result_lengths(conn, day=day)
     return [
         JudgeVerdictRow(
             sample_id=sample_id,
@@ -123,34 +79,20 @@ def _verdict_rows(conn: Connection, day: dt.date) -> list[JudgeVerdictRow]:
             output_tokens,
             cost_usd,
             cache_hit,
-        ) in rows
+        ) in metric_reads.pointwise_verdicts(conn, day=day)
     ]
 
 
 def _label_pairs(conn: Connection, day: dt.date) -> list[LabelPair]:
     """Judges' and the ensemble's grades next to human labels for the same pairs."""
-    judged = conn.execute(
-        text(
-            "SELECT j.name AS judge, v.grade, h.grade AS human FROM verdicts v "
-            "JOIN samples s ON s.id = v.sample_id JOIN judges j ON j.id = v.judge_id "
-            "JOIN human_labels h ON h.query_norm = s.query_norm AND h.result_id = v.result_id "
-            "WHERE s.sample_date = :d AND v.status = 'ok' AND v.grade IS NOT NULL "
-            f"AND s.ranker NOT LIKE 'compare:%' AND {_CURRENT}"
-        ),
-        {"d": day, "a": day, "b": day},
-    ).all()
-    ensemble = conn.execute(
-        text(
-            "SELECT e.grade, h.grade AS human FROM ensemble_grades e "
-            "JOIN samples s ON s.id = e.sample_id "
-            "JOIN human_labels h ON h.query_norm = s.query_norm AND h.result_id = e.result_id "
-            "WHERE s.sample_date = :d AND e.grade IS NOT NULL "
-            "AND s.ranker NOT LIKE 'compare:%'"
-        ),
-        {"d": day},
-    ).all()
-    pairs = [LabelPair(r.judge, int(r.grade), int(r.human)) for r in judged]
-    pairs += [LabelPair(ENSEMBLE, int(float(r.grade) + 0.5), int(r.human)) for r in ensemble]
+    pairs = [
+        LabelPair(judge, grade, human)
+        for judge, grade, human in metric_reads.judge_label_pairs(conn, day=day)
+    ]
+    pairs += [
+        LabelPair(ENSEMBLE, int(grade + 0.5), human)
+        for grade, human in metric_reads.ensemble_label_pairs(conn, day=day)
+    ]
     return pairs
 
 
@@ -159,26 +101,10 @@ def _grades_by_judge(
 ) -> dict[str, list[float | None]]:
     """Valid grades per judge (and the ensemble) for samples dated in [start, end]."""
     out: dict[str, list[float | None]] = defaultdict(list)
-    for r in conn.execute(
-        text(
-            "SELECT j.name, v.grade FROM verdicts v JOIN samples s ON s.id = v.sample_id "
-            "JOIN judges j ON j.id = v.judge_id WHERE s.sample_date BETWEEN :a AND :b "
-            "AND s.ranker NOT LIKE 'compare:%' AND v.status = 'ok' AND v.mode <> 'pairwise' "
-            f"AND {_CURRENT}"
-        ),
-        {"a": start, "b": end},
-    ).all():
-        name, grade = r
-        out[name].append(float(grade))
-    for r in conn.execute(
-        text(
-            "SELECT e.grade FROM ensemble_grades e JOIN samples s ON s.id = e.sample_id "
-            "WHERE s.sample_date BETWEEN :a AND :b AND s.ranker NOT LIKE 'compare:%' "
-            "AND e.grade IS NOT NULL"
-        ),
-        {"a": start, "b": end},
-    ).all():
-        out[ENSEMBLE].append(float(r.grade))
+    for name, grade in metric_reads.judge_grades_between(conn, first=start, last=end):
+        out[name].append(grade)
+    for grade in metric_reads.ensemble_grades_between(conn, first=start, last=end):
+        out[ENSEMBLE].append(grade)
     return dict(out)
 
 
@@ -203,16 +129,10 @@ def _mix(
     weights: dict[str, float] = defaultdict(float)
     lengths: list[float] = []
     queries: set[str] = set()
-    for r in conn.execute(
-        text(
-            "SELECT stratum, weight, query_norm FROM samples WHERE sample_date BETWEEN :a AND :b "
-            "AND ranker NOT LIKE 'compare:%'"
-        ),
-        {"a": start, "b": end},
-    ).all():
-        weights[r.stratum] += float(r.weight)
-        lengths.append(float(len(r.query_norm.split())))
-        queries.add(r.query_norm)
+    for stratum, weight, query_norm in metric_reads.sample_mix(conn, first=start, last=end):
+        weights[stratum] += weight
+        lengths.append(float(len(query_norm.split())))
+        queries.add(query_norm)
     total = sum(weights.values())
     shares = {k: v / total for k, v in weights.items()} if total else {}
     return shares, lengths, queries
@@ -224,13 +144,15 @@ def ndcg_history(
     """Stored daily nDCG@k (overall, ensemble) for the ``days`` days before ``end``."""
     start = end - dt.timedelta(days=days)
     stored = {
-        r.metric_date: r.value
-        for r in conn.execute(
-            text(
-                "SELECT metric_date, value FROM daily_metrics WHERE metric = 'ndcg' AND k = :k "
-                "AND segment = :s AND judge = :j AND metric_date >= :a AND metric_date < :b"
-            ),
-            {"k": k, "s": ALL, "j": ENSEMBLE, "a": start, "b": end},
+        p.day: p.value
+        for p in daily_series(
+            conn,
+            metric="ndcg",
+            segment=ALL,
+            judge=ENSEMBLE,
+            k=k,
+            first=start,
+            last=end - dt.timedelta(days=1),
         )
     }
     return [stored.get(start + dt.timedelta(days=i)) for i in range(days)]
@@ -245,14 +167,8 @@ def _today_ndcg(rows: Sequence[MetricRow], k: int) -> float | None:
 
 def _consistency_flags(conn: Connection, day: dt.date) -> dict[str, list[bool]]:
     flags: dict[str, list[bool]] = defaultdict(list)
-    for r in conn.execute(
-        text(
-            "SELECT j.name, p.consistent FROM pairwise_judgments p JOIN judges j "
-            "ON j.id = p.judge_id WHERE p.judgment_date = :d"
-        ),
-        {"d": day},
-    ).all():
-        flags[r.name].append(bool(r.consistent))
+    for judge, consistent in metric_reads.consistency_flags(conn, day=day):
+        flags[judge].append(consistent)
     return dict(flags)
 
 
@@ -283,8 +199,7 @@ def compute_day_metrics(database: Database, day: dt.date, settings: Settings) ->
     rows += compute_changepoint(series, baseline_days=settings.baseline_days, cutoff=CHANGEPOINT_K)
     with database.engine.begin() as conn:
         # recomputing a day replaces all its figures: none left over from a former run
-        conn.execute(text("DELETE FROM daily_metrics WHERE metric_date = :d"), {"d": day})
-        repo.upsert_daily_metrics(
+        repo.replace_daily_metrics(
             conn,
             day=day,
             rows=[

@@ -14,20 +14,23 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
-
-from sqlalchemy import text
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.config import Settings
-from monitor.errors import InputError, JudgeError
-from monitor.judge_workers import warm_workers
+from monitor.errors import ConfigError, InputError, JudgeError
 from monitor.judges.base import Judge
 from monitor.judges.ensemble import aggregate
-from monitor.judging import JudgeTally, Progress, judge_with_cache
+from monitor.judging.cache import JudgeTally, Progress, max_failed_for
+from monitor.judging.ensemble import judge_with_cache
+from monitor.judging.workers import warm_workers
 from monitor.sampling import DailySample, sample_day
 from monitor.sources.base import BadRows, Source
 from monitor.sources.factory import build_source
 from monitor.store import repository as repo
 from monitor.store.db import Database
+from monitor.store.partitions import apply_retention
+from monitor.store.runs import run_config_hash
+from monitor.store.sample_reads import stored_samples
 from monitor.types import JudgeItem, Result
 
 __all__ = [
@@ -35,7 +38,10 @@ __all__ = [
     "JudgeOutcome",
     "StoredSample",
     "check_day",
+    "day_for_schedule",
     "day_window",
+    "days_between",
+    "failed_calls_note",
     "fetch_sample",
     "finish_day",
     "judge_as_configured",
@@ -46,9 +52,47 @@ __all__ = [
     "start_day",
     "store_sample",
     "warm_day_workers",
+    "yesterday",
 ]
 
 DAILY_FLOW = "daily"
+
+
+def yesterday() -> dt.date:
+    """The default day of a daily run: yesterday in UTC."""
+    return dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+
+
+def day_for_schedule(scheduled: dt.datetime, tz: str) -> dt.date:
+    """The day a scheduled daily run judges: the day before its *scheduled* date.
+
+    The date is read in the schedule's timezone ``tz``, from the time the run was
+    scheduled for, not the time it runs: a late start or a retry after midnight judges
+    the same day. Days are UTC days, so the result is never a day that had not ended in
+    UTC at the scheduled time (a 06:00 run in a zone ahead of UTC judges the day before
+    that). A naive ``scheduled`` is taken as UTC, as Prefect does.
+    """
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"schedule_timezone {tz!r} is not a known time zone (e.g. UTC, Europe/Berlin)"
+        ) from None
+    if scheduled.tzinfo is None:
+        scheduled = scheduled.replace(tzinfo=dt.UTC)
+    local = scheduled.astimezone(zone).date()
+    utc = scheduled.astimezone(dt.UTC).date()
+    return min(local, utc) - dt.timedelta(days=1)
+
+
+def days_between(start: dt.date, end: dt.date) -> list[dt.date]:
+    """Every day from ``start`` to ``end`` inclusive; an end before the start is refused."""
+    if end < start:
+        raise InputError(
+            f"--end {end.isoformat()} is before --start {start.isoformat()}; "
+            "give the range oldest day first"
+        )
+    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
 
 
 def check_day(day: dt.date, *, today: dt.date | None = None) -> dt.date:
@@ -102,22 +146,15 @@ def load_samples(
     database: Database, day: dt.date, *, ranker: str | None = None
 ) -> list[StoredSample]:
     """The day's stored sample in a stable order: production's, or one ranker's."""
-    where = "ranker = :r" if ranker else "ranker NOT LIKE 'compare:%'"
     with database.engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT id, query_text, query_norm, segment, weight, results FROM samples "
-                f"WHERE sample_date = :d AND {where} ORDER BY id"
-            ),
-            {"d": day, "r": ranker},
-        ).all()
+        rows = stored_samples(conn, day=day, ranker=ranker)
     return [
         StoredSample(
-            id=int(r.id),
+            id=r.id,
             query=r.query_text,
             query_norm=r.query_norm,
-            segment={str(k): str(v) for k, v in (r.segment or {}).items()},
-            weight=float(r.weight),
+            segment={str(k): str(v) for k, v in r.segment.items()},
+            weight=r.weight,
             results=_first_of_each(r.results),
         )
         for r in rows
@@ -157,10 +194,17 @@ class JudgeOutcome:
     verdicts_stored: int
     items: int
     errors: list[str] = field(default_factory=list)
+    #: ensemble rows graded by fewer judges than the ensemble has (failed or invalid)
+    partial_ensemble: int = 0
 
     @property
     def paid(self) -> int:
         return sum(t.paid for t in self.tallies.values())
+
+    @property
+    def failed(self) -> int:
+        """Items left without a verdict by a failed call, over all judges."""
+        return sum(t.failed for t in self.tallies.values())
 
     @property
     def cached(self) -> int:
@@ -204,12 +248,22 @@ async def judge_samples(
     weights: dict[str, float] | None = None,
     progress: Progress | None = None,
     processes: int = 1,
+    max_failed_share: float | None = None,
 ) -> JudgeOutcome:
-    """Grade every result of every sample with every judge, store verdicts and ensemble."""
+    """Grade every result of every sample with every judge, store verdicts and ensemble.
+
+    An item whose call failed gets no verdict row; its ensemble row is aggregated from
+    the judges that answered and says how many did (``n_judges``; 0 and no grade if none).
+    """
     placed = [(s, r) for s in samples for r in s.results]
     items = [JudgeItem(query=s.query, result=r) for s, r in placed]
     verdicts, tallies = await judge_with_cache(
-        database, judges, items, progress=progress, processes=processes
+        database,
+        judges,
+        items,
+        progress=progress,
+        processes=processes,
+        max_failed_share=max_failed_share,
     )
     judge_ids = judge_ids_for(database, judges)
     stored = [
@@ -238,7 +292,14 @@ async def judge_samples(
         written = repo.write_verdicts(conn, verdicts=stored)
         repo.upsert_ensemble_grades(conn, rows=ensemble_rows)
     errors = [f"{name}: {err}" for name, t in tallies.items() for err in t.errors]
-    return JudgeOutcome(tallies=tallies, verdicts_stored=written, items=len(items), errors=errors)
+    partial = sum(1 for row in ensemble_rows if row[5] < len(judges))
+    return JudgeOutcome(
+        tallies=tallies,
+        verdicts_stored=written,
+        items=len(items),
+        errors=errors,
+        partial_ensemble=partial,
+    )
 
 
 async def judge_as_configured(
@@ -248,8 +309,8 @@ async def judge_as_configured(
     samples: Sequence[StoredSample],
     progress: Progress | None = None,
 ) -> JudgeOutcome:
-    """``judge_samples`` as the settings ask: their ensemble method, the judges' weights
-    and the judge worker processes."""
+    """``judge_samples`` as the settings ask: their ensemble method, the judges' weights,
+    the judge worker processes and the share of failed calls a judge may have."""
     return await judge_samples(
         database,
         judges,
@@ -258,6 +319,7 @@ async def judge_as_configured(
         weights={j.name: j.weight for j in settings.judges},
         progress=progress,
         processes=settings.judge_processes,
+        max_failed_share=settings.max_failed_call_share,
     )
 
 
@@ -290,16 +352,11 @@ def start_day(database: Database, settings: Settings, day: dt.date, flow: str = 
     the verdict cache, so nothing is paid twice.
     """
     config_hash = settings.config_hash()
+    apply_retention(database, settings.retention_days)  # whole months past retention go
     with database.engine.begin() as conn:
-        previous = conn.execute(
-            text("SELECT config_hash FROM runs WHERE flow = :f AND run_date = :d AND run_key = ''"),
-            {"f": flow, "d": day},
-        ).scalar()
+        previous = run_config_hash(conn, flow=flow, run_date=day)
         if previous is not None and previous != config_hash:
-            conn.execute(
-                text("DELETE FROM samples WHERE sample_date = :d AND ranker NOT LIKE 'compare:%'"),
-                {"d": day},
-            )
+            repo.delete_production_samples(conn, day=day)
         return repo.start_run(conn, flow=flow, run_date=day, config_hash=config_hash)
 
 
@@ -323,6 +380,8 @@ def finish_day(
         "cached": judged.cached if judged else 0,
         "invalid": judged.invalid if judged else 0,
         "verdicts": judged.verdicts_stored if judged else 0,
+        "failed_calls": judged.failed if judged else 0,
+        "partial_ensemble": judged.partial_ensemble if judged else 0,
         "bad_rows": bad_rows.bad if bad_rows else 0,
         "bad_rows_by_reason": dict(bad_rows.counts) if bad_rows else {},
     }
@@ -349,7 +408,39 @@ def finish_day(
     )
 
 
-def raise_for_judging(outcome: JudgeOutcome) -> None:
-    """A judge whose endpoint failed fails the run (after what it answered was kept)."""
-    if outcome.errors:
-        raise JudgeError("; ".join(outcome.errors))
+def raise_for_judging(outcome: JudgeOutcome, max_failed_share: float = 0.0) -> None:
+    """Fail the run if a judge failed as a whole, or more than ``max_failed_share`` of a
+    judge's calls failed (what was answered is kept either way, and cached).
+
+    One line: each failing judge, its count of failed calls and its first cause.
+    """
+    problems = list(outcome.errors)
+    limit = max_failed_for(max_failed_share, outcome.items) or 0
+    for name, tally in outcome.tallies.items():
+        if tally.failed > limit:
+            problems.append(
+                f"judge {name!r}: {tally.failed} of {outcome.items} calls failed "
+                f"(more than max_failed_call_share {max_failed_share:g} allows)"
+                + _first_cause(name, tally)
+            )
+    if problems:
+        raise JudgeError("; ".join(problems))
+
+
+def failed_calls_note(outcome: JudgeOutcome) -> str | None:
+    """One line on the failed calls of a run that completed despite them, or None."""
+    parts = [
+        f"judge {name!r}: {tally.failed} of {outcome.items} calls failed"
+        + _first_cause(name, tally)
+        for name, tally in outcome.tallies.items()
+        if tally.failed
+    ]
+    return "; ".join(parts) if parts else None
+
+
+def _first_cause(name: str, tally: JudgeTally) -> str:
+    """ ": <the first cause>", without the judge's name it repeats, or ""."""
+    if not tally.failures:
+        return ""
+    cause = tally.failures[0]
+    return ": " + cause.removeprefix(f"judge {name!r}: ")

@@ -19,9 +19,12 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from monitor.errors import InputError
+from monitor.metrics.catalog import METRICS, SECTIONS, spec_of
+from monitor.metrics.daily import MetricRow
+from monitor.store import reads
 from monitor.store.db import Database
 from monitor.types import GRADE_LABELS, MAX_GRADE
 
@@ -29,7 +32,6 @@ __all__ = [
     "AGREEMENT_METRICS",
     "SECTIONS",
     "DailyReport",
-    "MetricValue",
     "ReportLine",
     "TrendPoint",
     "bars_svg",
@@ -44,67 +46,8 @@ __all__ = [
     "trend_svg",
 ]
 
-SECTIONS: tuple[str, ...] = ("quality", "quality by segment", "judge health", "drift", "other")
-
-_QUALITY = {"ndcg", "precision", "mean_grade", "bad_top1_rate", "no_relevant_rate"}
-_QUALITY |= {"unjudged_share"}
-_HEALTH_PREFIXES = ("human_",)
-_HEALTH = {
-    "krippendorff_alpha",
-    "cohen_kappa",
-    "invalid_rate",
-    "latency_seconds",
-    "input_tokens",
-    "output_tokens",
-    "cost_usd",
-    "cache_hit_rate",
-    "length_bias_rho",
-    "position_consistency",
-}
-_DRIFT_PREFIXES = ("grade_", "query_", "changepoint_")
-_DRIFT = {"new_query_share"}
-
-#: Metrics where a rise is good news; a rise in those of _LOWER_IS_BETTER is bad news.
-_HIGHER_IS_BETTER = {"ndcg", "precision", "mean_grade", "krippendorff_alpha", "cohen_kappa"}
-_HIGHER_IS_BETTER |= {"cache_hit_rate", "position_consistency", "grade_chi2_pvalue"}
-_LOWER_IS_BETTER = {"bad_top1_rate", "no_relevant_rate", "unjudged_share", "invalid_rate"}
-_LOWER_IS_BETTER |= {"latency_seconds", "cost_usd", "input_tokens", "output_tokens"}
-_LOWER_IS_BETTER |= {"grade_psi", "query_mix_psi", "query_length_ks", "changepoint_cusum"}
-
-#: Order within a section: headline figures first; unknown metrics follow alphabetically.
-_METRIC_ORDER = (
-    "ndcg",
-    "precision",
-    "mean_grade",
-    "bad_top1_rate",
-    "no_relevant_rate",
-    "unjudged_share",
-    "krippendorff_alpha",
-    "cohen_kappa",
-    "human_kappa",
-    "human_f1",
-    "human_precision",
-    "human_recall",
-    "human_tau",
-    "human_rho",
-    "invalid_rate",
-    "position_consistency",
-    "length_bias_rho",
-    "latency_seconds",
-    "input_tokens",
-    "output_tokens",
-    "cost_usd",
-    "cache_hit_rate",
-    "grade_psi",
-    "grade_chi2_pvalue",
-    "query_mix_psi",
-    "query_length_ks",
-    "query_length_ks_pvalue",
-    "new_query_share",
-    "changepoint_cusum",
-    "changepoint_start_days_ago",
-)
-_RANK = {name: i for i, name in enumerate(_METRIC_ORDER)}
+#: Order within a section: the catalogue's; unknown metrics follow alphabetically.
+_RANK = {spec.metric: i for i, spec in enumerate(METRICS)}
 
 #: The judge-agreement figures the HTML report draws.
 AGREEMENT_METRICS: tuple[str, ...] = ("krippendorff_alpha", "cohen_kappa", "human_kappa")
@@ -113,35 +56,11 @@ TREND_DAYS = 30
 
 
 @dataclass(frozen=True, slots=True)
-class MetricValue:
-    """One ``daily_metrics`` row (value None means "not computed", with a reason)."""
-
-    metric: str
-    segment: str
-    judge: str
-    k: int
-    value: float | None
-    ci_low: float | None
-    ci_high: float | None
-    n: int
-    reason: str | None
-
-    @property
-    def key(self) -> tuple[str, str, str, int]:
-        return (self.metric, self.segment, self.judge, self.k)
-
-    @property
-    def label(self) -> str:
-        """``ndcg@10``, ``human_f1@2`` or the bare name when k is 0."""
-        return f"{self.metric}@{self.k}" if self.k else self.metric
-
-
-@dataclass(frozen=True, slots=True)
 class ReportLine:
     """A figure of the day against its baseline (``baseline`` None: no earlier value)."""
 
     section: str
-    current: MetricValue
+    current: MetricRow
     baseline: float | None
     baseline_n_days: int
     arrow: str
@@ -171,14 +90,13 @@ class DailyReport:
 
 
 def section_of(metric: str, segment: str) -> str:
-    """Which part of the report a metric belongs to."""
-    if metric in _QUALITY:
-        return "quality" if segment == "all" else "quality by segment"
-    if metric in _HEALTH or metric.startswith(_HEALTH_PREFIXES):
-        return "judge health"
-    if metric in _DRIFT or metric.startswith(_DRIFT_PREFIXES):
-        return "drift"
-    return "other"
+    """Which part of the report a metric belongs to (the catalogue's section)."""
+    spec = spec_of(metric)
+    if spec is None:
+        return "other"
+    if spec.section == "quality" and segment != "all":
+        return "quality by segment"
+    return spec.section
 
 
 def trend_arrow(
@@ -202,16 +120,16 @@ def _assess(metric: str, arrow: str) -> str:
         return "same"
     if arrow not in {"↑", "↓"}:
         return ""
-    if metric in _HIGHER_IS_BETTER:
-        return "better" if arrow == "↑" else "worse"
-    if metric in _LOWER_IS_BETTER:
-        return "worse" if arrow == "↑" else "better"
-    return ""
+    spec = spec_of(metric)
+    if spec is None or spec.better is None:
+        return ""
+    rose_is_good = spec.better == "higher"
+    return "better" if (arrow == "↑") == rose_is_good else "worse"
 
 
 def compare_to_baseline(
-    today: Sequence[MetricValue],
-    history: Sequence[MetricValue],
+    today: Sequence[MetricRow],
+    history: Sequence[MetricRow],
     *,
     tolerance: float = 0.02,
 ) -> list[ReportLine]:
@@ -259,57 +177,21 @@ def grade_shares(counts: Mapping[int, int]) -> dict[int, float]:
     return {g: (counts.get(g, 0) / total if total else 0.0) for g in range(MAX_GRADE + 1)}
 
 
-_METRIC_COLUMNS = "metric, segment, judge, k, value, ci_low, ci_high, n, reason"
-
-
-def _metrics(conn: Connection, start: dt.date, end: dt.date) -> list[MetricValue]:
-    rows = conn.execute(
-        text(
-            f"SELECT {_METRIC_COLUMNS} FROM daily_metrics "
-            "WHERE metric_date BETWEEN :s AND :e ORDER BY metric_date"
-        ),
-        {"s": start, "e": end},
-    )
-    return [MetricValue(*r) for r in rows]
-
-
-def _nearest_days(conn: Connection, day: dt.date, n: int = 3) -> list[dt.date]:
-    rows = conn.execute(
-        text(
-            "SELECT DISTINCT metric_date, abs(metric_date - CAST(:d AS date)) AS dist "
-            "FROM daily_metrics ORDER BY dist, metric_date LIMIT :n"
-        ),
-        {"d": day, "n": n},
-    )
-    return sorted(r.metric_date for r in rows)
-
-
-def _grade_counts(conn: Connection, start: dt.date, end: dt.date) -> dict[int, int]:
-    """Ensemble grades of a date range, rounded half up to the 0–3 scale."""
-    rows = conn.execute(
-        text(
-            "SELECT LEAST(GREATEST(floor(e.grade + 0.5), 0), :top)::int AS g, count(*) AS c "
-            "FROM ensemble_grades e JOIN samples s ON s.id = e.sample_id "
-            "WHERE s.sample_date BETWEEN :s AND :e AND e.grade IS NOT NULL GROUP BY 1"
-        ),
-        {"s": start, "e": end, "top": MAX_GRADE},
-    )
-    return {int(r.g): int(r.c) for r in rows}
+def _metrics(conn: Connection, start: dt.date, end: dt.date) -> list[MetricRow]:
+    return [
+        MetricRow(f.metric, f.segment, f.judge, f.k, f.value, f.ci_low, f.ci_high, f.n, f.reason)
+        for f in reads.figures_between(conn, first=start, last=end)
+    ]
 
 
 def _trend(conn: Connection, day: dt.date) -> tuple[int, tuple[TrendPoint, ...]]:
     start = day - dt.timedelta(days=TREND_DAYS - 1)
-    rows = conn.execute(
-        text(
-            "SELECT metric_date, k, value, ci_low, ci_high FROM daily_metrics "
-            "WHERE metric = 'ndcg' AND segment = 'all' AND judge = 'ensemble' "
-            "AND metric_date BETWEEN :s AND :e"
-        ),
-        {"s": start, "e": day},
-    ).all()
-    ks = {int(r.k) for r in rows}
+    rows = reads.daily_series(
+        conn, metric="ndcg", segment="all", judge="ensemble", first=start, last=day
+    )
+    ks = {r.k for r in rows}
     k = 10 if 10 in ks or not ks else max(ks)
-    by_day = {r.metric_date: r for r in rows if r.k == k}
+    by_day = {r.day: r for r in rows if r.k == k}
     points = []
     for i in range(TREND_DAYS):
         d = start + dt.timedelta(days=i)
@@ -334,7 +216,7 @@ def load_report(
     with database.engine.connect() as conn:
         today = _metrics(conn, day, day)
         if not today:
-            near = _nearest_days(conn, day)
+            near = reads.nearest_metric_days(conn, day=day)
             if not near:
                 raise InputError(
                     f"no metrics for {day}: none are stored at all yet (run the daily flow first)"
@@ -343,8 +225,10 @@ def load_report(
             raise InputError(f"no metrics for {day}; nearest days with metrics: {listed}")
         history = _metrics(conn, base_start, base_end)
         trend_k, trend = _trend(conn, day)
-        grades_today = _grade_counts(conn, day, day)
-        grades_base = _grade_counts(conn, base_start, base_end)
+        grades_today = reads.ensemble_grade_counts(conn, first=day, last=day, top=MAX_GRADE)
+        grades_base = reads.ensemble_grade_counts(
+            conn, first=base_start, last=base_end, top=MAX_GRADE
+        )
     return DailyReport(
         day=day,
         baseline_start=base_start,

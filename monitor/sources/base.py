@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,11 +23,14 @@ from monitor.types import Result, SearchRecord
 __all__ = [
     "BAD_JSON",
     "BAD_RESULT",
+    "BAD_TEXT",
     "BAD_TIMESTAMP",
     "INVALID_UTF8",
     "MISSING_QUERY",
     "MISSING_QUERY_ID",
+    "NON_FINITE",
     "NO_RESULTS",
+    "NUL_BYTE",
     "OVERSIZED",
     "POSITIONS",
     "BadRow",
@@ -50,6 +54,9 @@ OVERSIZED = "oversized text"
 INVALID_UTF8 = "invalid utf-8"
 BAD_JSON = "bad json"
 BAD_RESULT = "bad result"
+NUL_BYTE = "nul byte"
+NON_FINITE = "non-finite number"
+BAD_TEXT = "non-string text"
 
 _CORE_FIELDS = ("query_id", "query", "timestamp", "results")
 
@@ -166,14 +173,47 @@ def parse_timestamp(value: Any) -> dt.datetime:
     raise BadRow(BAD_TIMESTAMP, type(value).__name__)
 
 
-def _check_text(value: str, limit: int) -> str:
+def _check_text(value: str, limit: int, what: str = "text") -> str:
+    """``value`` if PostgreSQL can store it: not oversized, valid UTF-8, no NUL byte."""
     if len(value) > limit:
-        raise BadRow(OVERSIZED, f"{len(value)} > {limit} characters")
+        raise BadRow(OVERSIZED, f"{what}: {len(value)} > {limit} characters")
     try:
         value.encode("utf-8")  # fails on exactly the lone surrogates, at C speed
     except UnicodeEncodeError:
-        raise BadRow(INVALID_UTF8, "lone surrogate") from None
+        raise BadRow(INVALID_UTF8, f"{what}: lone surrogate") from None
+    if "\x00" in value:  # PostgreSQL text and jsonb cannot hold U+0000
+        raise BadRow(NUL_BYTE, what)
     return value
+
+
+def _text_field(value: Any, what: str) -> str:
+    """A text field as a string: missing is empty; a number, NaN or object is a bad row
+    (``str(nan)`` would be judged as the word "nan")."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise BadRow(BAD_TEXT, f"{what} is a {type(value).__name__}")
+
+
+def _check_json(value: Any, what: str, depth: int = 0) -> None:
+    """Refuse what ``jsonb`` cannot store: non-finite numbers and NUL bytes, at any depth."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise BadRow(NON_FINITE, f"{what} is {value}")
+    elif isinstance(value, str):
+        if "\x00" in value:
+            raise BadRow(NUL_BYTE, what)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if "\x00" in str(key):
+                raise BadRow(NUL_BYTE, f"{what} key")
+            _check_json(item, f"{what}.{key}", depth + 1)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_json(item, what, depth + 1)
 
 
 def _first(item: Mapping[str, Any], names: Sequence[str]) -> Any:
@@ -207,6 +247,9 @@ def parse_results(raw: Any, limits: Limits = Limits()) -> tuple[Result, ...]:
         rid = _first(item, ("id", "result_id", "docid"))
         if rid is None or str(rid) == "":
             raise BadRow(BAD_RESULT, f"result {i} has no id")
+        if isinstance(rid, float):
+            raise BadRow(BAD_RESULT, f"result {i} id is a float")
+        _check_text(str(rid), limits.max_query_chars, f"result {i} id")
         pos_raw = _first(item, ("position", "rank"))
         if pos_raw is not None:
             has_positions = True
@@ -216,10 +259,13 @@ def parse_results(raw: Any, limits: Limits = Limits()) -> tuple[Result, ...]:
                 raise BadRow(POSITIONS, f"result {i} position {pos_raw!r}") from exc
         else:
             pos = i
-        title = str(item.get("title") or "")
-        text = str(_first(item, ("text", "body", "description")) or "")
-        _check_text(title + text, limits.max_text_chars)
-        meta = dict(item.get("metadata") or {})
+        title = _text_field(item.get("title"), f"result {i} title")
+        text = _text_field(_first(item, ("text", "body", "description")), f"result {i} text")
+        _check_text(title + text, limits.max_text_chars, f"result {i} text")
+        raw_meta = item.get("metadata") or {}
+        if not isinstance(raw_meta, Mapping):
+            raise BadRow(BAD_RESULT, f"result {i} metadata is not an object")
+        meta = dict(raw_meta)
         for key, value in item.items():
             if key not in {
                 "id",
@@ -234,6 +280,7 @@ def parse_results(raw: Any, limits: Limits = Limits()) -> tuple[Result, ...]:
                 "metadata",
             }:
                 meta[key] = value
+        _check_json(meta, f"result {i} metadata")
         items.append(
             (pos, Result(id=str(rid), position=pos, title=title, text=text, metadata=meta))
         )
@@ -265,13 +312,16 @@ def record_from_mapping(
     segment values too (``locale``, ``surface``…). A missing ``results`` is a bad row;
     an empty array is a legitimate zero-result search.
     """
-    query = row.get("query")
-    if query is None or not str(query).strip():
+    query = _text_field(row.get("query"), "query")
+    if not query.strip():
         raise BadRow(MISSING_QUERY)
-    query = _check_text(str(query), limits.max_query_chars)
+    query = _check_text(query, limits.max_query_chars, "query")
     qid = row.get("query_id")
     if qid is None or str(qid) == "":
         raise BadRow(MISSING_QUERY_ID)
+    if isinstance(qid, float):
+        raise BadRow(NON_FINITE if not math.isfinite(qid) else BAD_TEXT, "query_id is a float")
+    _check_text(str(qid), limits.max_query_chars, "query_id")
     ts = parse_timestamp(row.get("timestamp"))
     results = parse_results(row.get("results"), limits)
     raw_segment = row.get("segment")
@@ -280,15 +330,22 @@ def record_from_mapping(
             raw_segment = json.loads(raw_segment)
         except ValueError:
             raw_segment = None
+    if raw_segment is not None and not isinstance(raw_segment, Mapping):
+        raw_segment = None
     segment = {str(k): str(v) for k, v in (raw_segment or {}).items() if v is not None}
     for name in segment_fields:
         if row.get(name) is not None:
             segment[name] = str(row[name])
+    for key, value in segment.items():
+        _check_text(key + value, limits.max_query_chars, f"segment {key!r}")
     clicks = row.get("clicks")
+    if isinstance(clicks, float) and not math.isfinite(clicks):
+        raise BadRow(NON_FINITE, f"clicks is {clicks}")
     try:
         clicks_n = None if clicks is None else int(clicks)
     except (TypeError, ValueError):
         clicks_n = None
+    ranker = _check_text(str(row.get("ranker") or ranker), limits.max_query_chars, "ranker")
     return SearchRecord(
         query_id=str(qid),
         query=query,
@@ -298,7 +355,7 @@ def record_from_mapping(
         clicks=clicks_n,
         zero_result=_flag(row.get("zero_result")) or not results,
         reformulated=_flag(row.get("reformulated")),
-        ranker=str(row.get("ranker") or ranker),
+        ranker=ranker,
     )
 
 

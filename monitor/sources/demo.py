@@ -20,6 +20,9 @@ gets random items), ``query_drift`` (tail share grows by this much per day).
 Everything is deterministic for (seed, date). The catalog and its indexes are built once
 per process; BM25 results are memoised per query, and a day's distinct queries are
 retrieved in one batch.
+
+One module because the catalogue, the queries, the ranker and the scenarios are one
+simulated world whose ground truth all of them share.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from monitor.errors import SchemaError
 from monitor.paths import migrations_dir
 from monitor.store.models import Base
 
-__all__ = ["SchemaStatus", "alembic_config", "schema_status", "upgrade"]
+__all__ = ["SchemaStatus", "alembic_config", "reset_schema", "schema_status", "upgrade"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,13 @@ def upgrade(engine: Engine, url: str, revision: str = "head") -> tuple[str | Non
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
     return before, _current(engine) or ""
+
+
+def reset_schema(engine: Engine) -> None:
+    """Drop every table, row and revision mark: an empty database, for ``upgrade`` to fill."""
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
 
 
 def schema_status(engine: Engine, url: str) -> SchemaStatus:

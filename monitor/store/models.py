@@ -4,6 +4,10 @@ The schema only changes through an Alembic migration (``migrations/``); a test c
 that these models and the migrated schema do not diverge. Unique keys are what make
 every write idempotent: the same day, sample, verdict or metric written twice is
 stored once.
+
+The tables that grow by the day (``samples``, ``verdicts``, ``ensemble_grades``,
+``pairwise_judgments``) are partitioned by month on their day (``monitor.store.partitions``);
+Postgres requires that day in their primary and unique keys, so it is there.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "COMPARE_PREFIX",
+    "PRODUCTION_SAMPLES",
     "Base",
     "DailyMetric",
     "EnsembleGrade",
@@ -86,6 +92,16 @@ class Run(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
+#: The compare flow stores its rankings' samples beside production's, as ranker
+#: ``compare:<name>``.
+COMPARE_PREFIX = "compare:"
+
+#: Which ``samples`` rows are production's: every ranker's but the compare flow's. The
+#: one predicate every query on production's samples uses (``ranker`` is a column of
+#: ``samples`` only, so it needs no table alias in a join).
+PRODUCTION_SAMPLES = f"ranker NOT LIKE '{COMPARE_PREFIX}%'"
+
+
 class Sample(Base):
     """A sampled query and its ranked results, snapshotted as production showed them."""
 
@@ -93,10 +109,11 @@ class Sample(Base):
     __table_args__ = (
         UniqueConstraint("sample_date", "ranker", "query_norm"),
         Index("ix_samples_sample_date", "sample_date"),
+        {"postgresql_partition_by": "RANGE (sample_date)"},
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    sample_date: Mapped[dt.date] = mapped_column(Date)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    sample_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     ranker: Mapped[str] = mapped_column(String(64), default="production")
     query_id: Mapped[str] = mapped_column(Text)
     query_text: Mapped[str] = mapped_column(Text)
@@ -128,16 +145,22 @@ class Judge(Base):
 
 
 class Verdict(Base):
-    """One judge's grade for one result of one sample."""
+    """One judge's grade for one result of one sample.
+
+    ``sample_date`` is the sample's date (the partition key). There is no foreign key to
+    ``samples`` (a referenced partition cannot be dropped): the writer refuses sample ids
+    that are not stored, and deleting samples deletes their verdicts (a trigger).
+    """
 
     __tablename__ = "verdicts"
     __table_args__ = (
-        UniqueConstraint("sample_id", "result_id", "judge_id", "mode"),
-        Index("ix_verdicts_cache_key", "cache_key"),
+        UniqueConstraint("sample_id", "result_id", "judge_id", "mode", "sample_date"),
+        {"postgresql_partition_by": "RANGE (sample_date)"},
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    sample_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    sample_id: Mapped[int] = mapped_column(BigInteger)
     # No foreign key on judge_id: judge rows are insert-only and tiny, and the per-row
     # check would cost a third of the COPY ingest rate (bench/store_ingest.py).
     judge_id: Mapped[int] = mapped_column(Integer)
@@ -163,10 +186,13 @@ class VerdictCache(Base):
     """Every answer a judge was paid for, by cache key: never paid for twice.
 
     Daily verdicts, calibration and comparisons all read from here before calling an
-    endpoint, and write each new answer here first.
+    endpoint, and write each new answer here first. Not partitioned: it is keyed by
+    content, not by day. ``last_used`` is the day a stored verdict last came from it (to
+    within ``partitions.CACHE_USE_RESOLUTION_DAYS``), what ``db prune`` forgets it by.
     """
 
     __tablename__ = "verdict_cache"
+    __table_args__ = (Index("ix_verdict_cache_last_used", "last_used"),)
 
     cache_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     judge_name: Mapped[str] = mapped_column(String(64))
@@ -184,16 +210,21 @@ class VerdictCache(Base):
     cost_usd: Mapped[float] = mapped_column(Double, default=0.0)
     truncated: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    last_used: Mapped[dt.date] = mapped_column(Date, server_default=func.current_date())
 
 
 class EnsembleGrade(Base):
     """The ensemble's grade for one result of one sample, and how much its judges disagreed."""
 
     __tablename__ = "ensemble_grades"
-    __table_args__ = (UniqueConstraint("sample_id", "result_id"),)
+    __table_args__ = (
+        UniqueConstraint("sample_id", "result_id", "sample_date"),
+        {"postgresql_partition_by": "RANGE (sample_date)"},
+    )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    sample_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)  # as in Verdict
+    sample_id: Mapped[int] = mapped_column(BigInteger)
     result_id: Mapped[str] = mapped_column(Text)
     position: Mapped[int] = mapped_column(SmallInteger)
     grade: Mapped[float | None] = mapped_column(Double)
@@ -206,10 +237,13 @@ class PairwiseJudgment(Base):
     """A pairwise preference between two results or two rankings, asked in both orders."""
 
     __tablename__ = "pairwise_judgments"
-    __table_args__ = (UniqueConstraint("judgment_date", "query_norm", "judge_id", "a_id", "b_id"),)
+    __table_args__ = (
+        UniqueConstraint("judgment_date", "query_norm", "judge_id", "a_id", "b_id"),
+        {"postgresql_partition_by": "RANGE (judgment_date)"},
+    )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    judgment_date: Mapped[dt.date] = mapped_column(Date)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    judgment_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     query_norm: Mapped[str] = mapped_column(Text)
     judge_id: Mapped[int] = mapped_column(ForeignKey("judges.id"))
     a_id: Mapped[str] = mapped_column(Text)

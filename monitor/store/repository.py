@@ -20,19 +20,24 @@ from psycopg.errors import UniqueViolation
 from sqlalchemy import Connection, text
 from sqlalchemy.dialects.postgresql import insert
 
-from monitor.store import models
+from monitor.errors import DatabaseError
+from monitor.store import models, partitions
 from monitor.types import SampledQuery, Verdict, VerdictStatus
 
 __all__ = [
+    "NewLabel",
     "StoredVerdict",
     "copy_rows",
+    "delete_production_samples",
     "ensure_judge",
     "finish_run",
     "lookup_cache",
+    "replace_daily_metrics",
     "start_run",
     "store_cache",
     "upsert_daily_metrics",
     "upsert_ensemble_grades",
+    "upsert_human_labels",
     "upsert_samples",
     "write_verdicts",
 ]
@@ -214,8 +219,10 @@ def upsert_samples(
     """Store the day's sample; return ``{(ranker, normalized query): sample id}``.
 
     A rerun of the day keeps the rows already stored (same date and seed give the same
-    sample) and adds none twice.
+    sample) and adds none twice. The day's month partitions are created first (the
+    next month's too), on the first run of a month.
     """
+    partitions.ensure_partitions(conn, day=day)
     ids = _next_ids(conn, "samples", len(queries))
     rows = (
         (
@@ -269,6 +276,15 @@ def upsert_samples(
     return {(r.ranker, r.query_norm): int(r.id) for r in found}
 
 
+def delete_production_samples(conn: Connection, *, day: dt.date) -> None:
+    """Remove the day's production samples, and with them their verdicts and ensemble
+    grades (the compare flow's samples of the day stay)."""
+    conn.execute(
+        text(f"DELETE FROM samples WHERE sample_date = :d AND {models.PRODUCTION_SAMPLES}"),
+        {"d": day},
+    )
+
+
 #: What a judge answered and what it cost: stored alike in ``verdicts`` and the cache.
 ANSWER_COLUMNS = (
     "mode",
@@ -310,10 +326,34 @@ VERDICT_COLUMNS = (
     *ANSWER_COLUMNS,
     "cache_hit",
     "cache_key",
+    "sample_date",
 )
 
 
-def _verdict_row(stored: StoredVerdict) -> tuple[Any, ...]:
+def _sample_dates(conn: Connection, sample_ids: Iterable[int]) -> dict[int, dt.date]:
+    """Each sample's date (the partition key of its verdicts and ensemble grades); an id
+    that is not stored is refused, as a foreign key would."""
+    wanted = set(sample_ids)
+    if not wanted:
+        return {}
+    # one id range: a day's ids are contiguous, and a range probes each month's primary
+    # key index once where ``= ANY`` of thousands of ids would probe it once per id
+    rows = conn.execute(
+        text("SELECT id, sample_date FROM samples WHERE id BETWEEN :lo AND :hi"),
+        {"lo": min(wanted), "hi": max(wanted)},
+    )
+    dates = {int(r.id): r.sample_date for r in rows if r.id in wanted}
+    missing = wanted - dates.keys()
+    if missing:
+        shown = ", ".join(str(i) for i in sorted(missing)[:5])
+        raise DatabaseError(
+            f"cannot store rows for {len(missing)} sample id(s) that are not stored "
+            f"(e.g. {shown}): store the samples first"
+        )
+    return dates
+
+
+def _verdict_row(stored: StoredVerdict, day: dt.date) -> tuple[Any, ...]:
     v = stored.verdict
     return (
         stored.sample_id,
@@ -323,6 +363,7 @@ def _verdict_row(stored: StoredVerdict) -> tuple[Any, ...]:
         *_answer(v),
         v.cache_hit,
         v.cache_key,
+        day,
     )
 
 
@@ -331,17 +372,25 @@ def write_verdicts(conn: Connection, *, verdicts: Iterable[StoredVerdict]) -> in
 
     First writes for these samples and judges (the common case) COPY straight into the
     table; if any row is already there (a rerun, a resume) the rows go through the
-    temp-table upsert instead, so nothing is ever duplicated.
+    temp-table upsert instead, so nothing is ever duplicated. The cache entries the
+    verdicts came from are marked used (``partitions.touch_cache``).
     """
-    rows = [_verdict_row(v) for v in verdicts]
-    if not rows:
+    placed = list(verdicts)
+    if not placed:
         return 0
+    dates = _sample_dates(conn, (v.sample_id for v in placed))
+    rows = [_verdict_row(v, dates[v.sample_id]) for v in placed]
+    partitions.touch_cache(conn, keys=[v.verdict.cache_key for v in placed if v.verdict.cache_hit])
     fresh = not conn.execute(
         text(
             "SELECT EXISTS (SELECT 1 FROM verdicts WHERE sample_id = ANY(:s) "
-            "AND judge_id = ANY(:j))"
+            "AND judge_id = ANY(:j) AND sample_date = ANY(:d))"
         ),
-        {"s": sorted({r[0] for r in rows}), "j": sorted({r[1] for r in rows})},
+        {
+            "s": sorted(dates),
+            "j": sorted({r[1] for r in rows}),
+            "d": sorted(set(dates.values())),
+        },
     ).scalar_one()
     if fresh and _copy_new(conn, table="verdicts", columns=VERDICT_COLUMNS, rows=rows):
         return len(rows)
@@ -373,29 +422,52 @@ def _copy_new(
 CACHE_COLUMNS = ("cache_key", "judge_name", "model", "prompt_version", *ANSWER_COLUMNS)
 
 
+#: A newer answer replaces a stored one that is not valid (never served, see below).
+_REPLACE_INVALID_ANSWER = (
+    "ON CONFLICT (cache_key) DO UPDATE SET "
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in CACHE_COLUMNS[1:])
+    + ", created_at = now() WHERE verdict_cache.status <> 'ok'"
+)
+
+
 def store_cache(conn: Connection, *, verdicts: Iterable[Verdict]) -> int:
-    """Remember paid answers by cache key (cache hits themselves are not stored again)."""
-    rows = [
-        (v.cache_key, v.judge, v.model, v.prompt_version, *_answer(v))
-        for v in verdicts
-        if not v.cache_hit
-    ]
+    """Remember paid answers by cache key (cache hits themselves are not stored again).
+
+    Invalid answers are stored too (what was paid for), and a newer answer replaces one.
+    """
+    rows = list(
+        {
+            v.cache_key: (v.cache_key, v.judge, v.model, v.prompt_version, *_answer(v))
+            for v in verdicts
+            if not v.cache_hit
+        }.values()
+    )
+    if not rows:
+        return 0
     # Answers are stored right after their keys were looked up and missed: straight in,
-    # unless another run stored one meanwhile (then the temp-table upsert).
+    # unless another run stored one meanwhile, or an invalid answer is being replaced
+    # (then the temp-table upsert).
     if _copy_new(conn, table="verdict_cache", columns=CACHE_COLUMNS, rows=rows):
         return len(rows)
-    return copy_rows(conn, table="verdict_cache", columns=CACHE_COLUMNS, rows=rows)
+    return copy_rows(
+        conn,
+        table="verdict_cache",
+        columns=CACHE_COLUMNS,
+        rows=rows,
+        conflict=_REPLACE_INVALID_ANSWER,
+    )
 
 
 def lookup_cache(conn: Connection, *, keys: Sequence[str]) -> dict[str, Verdict]:
-    """Answers already paid for, by cache key, marked as cache hits (no cost, no tokens)."""
+    """Valid answers already paid for, by cache key, marked as cache hits (no cost, no
+    tokens). An invalid answer is never served: it is asked again (``judging.cache``)."""
     if not keys:
         return {}
     rows = conn.execute(
         text(
             "SELECT cache_key, judge_name, model, prompt_version, mode, status, grade, "
             "expected_grade, reasoning, raw, truncated FROM verdict_cache "
-            "WHERE cache_key = ANY(:keys)"
+            "WHERE cache_key = ANY(:keys) AND status = 'ok'"
         ),
         {"keys": list(dict.fromkeys(keys))},
     )
@@ -428,6 +500,8 @@ def upsert_ensemble_grades(
     Recomputed aggregates replace the old ones (a judge that answered on the rerun
     changes the aggregate), so this one updates on conflict.
     """
+    grades = list(rows)
+    dates = _sample_dates(conn, (row[0] for row in grades))
     return copy_rows(
         conn,
         table="ensemble_grades",
@@ -439,11 +513,13 @@ def upsert_ensemble_grades(
             "disagreement",
             "n_judges",
             "method",
+            "sample_date",
         ),
-        rows=rows,
+        rows=((*row, dates[row[0]]) for row in grades),
         conflict=(
-            "ON CONFLICT (sample_id, result_id) DO UPDATE SET grade = EXCLUDED.grade, "
-            "disagreement = EXCLUDED.disagreement, n_judges = EXCLUDED.n_judges, "
+            "ON CONFLICT (sample_id, result_id, sample_date) DO UPDATE SET "
+            "grade = EXCLUDED.grade, disagreement = EXCLUDED.disagreement, "
+            "n_judges = EXCLUDED.n_judges, "
             "method = EXCLUDED.method, position = EXCLUDED.position"
         ),
     )
@@ -483,3 +559,63 @@ def upsert_daily_metrics(
             "n = EXCLUDED.n, reason = EXCLUDED.reason, updated_at = now()"
         ),
     )
+
+
+def replace_daily_metrics(
+    conn: Connection,
+    *,
+    day: dt.date,
+    rows: Iterable[
+        tuple[str, str, str, int, float | None, float | None, float | None, int, str | None]
+    ],
+) -> int:
+    """Store a day's figures in place of all it held: none left over from a former run."""
+    conn.execute(text("DELETE FROM daily_metrics WHERE metric_date = :d"), {"d": day})
+    return upsert_daily_metrics(conn, day=day, rows=rows)
+
+
+@dataclass(frozen=True, slots=True)
+class NewLabel:
+    """A person's grade for a (query, result), as ``upsert_human_labels`` stores it."""
+
+    query_id: str | None
+    query_text: str
+    query_norm: str
+    result_id: str
+    result_text: str | None
+    grade: int
+    annotator: str
+
+
+#: Labels per INSERT statement: its bound parameters stay well under Postgres' limit.
+_LABEL_CHUNK = 1000
+
+
+def upsert_human_labels(conn: Connection, *, labels: Sequence[NewLabel], source: str) -> None:
+    """Insert new labels and change the grade (and source) of stored ones whose grade
+    differs; a label stored with the same grade is left as it is."""
+    for start in range(0, len(labels), _LABEL_CHUNK):
+        values = [
+            {
+                "query_id": r.query_id,
+                "query_text": r.query_text,
+                "query_norm": r.query_norm,
+                "result_id": r.result_id,
+                "result_text": r.result_text,
+                "grade": r.grade,
+                "annotator": r.annotator,
+                "source": source,
+            }
+            for r in labels[start : start + _LABEL_CHUNK]
+        ]
+        stmt = insert(models.HumanLabel).values(values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["query_norm", "result_id", "annotator"],
+            set_={
+                "grade": stmt.excluded.grade,
+                "source": stmt.excluded.source,
+                "result_text": stmt.excluded.result_text,
+            },
+            where=models.HumanLabel.grade.is_distinct_from(stmt.excluded.grade),
+        )
+        conn.execute(stmt)

@@ -13,12 +13,23 @@ By default it grades deterministically from the text it finds between the prompt
 delimiters (query/result word overlap -> 0-3), so results are reproducible. Tests script
 exact behaviours per request with ``server.script(Reply.grade(2), Reply.error(429), ...)``
 or replace the policy (``FakeOpenAI(policy=prefer_first)``).
+
+Faults are scripted the same way: ``Reply.html()`` (an HTML page with status 200),
+``Reply.truncated()`` (a JSON body cut short), ``Reply.hang_up()`` (the connection closed
+mid-response), ``Reply.slow(s)``; ``server.fail_every(n, reply)`` answers every n-th chat
+request with ``reply``. What a provider would bill is counted in ``server.paid``: every
+completion delivered whole, by a digest of its prompt (``paid_calls``, ``distinct_paid``,
+``paid_twice``).
+
+One module because it is one server that tests import whole: the protocol, the scripted
+replies and the batch endpoints share its request loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import itertools
 import json
 import math
@@ -36,6 +47,10 @@ _DATA = re.compile(r"<(query|result|result_a|result_b|reference)>\s*(\".*?\")\s*
 _WORDS = re.compile(r"\w+")
 _TOKENS = re.compile(r"\s+|\w+|[^\w\s]")
 _JSON = "application/json"
+_HTML = "text/html; charset=utf-8"
+#: A content type ``_route`` never sends: it tells the connection to hang up mid-body.
+_HANG_UP = "x-fake/hang-up"
+_FAULTS = ("", "html", "truncated", "hang_up")
 _REASONS = {
     400: "Bad Request",
     404: "Not Found",
@@ -50,7 +65,8 @@ class Reply:
     """What the server does with one chat-completions request.
 
     ``content=None`` means "whatever the policy would answer"; ``delay_s`` is added to the
-    server's latency (a slow answer past the client's timeout).
+    server's latency (a slow answer past the client's timeout); ``fault`` breaks the
+    answer on the wire: ``"html"``, ``"truncated"`` or ``"hang_up"``.
     """
 
     status: int = 200
@@ -59,6 +75,11 @@ class Reply:
     delay_s: float = 0.0
     retry_after: float | None = None
     message: str = ""
+    fault: str = ""
+
+    def __post_init__(self) -> None:
+        if self.fault not in _FAULTS:
+            raise ValueError(f"unknown fault {self.fault!r}; choose one of {_FAULTS[1:]}")
 
     @classmethod
     def grade_answer(cls, grade: int, reasoning: str = "scripted answer") -> Reply:
@@ -85,6 +106,21 @@ class Reply:
     def slow(cls, delay_s: float, then: Reply | None = None) -> Reply:
         """Answer ``then`` (default: the policy's answer) only after ``delay_s`` more seconds."""
         return replace(then or cls(), delay_s=delay_s)
+
+    @classmethod
+    def html(cls) -> Reply:
+        """Status 200 with an HTML page (a proxy's login or error page), not JSON."""
+        return cls(fault="html")
+
+    @classmethod
+    def truncated(cls) -> Reply:
+        """Status 200, JSON content type, a completion body cut in half (length matches)."""
+        return cls(fault="truncated")
+
+    @classmethod
+    def hang_up(cls) -> Reply:
+        """Headers and half the body of a completion, then the connection is closed."""
+        return cls(fault="hang_up")
 
 
 Policy = Callable[[dict[str, Any]], Reply]
@@ -267,7 +303,11 @@ class FakeOpenAI:
         #: time a client spent waiting on this endpoint.
         self.busy: list[tuple[float, float]] = []
         self._busy_since = 0.0
+        #: completions delivered whole (what a provider bills), by a digest of the prompt
+        self.paid: Counter[str] = Counter()
         self._scripted: deque[Reply] = deque()
+        self._every: tuple[int, Reply] | None = None
+        self._every_seen = 0
         self._bucket = _Bucket(rpm_limit, rpm_burst) if rpm_limit else None
         self._ids = itertools.count(1)
         self._files: dict[str, bytes] = {}
@@ -345,6 +385,31 @@ class FakeOpenAI:
         """Queue behaviours for the next chat requests, in order; then the policy resumes."""
         self._scripted.extend(replies)
 
+    def fail_every(self, n: int, reply: Reply | None) -> None:
+        """Answer every ``n``-th chat request (counted from now) with ``reply``; None stops.
+
+        Scripted replies come first; the requests they answer count towards ``n`` too.
+        """
+        if reply is not None and n < 1:
+            raise ValueError(f"fail_every needs n >= 1, not {n}")
+        self._every = None if reply is None else (n, reply)
+        self._every_seen = 0
+
+    @property
+    def paid_calls(self) -> int:
+        """Completions delivered whole: the calls a provider would bill."""
+        return sum(self.paid.values())
+
+    @property
+    def distinct_paid(self) -> int:
+        """How many distinct prompts were answered (each once or more)."""
+        return len(self.paid)
+
+    @property
+    def paid_twice(self) -> int:
+        """Completions delivered for a prompt already answered before: paid again."""
+        return sum(count - 1 for count in self.paid.values() if count > 1)
+
     @property
     def total(self) -> int:
         """Every HTTP request that reached the server."""
@@ -360,7 +425,9 @@ class FakeOpenAI:
         self.status_counts.clear()
         self.received = self.max_in_flight = 0
         self.busy.clear()
+        self.paid.clear()
         self._scripted.clear()
+        self._every = None
 
     # -- HTTP ------------------------------------------------------------------------------
 
@@ -370,12 +437,23 @@ class FakeOpenAI:
 
     async def _route(
         self, method: str, path: str, headers: dict[str, str], body: bytes
-    ) -> tuple[int, dict[str, str], bytes, str]:
+    ) -> tuple[int, dict[str, str], bytes, str, str | None]:
+        """(status, extra headers, payload, content type, the prompt digest of a
+        completion that is billed once delivered whole, else None)."""
         if method == "POST" and path == "/v1/chat/completions":
             request = json.loads(body or b"{}")
-            status, extra, answer = await self._chat(request)
+            status, extra, answer, fault = await self._chat(request)
             self._record(method, path, request, status)
-            return status, extra, json.dumps(answer).encode(), _JSON
+            payload = json.dumps(answer).encode()
+            if fault == "html":
+                page = b"<!DOCTYPE html><html><body><h1>Sign in</h1></body></html>"
+                return status, extra, page, _HTML, None
+            if fault == "truncated":
+                return status, extra, payload[: len(payload) // 2], _JSON, None
+            if fault == "hang_up":
+                return status, extra, payload, _HANG_UP, None
+            billed = _digest(request) if status == 200 else None
+            return status, extra, payload, _JSON, billed
         if method == "POST" and path == "/v1/files":
             status, answer = self._upload(headers.get("content-type", ""), body)
         elif method == "GET" and path.startswith("/v1/files/") and path.endswith("/content"):
@@ -383,8 +461,9 @@ class FakeOpenAI:
             status = 200 if content is not None else 404
             self._record(method, path, b"", status)
             if content is None:
-                return status, {}, json.dumps(_error_body(404, "no such file")).encode(), _JSON
-            return status, {}, content, "application/octet-stream"
+                answer = _error_body(404, "no such file")
+                return status, {}, json.dumps(answer).encode(), _JSON, None
+            return status, {}, content, "application/octet-stream", None
         elif method == "POST" and path == "/v1/batches":
             status, answer = self._create_batch(json.loads(body or b"{}"))
         elif method == "GET" and path.startswith("/v1/batches/"):
@@ -394,7 +473,7 @@ class FakeOpenAI:
         else:
             status, answer = 404, _error_body(404, f"no route for {method} {path}")
         self._record(method, path, body if self.record_bodies else b"", status)
-        return status, {}, json.dumps(answer).encode(), _JSON
+        return status, {}, json.dumps(answer).encode(), _JSON, None
 
     def _record(self, method: str, path: str, body: Any, status: int, via: str = "http") -> None:
         if via == "http":
@@ -405,7 +484,9 @@ class FakeOpenAI:
 
     # -- chat completions ------------------------------------------------------------------
 
-    async def _chat(self, request: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
+    async def _chat(
+        self, request: dict[str, Any]
+    ) -> tuple[int, dict[str, str], dict[str, Any], str]:
         self.received += 1
         if self.in_flight == 0:
             self._busy_since = time.monotonic()
@@ -420,19 +501,25 @@ class FakeOpenAI:
 
     async def _chat_answer(
         self, request: dict[str, Any]
-    ) -> tuple[int, dict[str, str], dict[str, Any]]:
+    ) -> tuple[int, dict[str, str], dict[str, Any], str]:
+        """(status, extra headers, JSON answer, the fault to break it with or "")."""
         if self._bucket is not None:
             wait = self._bucket.take()
             if wait is not None:
-                return 429, {"retry-after": f"{wait:.3f}"}, _error_body(429, "rate limit")
+                return 429, {"retry-after": f"{wait:.3f}"}, _error_body(429, "rate limit"), ""
         reply = self._scripted.popleft() if self._scripted else None
+        if self._every is not None:
+            self._every_seen += 1
+            every, faulty = self._every
+            if reply is None and self._every_seen % every == 0:
+                reply = faulty
         fmt = (request.get("response_format") or {}).get("type")
         if reply is None and fmt == "json_schema" and not self.supports_json_schema:
-            return 400, {}, _error_body(400, "response_format json_schema is not supported")
+            return 400, {}, _error_body(400, "response_format json_schema is not supported"), ""
         delay = self.latency_s + (reply.delay_s if reply else 0.0)
         if delay > 0:
             await asyncio.sleep(delay)
-        return self._answer(request, reply)
+        return (*self._answer(request, reply), reply.fault if reply else "")
 
     def _answer(
         self, request: dict[str, Any], reply: Reply | None
@@ -535,6 +622,8 @@ class FakeOpenAI:
             reply = self._scripted.popleft() if self._scripted else None
             status, _, answer = self._answer(item["body"], reply)
             self._record("POST", item.get("url", ""), item["body"], status, via="batch")
+            if status == 200:
+                self.paid[_digest(item["body"])] += 1
             batch.counts["total"] += 1
             batch.counts["completed" if status == 200 else "failed"] += 1
             lines.append(
@@ -594,20 +683,28 @@ class _Connection(asyncio.Protocol):
 
     async def _answer(self, method: str, target: str, headers: dict[str, str], body: bytes) -> None:
         server = self._server
-        status, extra, payload, content_type = await server._route(
+        status, extra, payload, content_type, billed = await server._route(
             method, target.split("?", 1)[0], headers, body
         )
         transport = self._transport
         if transport is None or transport.is_closing():
             return  # the client gave up (a timeout) while the answer was delayed
+        hang_up = content_type == _HANG_UP
         head = [
             f"HTTP/1.1 {status} {_REASONS.get(status, 'OK')}",
-            f"content-type: {content_type}",
+            f"content-type: {_JSON if hang_up else content_type}",
             f"content-length: {len(payload)}",
             "connection: keep-alive",
             *(f"{k}: {v}" for k, v in extra.items()),
         ]
-        transport.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + payload)
+        data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + payload
+        if hang_up:  # promise the whole body, send half of it, hang up
+            transport.write(data[: len(data) - len(payload) // 2])
+            transport.close()
+            return
+        transport.write(data)
+        if billed is not None:
+            server.paid[billed] += 1
         if headers.get("connection", "").lower() == "close":
             transport.close()
             return
@@ -655,6 +752,12 @@ def _parse_request(buffer: bytearray) -> tuple[str, str, dict[str, str], bytes] 
         body, stop = b"", start
     del buffer[:stop]
     return method, target, headers, body
+
+
+def _digest(request: dict[str, Any]) -> str:
+    """The prompt of a chat request (its messages) as a short digest, to count repeats."""
+    messages = json.dumps(request.get("messages", []), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(messages.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def _error_body(status: int, message: str) -> dict[str, Any]:

@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from monitor.exporter import all_family_names
-from monitor.pushgateway import PUSHED_FAMILIES
+from monitor.export.exporter import all_family_names
+from monitor.export.pushgateway import PUSHED_FAMILIES
 
 REPO = Path(__file__).resolve().parents[2]
 GRAFANA = REPO / "dashboards" / "grafana"

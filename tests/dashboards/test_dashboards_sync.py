@@ -22,14 +22,14 @@ from typing import Any
 
 import pytest
 
-from monitor.dashboards_sync import (
+from monitor.errors import ConfigError, InputError, JudgeMonitorError
+from monitor.export.dashboards_sync import (
     DashboardSyncError,
     folder_uid_for,
     load_dashboards,
     sync_dashboards,
     token_from_env,
 )
-from monitor.errors import ConfigError, InputError, JudgeMonitorError
 
 TOKEN = "glsa_test-token-0123456789abcdef"
 
@@ -282,7 +282,7 @@ def test_cli_missing_token_variable(
 
 def test_public_api_is_exported() -> None:
     """Every name in monitor.dashboards_sync.__all__ exists and the error is a JudgeMonitorError."""
-    import monitor.dashboards_sync as module
+    import monitor.export.dashboards_sync as module
 
     assert all(hasattr(module, name) for name in module.__all__)
     assert issubclass(module.DashboardSyncError, JudgeMonitorError)

@@ -22,7 +22,8 @@ import pytest
 from prometheus_client import CollectorRegistry, start_http_server
 from sqlalchemy import Engine, text
 
-from monitor.exporter import DAILY_METRICS, exporter_engine, make_registry
+from monitor.export.exporter import exporter_engine, make_registry
+from monitor.metrics.catalog import METRICS
 from monitor.store.db import Database
 from monitor.store.repository import finish_run, start_run, upsert_daily_metrics
 
@@ -91,7 +92,7 @@ def seed_history(
         for back in range(days - 1, -1, -1):
             day = latest - dt.timedelta(days=back)
             rows = []
-            for spec in DAILY_METRICS:
+            for spec in METRICS:
                 for key in keys_for(spec.metric):
                     value = round(rng.uniform(0.3, 0.9), 6)
                     if back == 0 and today is not None:

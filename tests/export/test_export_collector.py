@@ -10,14 +10,13 @@ import pytest
 from prometheus_client import REGISTRY, CollectorRegistry
 from sqlalchemy import text
 
-from monitor.exporter import (
+from monitor.export.exporter import (
     BASELINE_DAYS,
-    DAILY_METRICS,
-    PREFIX,
     all_family_names,
     exporter_engine,
     make_registry,
 )
+from monitor.metrics.catalog import METRICS, PREFIX
 from monitor.store.db import Database
 from monitor.store.repository import start_run, upsert_daily_metrics
 
@@ -31,7 +30,7 @@ def _labels(key: tuple[str, str, str, int]) -> dict[str, str]:
 def test_latest_day_values_are_exported(seed: Any, registry: CollectorRegistry) -> None:
     """Each metric family carries the latest day's value, not an older day's."""
     history = seed.history(latest=LATEST, days=3)
-    for spec in DAILY_METRICS:
+    for spec in METRICS:
         for key in seed.keys(spec.metric):
             got = registry.get_sample_value(spec.family, _labels(key))
             assert got == pytest.approx(history.value(LATEST, key)), (spec.family, key)
@@ -45,7 +44,7 @@ def test_latest_day_values_are_exported(seed: Any, registry: CollectorRegistry) 
 def test_ci_families_and_sample_counts(seed: Any, registry: CollectorRegistry) -> None:
     """Metrics with a CI export _ci_lower/_ci_upper; every row exports its n."""
     history = seed.history(latest=LATEST, days=1)
-    for spec in DAILY_METRICS:
+    for spec in METRICS:
         for key in seed.keys(spec.metric):
             _value, low, high, n = history.values[(LATEST, key)]
             labels = _labels(key)
@@ -66,7 +65,7 @@ def test_baseline_is_mean_of_seven_prior_days(seed: Any, registry: CollectorRegi
     history = seed.history(latest=LATEST, days=BASELINE_DAYS + 4)
     window = [LATEST - dt.timedelta(days=d) for d in range(1, BASELINE_DAYS + 1)]
     checked = 0
-    for spec in DAILY_METRICS:
+    for spec in METRICS:
         for key in seed.keys(spec.metric):
             got = registry.get_sample_value(spec.family + "_baseline", _labels(key))
             if not spec.baseline:

@@ -22,7 +22,7 @@ import httpx
 import pytest
 import yaml
 
-from monitor.pushgateway import push_run_metrics
+from monitor.export.pushgateway import push_run_metrics
 
 _HTTP = httpx.Client()  # one client: building one per query costs ~40 ms
 REPO = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor.pushgateway import JOB, PUSHED_FAMILIES, push_run_metrics
+from monitor.export.pushgateway import JOB, PUSHED_FAMILIES, push_run_metrics
 
 
 def _closed_port() -> int:
@@ -89,7 +89,7 @@ def test_failed_run_keeps_previous_success(pushgateway: str) -> None:
 def test_unreachable_gateway_returns_false(caplog: pytest.LogCaptureFixture) -> None:
     """A push to a closed port logs a warning and returns False instead of raising."""
     url = f"http://user:hunter2@127.0.0.1:{_closed_port()}"
-    with caplog.at_level(logging.WARNING, logger="monitor.pushgateway"):
+    with caplog.at_level(logging.WARNING, logger="monitor.export.pushgateway"):
         ok = push_run_metrics(
             url,
             flow="daily",

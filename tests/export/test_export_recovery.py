@@ -13,7 +13,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import create_engine
 
-from monitor.exporter import PREFIX, exporter_engine, make_registry
+from monitor.export.exporter import PREFIX, exporter_engine, make_registry
 from monitor.store.embedded import start_embedded, stop_embedded
 from monitor.store.migrate import upgrade
 from monitor.store.repository import upsert_daily_metrics

@@ -18,9 +18,11 @@ from monitor.testing import FakeOpenAI
 
 @pytest.fixture(scope="session", autouse=True)
 def prefect_api() -> Iterator[None]:
-    """One temporary Prefect API for the session, quiet."""
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    """One temporary Prefect API for the session, quiet in the terminal as the CLI is
+    (the runs' logs still reach the API, where tests read them)."""
+    from monitor.cli._prefect import quiet_prefect
+
+    quiet_prefect()
     from prefect.testing.utilities import prefect_test_harness
 
     with tempfile.TemporaryDirectory(prefix="jm-prefect-") as home:

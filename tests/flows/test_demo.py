@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
-from monitor import demo
-from monitor.alerts import firing_alerts
+from monitor.demo import setup as demo
+from monitor.export.alerts import firing_alerts
 from monitor.store.embedded import start_embedded, stop_embedded
 
 

@@ -13,7 +13,7 @@ from flows.daily import daily
 from monitor.config import load_settings
 from monitor.errors import InputError
 from monitor.judges.factory import build_ensemble
-from monitor.pipeline import fetch_sample, judge_samples, load_samples, store_sample
+from monitor.pipeline.steps import fetch_sample, judge_samples, load_samples, store_sample
 from monitor.store.db import Database
 from monitor.testing import FakeOpenAI
 
@@ -81,16 +81,16 @@ def test_daily_with_judge_worker_processes(
 ) -> None:
     """With judge_processes = 2 the LLM judge runs in a worker process inside the flow's
     task; the day stores what it pays for, and its rerun pays nothing."""
-    import monitor.judging
+    import monitor.judging.ensemble
 
     used: list[int] = []
-    real = monitor.judging.run_in_workers
+    real = monitor.judging.ensemble.run_in_workers
 
     async def spy(*args: object, **kwargs: object) -> object:
         used.append(int(kwargs["workers"]))  # type: ignore[call-overload]
         return await real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(monitor.judging, "run_in_workers", spy)
+    monkeypatch.setattr(monitor.judging.ensemble, "run_in_workers", spy)
     monkeypatch.setenv("JUDGE_MONITOR_JUDGE_PROCESSES", "2")
     outcome = daily(day=DAY)
     assert outcome.status == "completed" and used == [1]  # one LLM judge, one worker

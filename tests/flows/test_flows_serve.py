@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -100,3 +101,114 @@ def test_serve_on_the_demo_source_exits_with_one_line(tmp_path: Path) -> None:
     assert "allow_demo_source = true" in printed
     assert "Traceback" not in out.stderr and "Traceback" not in out.stdout
     assert not (tmp_path / ".local" / "share" / "judge-monitor").exists()  # no embedded db
+
+
+def test_prefect_yaml_leaves_the_schedule_to_the_settings_and_matches_serve() -> None:
+    """prefect.yaml repeats no cron (the settings hold it; `serve --setup-only` applies it,
+    `schedules: null` keeps it on redeploy) and declares serve's concurrency limits."""
+    from flows.serve import served
+
+    spec = yaml.safe_load((REPO / "prefect.yaml").read_text())
+    assert "cron" not in json.dumps(spec) and "* * *" not in json.dumps(spec)
+    by_name = {d["name"]: d for d in spec["deployments"]}
+    assert "schedules" in by_name["daily"] and by_name["daily"]["schedules"] is None
+    for deployment in served(load_settings()):
+        limit = deployment.options.get("concurrency_limit")
+        declared = by_name[deployment.name].get("concurrency_limit")
+        if limit is None:
+            assert declared is None, deployment.name
+        else:
+            assert declared == {
+                "limit": limit.limit,
+                "collision_strategy": limit.collision_strategy.value,
+            }, deployment.name
+
+
+def test_a_bad_cron_or_timezone_is_one_line() -> None:
+    """A schedule Prefect cannot read is refused naming schedule_cron and the value."""
+    import pytest
+
+    from flows.serve import daily_schedule
+    from monitor.errors import ConfigError
+
+    for settings in (
+        load_settings(schedule_cron="every morning"),
+        load_settings(schedule_timezone="Mars/Olympus"),
+    ):
+        with pytest.raises(ConfigError) as caught:
+            daily_schedule(settings)
+        message = str(caught.value)
+        assert "schedule_cron" in message and "\n" not in message
+        assert settings.schedule_cron in message and settings.schedule_timezone in message
+
+
+def _schedules(deployment: str) -> list[tuple[str, str | None, bool]]:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        found = client.read_deployment_by_name(deployment)
+        return [
+            (s.schedule.cron, s.schedule.timezone, s.active)  # type: ignore[union-attr]
+            for s in client.read_deployment_schedules(found.id)
+        ]
+
+
+def test_setup_gives_a_deployed_daily_its_configured_schedule_once() -> None:
+    """A daily deployment made without a schedule (prefect.yaml) gets schedule_cron; again
+    changes nothing; a new cron replaces the old one; no deployment is one clear line."""
+    import pytest
+
+    from flows.daily import daily
+    from flows.serve import apply_daily_schedule
+    from monitor.errors import ConfigError
+
+    daily.to_deployment(name="daily-from-yaml").apply()
+    name = "daily/daily-from-yaml"
+    assert _schedules(name) == []
+    berlin = load_settings(schedule_cron="30 5 * * *", schedule_timezone="Europe/Berlin")
+    assert apply_daily_schedule(berlin, name) is True
+    assert _schedules(name) == [("30 5 * * *", "Europe/Berlin", True)]
+    assert apply_daily_schedule(berlin, name) is False
+    assert apply_daily_schedule(load_settings(schedule_cron="0 7 * * *"), name) is True
+    assert _schedules(name) == [("0 7 * * *", "UTC", True)]
+    with pytest.raises(ConfigError) as caught:
+        apply_daily_schedule(berlin, "daily/never-deployed")
+    assert "prefect deploy --all" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_serve_setup_only_creates_the_limits_and_the_schedule_then_exits(
+    tmp_path: Path, database_url: str
+) -> None:
+    """`judge-monitor serve --setup-only`, for `prefect deploy` users: the endpoint limits
+    exist and the deployed daily has the configured cron, and the command exits 0."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL
+
+    from flows.daily import daily
+
+    daily.to_deployment(name="daily").apply()  # as `prefect deploy --all` leaves it
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_API_URL": str(PREFECT_API_URL.value()),
+        "DATABASE_URL": database_url,
+        "JUDGE_MONITOR_ALLOW_DEMO_SOURCE": "true",
+        "JUDGE_MONITOR_SCHEDULE_CRON": "15 4 * * *",
+        "JUDGE_MONITOR_JUDGES": '[{"name": "setup-only", "kind": "lexical"}]',
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "monitor", "serve", "--setup-only"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "created concurrency limit judge-endpoint-setup-only" in out.stdout
+    assert "daily deployment scheduled: 15 4 * * * UTC" in out.stdout
+    assert _schedules("daily/daily") == [("15 4 * * *", "UTC", True)]
+    with get_client(sync_client=True) as client:
+        names = {limit.name for limit in client.read_global_concurrency_limits(limit=200)}
+    assert "judge-endpoint-setup-only" in names

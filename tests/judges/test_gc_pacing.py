@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from monitor import gc_pacing
 from monitor.config import JudgeConfig
-from monitor.gc_pacing import YOUNG_THRESHOLD, fewer_collections
 from monitor.judges import build_judge
-from monitor.judging import judge_with_cache
+from monitor.judging import gc_pacing
+from monitor.judging.ensemble import judge_with_cache
+from monitor.judging.gc_pacing import YOUNG_THRESHOLD, fewer_collections
 from monitor.store.db import Database
 from monitor.types import JudgeItem, Result, Verdict
 

@@ -1,6 +1,6 @@
 """LLM judges in worker processes: the same verdicts, the same cache, failures reported.
 
-Workers are real ``python -m monitor.judge_workers`` processes talking to the fake
+Workers are real ``python -m monitor.judging.workers`` processes talking to the fake
 endpoint (a thread of this process, on loopback) and to the test's real database.
 """
 
@@ -19,9 +19,10 @@ from sqlalchemy import text
 
 from monitor.config import JudgeConfig
 from monitor.errors import InputError
-from monitor.judge_workers import AUTO_MIN_ITEMS, movable, warm_workers, worker_count
 from monitor.judges import LLMJudge, build_judge
-from monitor.judging import JudgeTally, judge_with_cache
+from monitor.judging.cache import JudgeTally
+from monitor.judging.ensemble import judge_with_cache
+from monitor.judging.workers import AUTO_MIN_ITEMS, movable, warm_workers, worker_count
 from monitor.store.db import Database
 from monitor.testing import FakeOpenAI
 from monitor.types import JudgeItem, Result, Verdict
@@ -128,7 +129,7 @@ def _worker_pids() -> list[int]:
     for children in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
         for pid in children.read_text().split():
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            if b"monitor.judge_workers" in cmdline:
+            if b"monitor.judging.workers" in cmdline:
                 pids.append(int(pid))
     return pids
 

@@ -95,7 +95,7 @@ def test_cached_judging_submits_one_batch_and_reruns_pay_nothing(
     """Through the verdict cache a batch judge sends all misses as one batch, then none."""
     from sqlalchemy import create_engine
 
-    from monitor.judging import judge_with_cache
+    from monitor.judging.ensemble import judge_with_cache
     from monitor.store.db import Database
 
     items = [

@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from monitor.cli.labels import parse_day
 from monitor.errors import InputError
-from monitor.labels import import_labels
+from monitor.labels.files import import_labels
 from monitor.store.db import Database
 
 DAY = dt.date(2026, 11, 4)

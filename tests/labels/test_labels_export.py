@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from monitor.errors import InputError
-from monitor.labels import export_disagreements, import_labels, write_disagreements
+from monitor.labels.files import export_disagreements, import_labels, write_disagreements
 from monitor.store.db import Database
 
 DAY = dt.date(2026, 11, 3)

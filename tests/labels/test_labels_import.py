@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from monitor import labels
 from monitor.errors import InputError
-from monitor.labels import import_labels, read_labels
+from monitor.labels import files as labels
+from monitor.labels.files import import_labels, read_labels
 from monitor.store.db import Database
 from monitor.types import normalize_query
 

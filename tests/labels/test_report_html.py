@@ -7,7 +7,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 
-from monitor.report import grade_shares, load_report, render_html
+from monitor.report.daily import grade_shares, load_report, render_html
 from monitor.store.db import Database
 from monitor.store.repository import upsert_daily_metrics
 

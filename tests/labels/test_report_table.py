@@ -8,11 +8,11 @@ import statistics
 import pytest
 from sqlalchemy import Connection
 
-from monitor import report as report_module
 from monitor.errors import InputError
-from monitor.report import (
-    SECTIONS,
-    MetricValue,
+from monitor.metrics.catalog import SECTIONS
+from monitor.metrics.daily import MetricRow
+from monitor.report import daily as report_module
+from monitor.report.daily import (
     compare_to_baseline,
     load_report,
     trend_arrow,
@@ -24,7 +24,7 @@ DAY = dt.date(2026, 11, 20)
 BASELINE_DAYS = 7
 
 
-def mv(metric: str, value: float | None, **kw: object) -> MetricValue:
+def mv(metric: str, value: float | None, **kw: object) -> MetricRow:
     fields: dict[str, object] = {
         "segment": "all",
         "judge": "ensemble",
@@ -35,10 +35,10 @@ def mv(metric: str, value: float | None, **kw: object) -> MetricValue:
         "reason": None,
     }
     fields.update(kw)
-    return MetricValue(metric=metric, value=value, **fields)  # type: ignore[arg-type]
+    return MetricRow(metric=metric, value=value, **fields)  # type: ignore[arg-type]
 
 
-def put(conn: Connection, day: dt.date, rows: list[MetricValue]) -> None:
+def put(conn: Connection, day: dt.date, rows: list[MetricRow]) -> None:
     upsert_daily_metrics(
         conn,
         day=day,

@@ -8,7 +8,7 @@ import random
 from sqlalchemy import text
 
 from monitor.config import load_settings
-from monitor.metrics_step import (
+from monitor.pipeline.metrics_step import (
     _day_grades,
     _graded_queries,
     _grades_by_judge,

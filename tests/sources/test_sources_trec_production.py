@@ -123,7 +123,7 @@ def test_shuffle_keeps_the_top_10_in_another_order() -> None:
 @pytest.mark.parametrize(("ranker", "published"), [("bm25", 0.436), ("splade-pp-ed", 0.673)])
 def test_true_ndcg_matches_the_published_figure(ranker: str, published: float) -> None:
     """Per-query true nDCG@10 of what a ranker served, averaged over queries, is the
-    README's figure (the traffic reaches all 43 queries within a few days)."""
+    the figure in docs/detection-power.md (the traffic reaches all 43 queries within a few days)."""
     share = 1.0 if ranker == "bm25" else 0.0
     src = source(share=share, start="2025-01-01", searches_per_day=400)
     per_query: dict[str, float] = {}

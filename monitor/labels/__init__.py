@@ -1,0 +1,2 @@
+"""Human labels: files in and out (``files``), and judges measured against them
+(``calibration``)."""

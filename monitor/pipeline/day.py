@@ -1,0 +1,169 @@
+"""One day, start to finish: the sequence the daily flow, backfill and the benchmarks run.
+
+``run_day`` opens the day's run in ``runs``, samples the source, stores the sample,
+judges it with the (calibrated) ensemble, computes the day's figures and records the
+outcome whatever happens. It knows nothing of Prefect: every step goes through a
+``StepRunner``, which by default just calls it. The daily flow passes one that runs each
+step as a Prefect task (retries, the endpoint concurrency slots, the UI); the benchmark
+passes one that times each step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
+
+from monitor.config import Settings
+from monitor.export.pushgateway import push_run_metrics
+from monitor.judges.base import Judge
+from monitor.judges.factory import build_ensemble, close_judges
+from monitor.pipeline.metrics_step import compute_day_metrics
+from monitor.pipeline.steps import (
+    DayOutcome,
+    JudgeOutcome,
+    StoredSample,
+    check_day,
+    failed_calls_note,
+    fetch_sample,
+    finish_day,
+    judge_as_configured,
+    load_samples,
+    raise_for_judging,
+    start_day,
+    store_sample,
+    warm_day_workers,
+)
+from monitor.progress import judge_progress, report
+from monitor.sampling import DailySample
+from monitor.sources.base import BadRows
+from monitor.store.calibrations import calibrated_settings
+from monitor.store.db import Database
+
+__all__ = ["STEPS", "StepRunner", "call_step", "first_line", "run_day"]
+
+T = TypeVar("T")
+
+#: The steps of a day, in order, as a ``StepRunner`` sees their names.
+STEPS = ("sample", "store", "judge", "metrics")
+
+
+class StepRunner(Protocol):
+    """Runs one named step of the day (``STEPS``) and returns what it returned.
+
+    ``judges`` names the judges a step calls (the ``judge`` step only), so a runner can
+    hold a concurrency slot per endpoint while it runs.
+    """
+
+    def __call__(self, step: str, fn: Callable[[], T], *, judges: Sequence[str] = ()) -> T: ...
+
+
+def call_step(step: str, fn: Callable[[], T], *, judges: Sequence[str] = ()) -> T:
+    """The plain runner: call the step."""
+    return fn()
+
+
+def run_day(
+    database: Database,
+    settings: Settings,
+    day: dt.date,
+    *,
+    runner: StepRunner = call_step,
+) -> DayOutcome:
+    """The day's steps in order, with the run recorded in ``runs`` whatever happens.
+
+    A failure is recorded (status ``failed``, first line of the error) and raised; Ctrl-C
+    is recorded as ``aborted``. A day whose judges had failed calls, each within
+    ``max_failed_call_share`` of its calls, completes as ``degraded`` (its failed items
+    left out of the figures, counted in ``failed_calls``, asked again on a rerun);
+    past that share it fails.
+    """
+    check_day(day)
+    started = time.monotonic()
+    # the run is recorded under the configuration as written, so resuming recognises it
+    run_id = start_day(database, settings, day)
+    sample: DailySample | None = None
+    bad_rows: BadRows | None = None
+    judged: JudgeOutcome | None = None
+
+    def record(status: str, error: str | None = None) -> DayOutcome:
+        """Write the run's outcome (as far as it got) to ``runs``, and push it."""
+        outcome = finish_day(
+            database,
+            run_id=run_id,
+            day=day,
+            started=started,
+            status=status,
+            sample=sample,
+            bad_rows=bad_rows,
+            judged=judged,
+            error=error,
+        )
+        _push(settings, outcome)
+        return outcome
+
+    try:
+        with database.engine.connect() as conn:
+            settings = calibrated_settings(conn, settings)
+        # built per day: async clients belong to the event loop of the day's judging
+        judges = build_ensemble(settings.judges)
+        with warm_day_workers(settings, judges):
+            report("sampling", 0, 1)
+            sample, bad_rows = runner("sample", lambda: fetch_sample(settings, day))
+            drawn = sample
+            samples = runner("store", lambda: _store(database, day, drawn, settings))
+            report("sampling", 1, 1)
+            judged = runner(
+                "judge",
+                lambda: asyncio.run(_judge(database, settings, judges, samples)),
+                judges=[judge.name for judge in judges],
+            )
+        raise_for_judging(judged, settings.max_failed_call_share)
+        report("metrics", 0, 1)
+        runner("metrics", lambda: len(compute_day_metrics(database, day, settings)))
+        report("metrics", 1, 1)
+    except KeyboardInterrupt:
+        record("aborted", "interrupted (Ctrl-C)")
+        raise
+    except Exception as exc:
+        record("failed", first_line(exc))
+        raise
+    note = failed_calls_note(judged)
+    return record("degraded", note) if note else record("completed")
+
+
+def _store(
+    database: Database, day: dt.date, sample: DailySample, settings: Settings
+) -> list[StoredSample]:
+    store_sample(database, day, sample, settings.sampling.top_k)
+    return load_samples(database, day)
+
+
+async def _judge(
+    database: Database, settings: Settings, judges: list[Judge], samples: list[StoredSample]
+) -> JudgeOutcome:
+    try:
+        return await judge_as_configured(database, settings, judges, samples, judge_progress)
+    finally:
+        await close_judges(judges)  # on this event loop, before it ends
+
+
+def first_line(exc: BaseException) -> str:
+    """The error as ``runs.error`` keeps it: its first line, at most 500 characters."""
+    message = str(exc)
+    return message.splitlines()[0][:500] if message else type(exc).__name__
+
+
+def _push(settings: Settings, outcome: DayOutcome) -> None:
+    if settings.pushgateway_url:
+        push_run_metrics(
+            settings.pushgateway_url,
+            flow="daily",
+            duration_s=outcome.duration_s,
+            counts=outcome.counts,
+            cost_usd=outcome.cost_usd,
+            success=outcome.status in ("completed", "degraded"),
+            run_date=outcome.day,
+        )

@@ -1,0 +1,1 @@
+"""The daily report people read: a terminal table and a self-contained HTML file."""
