@@ -7,9 +7,11 @@ with splade-pp-ed; from a given day a share of its traffic is served by bm25 ins
 run on a scratch PostgreSQL with a local judge, and the alert conditions are read back
 with ``monitor.export.alerts.firing_alerts`` on segment ``all``:
 
-* ``JudgeMonitorQualityDropVsBaseline`` (judged nDCG@10 > 0.05 below its 7-day baseline
-  and the CI's upper bound below it) and ``JudgeMonitorChangePoint`` (CUSUM > 5);
-* per cell: the true nDCG@10 drop (NIST grades, traffic-weighted), the judged drop, and
+* ``JudgeMonitorQualityDropVsBaseline`` (judged nDCG@10 > 0.05 below its baseline — the
+  last ``baseline_days`` in-control days — and the CI's upper bound below it) and
+  ``JudgeMonitorChangePoint`` (CUSUM > 5), both as the rules YAML states them;
+* per cell: the true nDCG@10 drop (NIST grades, traffic-weighted), the judged drop (of
+  ``ndcg``, the pooled ideal, and of ``ndcg_list``, the list's own ideal: "per-list"), and
   the days from the regression's first day until either alert fires (1 = that day);
 * per sample size: false alarms over 60 clean days (alarm days / days with a full
   14-day baseline) and the paid (non-cached) judgments per day after day 1.
@@ -85,6 +87,7 @@ class DayFigures:
     day: dt.date
     alerts: tuple[str, ...]
     judged_ndcg: float | None
+    judged_ndcg_list: float | None
     paid: int
     cached: int
     distinct: int
@@ -137,19 +140,31 @@ def run_one(database: Database, settings: Settings, day: dt.date) -> DayFigures:
     outcome = run_day(database, settings, day)
     with database.engine.connect() as conn:
         fired = tuple(
-            sorted({f.alert for f in firing_alerts(conn, day) if f.segment == "all"} & set(WATCHED))
+            sorted(
+                {
+                    f.alert
+                    for f in firing_alerts(conn, day, baseline_days=settings.baseline_days)
+                    if f.segment == "all"
+                }
+                & set(WATCHED)
+            )
         )
-        value = conn.execute(
-            text(
-                "SELECT value FROM daily_metrics WHERE metric_date = :d AND metric = 'ndcg' "
-                "AND k = 10 AND segment = 'all' AND judge = 'ensemble'"
-            ),
-            {"d": day},
-        ).scalar()
+        values = dict(
+            conn.execute(
+                text(
+                    "SELECT metric, value FROM daily_metrics WHERE metric_date = :d "
+                    "AND metric IN ('ndcg', 'ndcg_list') "
+                    "AND k = 10 AND segment = 'all' AND judge = 'ensemble'"
+                ),
+                {"d": day},
+            ).all()
+        )
+    value, value_list = values.get("ndcg"), values.get("ndcg_list")
     return DayFigures(
         day=day,
         alerts=fired,
         judged_ndcg=None if value is None else float(value),
+        judged_ndcg_list=None if value_list is None else float(value_list),
         paid=int(outcome.counts["judged"]),
         cached=int(outcome.counts["cached"]),
         distinct=int(outcome.counts["sampled"]),
@@ -247,17 +262,27 @@ def run_size(
         f"{sum(d.paid for d in evaluable)} over days {BASELINE + 1}-{len(clean)} "
         f"[{time.perf_counter() - t0:.0f} s]"
     )
-    header = f"{'regression':<14}{'true drop':>10}{'judged drop':>12}{'detected':>10}  alerts"
+    header = (
+        f"{'regression':<14}{'true drop':>10}{'judged drop':>12}{'per-list':>10}"
+        f"{'detected':>10}  alerts"
+    )
     print(header)
     print("-" * len(header))
     rows = []
     for r in results:
         judged = [d.judged_ndcg for d in r.days if d.judged_ndcg is not None]
         judged_drop = baseline_ndcg - statistics.fmean(judged) if judged else math.nan
+        listed = [d.judged_ndcg_list for d in r.days if d.judged_ndcg_list is not None]
+        base_list = [d.judged_ndcg_list for d in clean[:BASELINE] if d.judged_ndcg_list is not None]
+        list_drop = (
+            statistics.fmean(base_list) - statistics.fmean(listed)
+            if listed and base_list
+            else math.nan
+        )
         det = r.detected_on
         fired = r.days[-1].alerts if det else ()
         print(
-            f"{r.cell.label:<14}{fmt(r.true_drop):>10}{fmt(judged_drop):>12}"
+            f"{r.cell.label:<14}{fmt(r.true_drop):>10}{fmt(judged_drop):>12}{fmt(list_drop):>10}"
             f"{(f'day {det}' if det else f'>{max_days} d'):>10}  "
             f"{', '.join(a.removeprefix('JudgeMonitor') for a in fired) or '-'}"
         )
@@ -266,6 +291,7 @@ def run_size(
                 "cell": r.cell.label,
                 "true_drop": round(r.true_drop, 4),
                 "judged_drop": None if math.isnan(judged_drop) else round(judged_drop, 4),
+                "judged_drop_per_list": None if math.isnan(list_drop) else round(list_drop, 4),
                 "detected_day": det,
                 "alerts": list(fired),
             }

@@ -1,25 +1,29 @@
 """Storage at scale: a history at 1x and 10x of the storage bench, and what stays flat.
 
 For each size (``--per-day`` verdicts a day, then ``--factor`` times that; 3 judges x
-top-10, so a day holds per-day / 30 samples), on a scratch database of its own:
+top-10, so a day holds per-day / 30 samples), on scratch databases of its own:
 
-1. the last day alone is seeded (COPY into the partitioned tables; every other day is
-   then cloned from it inside the server, new ids and dates, faster than formatting
-   rows in Python), and the day's metrics step (``compute_day_metrics``) is timed:
-   median of ``--runs``;
-2. the 14 days of its baseline window are added, and the step timed again;
-3. the rest of the ``--days`` history (with every day's figures and run, and a verdict
-   cache holding 30% of each day's verdicts) is added, and the step timed again: the ratio
-   to 1 is the goal (<= 1.5), the ratio to 2 shows what the history itself costs;
-4. ``GET /metrics`` on the exporter over HTTP: median of ``--scrapes`` (goal < 100 ms);
-5. bytes per stored verdict: the verdict partitions with their indexes and TOAST, and
+1. three scratch databases are seeded: the last day alone, the last day and its 14
+   days of baseline window, and the whole ``--days`` history (the last day is COPY'd
+   into the partitioned tables; every other day is cloned from it inside the server,
+   new ids and dates, faster than formatting rows in Python; with every day's figures
+   and run, and a verdict cache holding 30% of each day's verdicts), then vacuumed;
+2. the last day's metrics step (``compute_day_metrics``) runs on the three in turn,
+   ``--runs`` rounds after an untimed one, so that the machine's load falls on all three
+   alike: medians, and the ratio of the whole history to one day (goal <= 1.5) and to
+   the window (what the history beyond the baseline costs); then, once on each, the
+   step's main reads: the day's verdicts, the window's grades, and the pooled grades
+   of the day's queries (``pool_reads.pooled_grades``, which spans every stored day);
+3. ``GET /metrics`` on the exporter over HTTP: median of ``--scrapes`` (goal < 100 ms);
+4. bytes per stored verdict: the verdict partitions with their indexes and TOAST, and
    all of a day's tables (samples and ensemble grades too) per verdict;
-6. ``db prune`` of the first month (``partitions.prune``, one run: it drops it): the
+5. ``db prune`` of the first month (``partitions.prune``, one run: it drops it): the
    month's partitions (goal < 5 s) and, apart, the cache entries last used in it.
 
 Usage: ``python bench/scale.py [--days 60] [--per-day 30000] [--factor 10] [--big-days N]
-[--runs 3] [--scrapes 20]``; ``--big-days`` is the history at the second size (default
-``--days``); ``--quick`` is 20 days x 6,000 and 10x. JSON on the last line.
+[--runs 3] [--big-runs 2] [--scrapes 20]``; ``--big-days`` and ``--big-runs`` are the
+history and the rounds at the second size (default ``--days``, 2); ``--quick`` is 20
+days x 6,000 and 10x. JSON on the last line.
 """
 
 from __future__ import annotations
@@ -41,13 +45,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import report, scratch_database, timed
+from _common import report, scratch_database
 from judge_throughput import llm_config
 
 from monitor.config import SamplingConfig, Settings
 from monitor.export.exporter import exporter_engine, make_registry
 from monitor.pipeline.metrics_step import compute_day_metrics
-from monitor.store import partitions
+from monitor.store import metric_reads, partitions, pool_reads
 from monitor.store import repository as repo
 from monitor.store.db import Database
 
@@ -238,8 +242,10 @@ def _seed(db: Database, days: list[dt.date], n: int, judges: list[int], ids: Ids
         ):
             raw.execute(f"SELECT setval('{table}_id_seq', {last})")
         raw.commit()
-    with db.engine.begin() as conn:
-        conn.execute(text("ANALYZE"))
+        # an old history is vacuumed: without this, autovacuum would still be at work
+        # on the biggest store while its metrics step is timed
+        raw.autocommit = True
+        raw.execute("VACUUM (ANALYZE)")
     return ids.verdict - before
 
 
@@ -282,6 +288,27 @@ def _history(db: Database, last: dt.date, days: list[dt.date]) -> None:
                 duration_s=60.0,
             )
         conn.execute(text("ANALYZE daily_metrics"))
+
+
+def _reads(db: Database, last: dt.date, window: int) -> dict[str, float]:
+    """Seconds of the step's main reads on ``db``: the day's verdicts, the baseline
+    window's grades, and the pooled grades of the day's queries over all stored days
+    (the one read of the step that spans the whole history)."""
+    first = last - dt.timedelta(days=window)
+    calls = {
+        "day verdicts": lambda c: metric_reads.pointwise_verdicts(c, day=last),
+        "window grades": lambda c: metric_reads.judge_grades_between(
+            c, first=first, last=last - dt.timedelta(days=1)
+        ),
+        "pooled grades": lambda c: pool_reads.pooled_grades(c, day=last),
+    }
+    seconds = {}
+    with db.engine.connect() as conn:
+        for name, call in calls.items():
+            t0 = time.perf_counter()
+            call(conn)
+            seconds[name] = time.perf_counter() - t0
+    return seconds
 
 
 def _scrape(db: Database, scrapes: int) -> dict[str, float]:
@@ -328,7 +355,12 @@ def _bytes(db: Database) -> dict[str, int]:
     return sizes
 
 
-def _size(db: Database, per_day: int, n_days: int, runs: int, scrapes: int) -> dict[str, Any]:
+def _size(
+    stores: tuple[Database, Database, Database], per_day: int, n_days: int, runs: int, scrapes: int
+) -> dict[str, Any]:
+    """The figures at one size: ``stores`` are three scratch databases, seeded with the
+    last day, with it and its baseline window, and with the whole history; the metrics
+    step runs on each in turn, ``runs`` rounds, so the machine's load hits all three."""
     queries = per_day // (TOP_K * JUDGES)
     days = [FIRST + dt.timedelta(days=i) for i in range(n_days)]
     last = days[-1]
@@ -337,34 +369,41 @@ def _size(db: Database, per_day: int, n_days: int, runs: int, scrapes: int) -> d
         sampling=SamplingConfig(size=queries, top_k=TOP_K),
     )
     window = settings.baseline_days
-    judges = _judges(db)
-    ids = Ids()
-
-    def step() -> None:
-        compute_day_metrics(db, last, settings)
-
+    held = {"1 day": [last], f"{window + 1} days": days[-window - 1 :], f"{n_days} days": days}
     out: dict[str, Any] = {"per_day": queries * TOP_K * JUDGES, "days": n_days}
     t0 = time.perf_counter()
-    _seed(db, [last], queries, judges, ids)
+    for store, stored_days in zip(stores, held.values(), strict=True):
+        ids = Ids()
+        judges = _judges(store)
+        # the last day first: it is COPY'd, the others are cloned from it
+        _seed(store, [last, *stored_days[:-1]], queries, judges, ids)
+        compute_day_metrics(store, last, settings)  # untimed: the day's figures, warm
+        if len(stored_days) > 1:
+            _history(store, last, stored_days)  # those figures on every other day
     seed_s = time.perf_counter() - t0
-    one = timed(step, runs)
-    print(f"  1 day stored:           metrics {one['median_s']:.2f} s")
-    t0 = time.perf_counter()
-    _seed(db, days[-window - 1 : -1], queries, judges, ids)
-    seed_s += time.perf_counter() - t0
-    _history(db, last, days[-window - 1 :])
-    windowed = timed(step, runs)
-    print(f"  {window + 1} days (window):      metrics {windowed['median_s']:.2f} s")
-    t0 = time.perf_counter()
-    _seed(db, days[: -window - 1], queries, judges, ids)
-    stored = ids.verdict
-    seed_s += time.perf_counter() - t0
-    _history(db, last, days)
-    full = timed(step, runs)
-    print(
-        f"  {n_days} days ({stored:,} verdicts): metrics {full['median_s']:.2f} s "
-        f"(seeded in {seed_s:.0f} s)"
-    )
+    db = stores[-1]
+    with db.engine.connect() as conn:
+        stored = int(conn.execute(text("SELECT count(*) FROM verdicts")).scalar_one())
+    seconds: dict[str, list[float]] = {label: [] for label in held}
+    for _ in range(runs):
+        for store, label in zip(stores, held, strict=True):
+            t0 = time.perf_counter()
+            compute_day_metrics(store, last, settings)
+            seconds[label].append(time.perf_counter() - t0)
+    one, windowed, full = (statistics.median(v) for v in seconds.values())
+    reads = {label: _reads(store, last, window) for store, label in zip(stores, held, strict=True)}
+    for label, values in seconds.items():
+        print(
+            f"  {label + ' stored:':<24} metrics {statistics.median(values):.2f} s "
+            f"(min {min(values):.2f}, max {max(values):.2f})"
+        )
+    for name in reads[f"{n_days} days"]:
+        print(
+            f"    read {name + ':':<22}"
+            + ", ".join(f"{reads[label][name]:.2f} s" for label in held)
+            + f"  ({' / '.join(held)})"
+        )
+    print(f"  history: {stored:,} verdicts (seeded, all three stores, in {seed_s:.0f} s)")
     scrape = _scrape(db, scrapes)
     print(f"  exporter scrape:         {scrape['median_ms']:.1f} ms ({scrape['series']:,} series)")
     sizes = _bytes(db)
@@ -385,7 +424,8 @@ def _size(db: Database, per_day: int, n_days: int, runs: int, scrapes: int) -> d
     cache_s = time.perf_counter() - t0
     assert cache.cache is not None
     print(
-        f"  db prune of {FIRST:%B}:     {prune_s:.2f} s ({dropped.rows:,} rows, "
+        f"  db prune of {FIRST:%B}:     {prune_s:.2f} s ({'' if dropped.exact else '~'}"
+        f"{dropped.rows:,} rows, "
         f"{dropped.bytes / 2**20:,.0f} MB in {len(dropped.partitions)} partitions); "
         f"its cache entries: {cache_s:.1f} s ({cache.cache.rows:,} entries)"
     )
@@ -393,12 +433,13 @@ def _size(db: Database, per_day: int, n_days: int, runs: int, scrapes: int) -> d
         {
             "history_verdicts": stored,
             "seed_s": round(seed_s, 1),
-            "metrics_one_day_s": round(one["median_s"], 3),
-            "metrics_window_s": round(windowed["median_s"], 3),
-            "metrics_full_s": round(full["median_s"], 3),
-            "metrics_min_max_full_s": [round(full["min_s"], 3), round(full["max_s"], 3)],
-            "ratio_to_one_day": round(full["median_s"] / one["median_s"], 3),
-            "ratio_to_window": round(full["median_s"] / windowed["median_s"], 3),
+            "metrics_one_day_s": round(one, 3),
+            "metrics_window_s": round(windowed, 3),
+            "metrics_full_s": round(full, 3),
+            "metrics_runs_s": {k: [round(x, 3) for x in v] for k, v in seconds.items()},
+            "reads_s": {k: {n: round(x, 3) for n, x in v.items()} for k, v in reads.items()},
+            "ratio_to_one_day": round(full / one, 3),
+            "ratio_to_window": round(full / windowed, 3),
             "scrape_median_ms": round(scrape["median_ms"], 2),
             "scrape_series": scrape["series"],
             "bytes_per_verdict": round(per_verdict),
@@ -406,6 +447,7 @@ def _size(db: Database, per_day: int, n_days: int, runs: int, scrapes: int) -> d
             "cache_bytes": sizes["verdict_cache"],
             "prune_month_s": round(prune_s, 3),
             "prune_month_rows": dropped.rows,
+            "prune_month_rows_exact": dropped.exact,
             "prune_month_bytes": dropped.bytes,
             "prune_cache_s": round(cache_s, 2),
             "prune_cache_rows": cache.cache.rows,
@@ -422,7 +464,10 @@ def main() -> None:
     parser.add_argument(
         "--big-days", type=int, default=None, help="days at the second size (default: --days)"
     )
-    parser.add_argument("--runs", type=int, default=3, help="of each metrics step")
+    parser.add_argument("--runs", type=int, default=3, help="of each metrics step at 1x")
+    parser.add_argument(
+        "--big-runs", type=int, default=2, help="at the second size (a step takes ~20 s)"
+    )
     parser.add_argument("--scrapes", type=int, default=20)
     parser.add_argument("--quick", action="store_true", help="20 days x 6,000 and 10x")
     args = parser.parse_args()
@@ -433,15 +478,15 @@ def main() -> None:
         parser.error("--days and --big-days must be at least 16 (the day and its baseline)")
     start = time.perf_counter()
     sizes = {}
-    for label, per_day, days in (
-        ("1x", args.per_day, args.days),
-        (f"{args.factor}x", args.per_day * args.factor, big_days),
+    for label, per_day, days, runs in (
+        ("1x", args.per_day, args.days, args.runs),
+        (f"{args.factor}x", args.per_day * args.factor, big_days, args.big_runs),
     ):
         print(f"{label}: {days} days x {per_day:,} verdicts")
         if days <= 31:
             print("  (the history is within January: pruning it drops everything)")
-        with scratch_database() as db:
-            sizes[label] = _size(db, per_day, days, args.runs, args.scrapes)
+        with scratch_database() as one, scratch_database() as window, scratch_database() as db:
+            sizes[label] = _size((one, window, db), per_day, days, runs, args.scrapes)
     small, big = sizes["1x"], sizes[f"{args.factor}x"]
     print(f"total {time.perf_counter() - start:.0f} s")
     report(
@@ -452,6 +497,7 @@ def main() -> None:
             "per_day": args.per_day,
             "factor": args.factor,
             "runs": args.runs,
+            "big_runs": args.big_runs,
             "sizes": sizes,
             "ratio_to_one_day_1x": small["ratio_to_one_day"],
             "ratio_to_one_day_10x": big["ratio_to_one_day"],

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from monitor.export.alerts import BASELINE_DAYS, Firing, firing_alerts
+from monitor.export.alerts import Firing, firing_alerts
 from monitor.metrics.catalog import METRICS
 from monitor.pipeline.steps import DayOutcome
 from monitor.store.db import Database
@@ -178,7 +178,11 @@ def daily_markdown(outcome: DayOutcome, figures: Headline) -> str:
             lines.append(f"| {f.metric} | {f.k} | {value} | {ci} | {f.n:,} |")
     else:
         lines.append("No figures stored for this day.")
-    lines += ["", f"## Alerts that would fire (baseline: the {BASELINE_DAYS} days before)", ""]
+    lines += [
+        "",
+        "## Alerts that would fire (the rules file; baseline: each segment's in-control days)",
+        "",
+    ]
     if figures.alerts:
         lines += [
             "| alert | severity | segment | judge | value | baseline |",

@@ -124,7 +124,13 @@ class SamplingConfig(BaseModel):
     size: int = Field(default=200, gt=0, description="Queries sampled per day.")
     seed: int = 0
     strata: list[str] = Field(default_factory=lambda: ["locale"])
-    allocation: Literal["proportional", "equal"] = "proportional"
+    allocation: Literal["proportional", "equal", "neyman"] = Field(
+        default="proportional",
+        description="neyman: ∝ searches × the stratum's stored sd of nDCG@10 (sampling.py).",
+    )
+    neyman_history_days: int = Field(
+        default=14, gt=0, description="Stored days the Neyman allocation's sd is read from."
+    )
     min_per_stratum: int = Field(default=5, ge=0)
     hard_oversample: float = Field(default=1.0, ge=1.0, description="x times more likely.")
     top_k: int = Field(default=10, gt=0)
@@ -179,10 +185,11 @@ class Settings(BaseSettings):
         description="Keep samples, verdicts and grades this many days (whole months are "
         "dropped once entirely older; the cache by last use); None keeps everything.",
     )
-    judge_runner: Literal["local", "dask"] = Field(
+    judge_runner: Literal["local", "dask", "process-pool"] = Field(
         default="local",
-        description="Where judging chunks run: local (this machine: in process or the "
-        "judge worker processes) or dask (Prefect tasks on the Dask cluster dask_address).",
+        description="Where LLM judges run: local (this machine: in process or the judge "
+        "worker processes), dask (a Prefect task per judge on the Dask cluster at "
+        "dask_address) or process-pool (the same on Prefect's ProcessPoolTaskRunner).",
     )
     dask_address: str | None = Field(
         default=None,
@@ -191,12 +198,36 @@ class Settings(BaseSettings):
     )
     pushgateway_url: str | None = None
     exporter_port: int = 9108
+    public_url_grafana: str = Field(
+        default="http://localhost:3000",
+        pattern=r"^https?://[^\s/]+",
+        description="Grafana as people reach it (absolute): the alerts' dashboard links.",
+    )
+    runbook_base_url: str = Field(
+        default="https://github.com/judge-monitor/judge-monitor/blob/main/docs/operations.md",
+        pattern=r"^https?://[^\s/]+",
+        description="Where docs/operations.md is published (absolute); each alert links to "
+        "its section, <runbook_base_url>#<alert name in lower case>.",
+    )
+    canary_size: int = Field(
+        default=60,
+        ge=0,
+        description="Anchors (query, result) the judge canary re-judges daily without the "
+        "cache (0: no canary).",
+    )
     schedule_cron: str = "0 6 * * *"
     schedule_timezone: str = "UTC"
     flow_timeout_hours: float = Field(
         default=6,
         gt=0,
         description="A daily flow run still running after this many hours is stopped (failed).",
+    )
+    run_lease_s: float = Field(
+        default=120,
+        gt=0,
+        description="A running run beats its heartbeat every quarter of this; one whose "
+        "heartbeat is older is abandoned (its process died) for the next run of its day, "
+        "`db status` and the exporter.",
     )
     allow_demo_source: bool = Field(
         default=False,

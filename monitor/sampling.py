@@ -10,8 +10,13 @@ Design (stratified probability-proportional-to-size, exact inclusion probabiliti
    id), so the judged list is a fair draw of what its searches saw.
 2. **Strata** from ``config.strata`` (key like ``locale=de|surface=app``; a missing
    field reads ``unknown``). ``size`` is allocated proportionally to each stratum's
-   searches (or equally), every stratum gets at least ``min_per_stratum`` (or all its
-   queries if it has fewer) even if that takes the total above ``size``.
+   searches, equally, or by Neyman allocation (``allocation = "neyman"``: in
+   proportion to searches × the stratum's stored per-query sd of nDCG@10, which
+   minimises the variance of the weighted mean for the same size; see
+   ``neyman_sizes``); every stratum gets at least ``min_per_stratum`` (or all its
+   queries if it has fewer) even if that takes the total above ``size``. Whatever the
+   allocation, step 3 gives each query its exact inclusion probability for its
+   stratum's ``n_h``, so the weighted estimates stay unbiased.
 3. **Within a stratum**, systematic PPS: queries in a seeded random order laid end to
    end with length ``f`` (times ``hard_oversample`` for hard queries), ``n_h`` equally
    spaced points with a random start. Query ``i`` is chosen with probability exactly
@@ -36,6 +41,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,8 +59,10 @@ __all__ = [
     "StratumCounts",
     "allocate",
     "is_hard",
+    "neyman_sizes",
     "sample_day",
     "stratum_key",
+    "stratum_sd",
     "summarize",
     "write_jsonl",
 ]
@@ -142,6 +150,38 @@ def allocate(
     return n
 
 
+def neyman_sizes(
+    searches: dict[str, float], sd: dict[str, float] | None
+) -> tuple[dict[str, float], str]:
+    """What to allocate a Neyman sample in proportion to: N_h × S_h per stratum.
+
+    ``searches``: each stratum's searches today (N_h); ``sd``: the stored per-query sd
+    of nDCG@10 in each stratum (S_h). A stratum with no stored sd (new, or too few
+    queries stored) gets the searches-weighted mean sd of the strata that have one, so
+    it is sampled as an average stratum, not starved. With no usable sd at all (no
+    history, or every stored sd 0) this is proportional allocation. Returns the sizes
+    and how they were chosen ("neyman" or "proportional (no stored sd)").
+    """
+    known = {k: v for k, v in (sd or {}).items() if k in searches and math.isfinite(v) and v >= 0}
+    weight = sum(searches[k] for k in known)
+    if not known or weight <= 0:
+        return dict(searches), "proportional (no stored sd)"
+    typical = sum(searches[k] * known[k] for k in known) / weight
+    if typical <= 0:
+        return dict(searches), "proportional (no stored sd)"
+    return {k: n * known.get(k, typical) for k, n in searches.items()}, "neyman"
+
+
+def stratum_sd(rows: Iterable[tuple[str, float]], *, min_n: int = 10) -> dict[str, float]:
+    """Per-stratum sample sd of a per-query figure from (stratum, value) pairs; NaN values
+    are left out and a stratum with fewer than ``min_n`` values has no sd."""
+    values: dict[str, list[float]] = {}
+    for key, value in rows:
+        if math.isfinite(value):
+            values.setdefault(key, []).append(value)
+    return {k: float(np.std(v, ddof=1)) for k, v in values.items() if len(v) >= max(min_n, 2)}
+
+
 def _pps(sizes: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Systematic PPS of ``n`` units: chosen indexes and their exact probabilities."""
     count = sizes.size
@@ -184,9 +224,17 @@ class _Unit:
 
 
 def sample_day(
-    records: Iterable[SearchRecord], *, day: dt.date, config: SamplingConfig
+    records: Iterable[SearchRecord],
+    *,
+    day: dt.date,
+    config: SamplingConfig,
+    sd: dict[str, float] | None = None,
 ) -> DailySample:
-    """The day's sample, by the design in the module docstring."""
+    """The day's sample, by the design in the module docstring.
+
+    ``sd``: the stored per-query sd of nDCG@10 per stratum, used when
+    ``config.allocation`` is "neyman" (``neyman_sizes``; proportional without it).
+    """
     seed_text = str(_seed(config.seed, day))
     units: dict[str, _Unit] = {}
     total = 0
@@ -212,11 +260,12 @@ def sample_day(
         strata.setdefault(home, []).append(u)
 
     searches_of = {k: sum(u.searches for u in us) for k, us in strata.items()}
-    sizes = (
-        {k: float(v) for k, v in searches_of.items()}
-        if config.allocation == "proportional"
-        else {k: 1.0 for k in strata}
-    )
+    if config.allocation == "equal":
+        sizes = {k: 1.0 for k in strata}
+    elif config.allocation == "neyman":
+        sizes, _ = neyman_sizes({k: float(v) for k, v in searches_of.items()}, sd)
+    else:
+        sizes = {k: float(v) for k, v in searches_of.items()}
     n_of = allocate(
         sizes,
         {k: len(us) for k, us in strata.items()},

@@ -1,13 +1,25 @@
-"""Write the Grafana dashboards of judge-monitor as JSON, reproducibly.
+"""Write the Grafana dashboards of judge-monitor as JSON, with Grafana's own Python SDK.
 
-Dashboards are generated rather than hand-edited so that uids and panel ids never move
-(alert annotations link to ``/d/<uid>?viewPanel=<id>``) and the committed JSON has
-sorted keys, so a diff shows only what changed. Run it after editing this file:
+The dashboards are built with ``grafana-foundation-sdk`` (pinned to its Grafana 11.1
+build, the Grafana the compose stack runs: ``grafana-foundation-sdk==1769699681!11.1.0``)
+and written as JSON with sorted keys, so uids and panel ids never move (alerts link to
+``/d/<uid>?viewPanel=<id>``) and a diff shows only what changed. Thresholds drawn on the
+panels are read from the alert rules (``monitor.export.rules``), the one place they are
+written. Run it after editing this file:
 
     python dashboards/grafana/generate.py            # rewrite the JSON files
     python dashboards/grafana/generate.py --check    # exit 1 if a file is stale
 
-It uses only the standard library so it runs without the project installed.
+What the SDK cannot express is added to its output in ``_finish``: the Prometheus
+annotation fields (``step``, ``titleFormat``, ``textFormat``, ``tagKeys``) and a query
+variable's ``definition``.
+
+Each board reads in seconds: Search quality opens on a headline row (today against the
+baseline, red where an alert would fire) and the segments ranked by their drop, then
+one nDCG@10 panel per segment with its CI as a shaded band, the baseline, the alert line
+(baseline minus the margin) and the floor; daily figures are drawn as one point a day.
+Every board annotates firing alerts, change points, judge model/prompt changes and new
+days of figures.
 """
 
 from __future__ import annotations
@@ -17,21 +29,54 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DASHBOARDS", "build_all", "main", "render"]
+from grafana_foundation_sdk.builders import common as cb
+from grafana_foundation_sdk.builders import dashboard as db
+from grafana_foundation_sdk.builders import prometheus, stat, table, timeseries
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import common as cm
+from grafana_foundation_sdk.models import dashboard as dm
+from grafana_foundation_sdk.models import prometheus as pm
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from monitor.export.rules import rules_by_name
+
+__all__ = ["DASHBOARDS", "GRAFANA_SDK", "build_all", "main", "render"]
 
 HERE = Path(__file__).resolve().parent
-DS = {"type": "prometheus", "uid": "${datasource}"}
+GRAFANA_SDK = "grafana-foundation-sdk==1769699681!11.1.0"
+DS = dm.DataSourceRef(type_val="prometheus", uid="${datasource}")
 SEG = 'segment=~"$segment"'
 JUDGE = 'judge=~"$judge"'
-
-Panel = dict[str, Any]
-
-
-def _target(expr: str, legend: str, ref: str) -> dict[str, Any]:
-    return {"datasource": DS, "expr": expr, "legendFormat": legend, "refId": ref}
+Q10 = f'{SEG},judge=~"$judge",k="10"'
+RULES = rules_by_name()
 
 
-def _timeseries(
+def threshold(alert: str, index: int = 0) -> float:
+    """The ``index``-th ``# threshold:`` literal of an alert rule."""
+    return RULES[alert].thresholds[index]
+
+
+MARGIN = threshold("JudgeMonitorQualityDropVsBaseline")
+FLOOR = threshold("JudgeMonitorQualityBelowFloor")
+CUSUM = threshold("JudgeMonitorChangePoint")
+
+
+def _query(expr: str, legend: str, ref: str, *, instant: bool = False) -> prometheus.Dataquery:
+    q = prometheus.Dataquery().expr(expr).legend_format(legend).ref_id(ref).datasource(DS)
+    if instant:
+        q = q.instant().format(pm.PromQueryFormat.TABLE)
+    return q
+
+
+def _steps(pairs: list[tuple[str, float | None]]) -> db.ThresholdsConfig:
+    return (
+        db.ThresholdsConfig()
+        .mode(dm.ThresholdsMode.ABSOLUTE)
+        .steps([dm.Threshold(color=color, value=value) for color, value in pairs])
+    )
+
+
+def _line(
     pid: int,
     title: str,
     description: str,
@@ -40,51 +85,47 @@ def _timeseries(
     unit: str = "none",
     minimum: float | None = None,
     maximum: float | None = None,
-    threshold: float | None = None,
-    threshold_below: bool = False,
-    overrides: list[dict[str, Any]] | None = None,
+    limit: float | None = None,
+    below_is_bad: bool = False,
     width: int = 12,
-) -> Panel:
-    """A time series; ``threshold`` draws the alert line the rule files use."""
-    steps: list[dict[str, Any]] = [{"color": "green", "value": None}]
-    if threshold is not None:
-        steps = (
-            [{"color": "red", "value": None}, {"color": "green", "value": threshold}]
-            if threshold_below
-            else [{"color": "green", "value": None}, {"color": "red", "value": threshold}]
+) -> timeseries.Panel:
+    """A daily series: one point a day joined by lines; ``limit`` draws the alert's line."""
+    panel = (
+        timeseries.Panel()
+        .id(pid)
+        .title(title)
+        .description(description)
+        .datasource(DS)
+        .span(width)
+        .height(8)
+        .unit(unit)
+        .interval("1d")  # one point a day: the figures are daily
+        .draw_style(cm.GraphDrawStyle.LINE)
+        .line_interpolation(cm.LineInterpolation.LINEAR)
+        .show_points(cm.VisibilityMode.ALWAYS)
+        .point_size(6)
+        .line_width(2)
+        .span_nulls(True)
+        .legend(
+            cb.VizLegendOptions()
+            .display_mode(cm.LegendDisplayMode.TABLE)
+            .placement(cm.LegendPlacement.BOTTOM)
+            .show_legend(True)
         )
-    defaults: dict[str, Any] = {
-        "custom": {
-            "drawStyle": "line",
-            "fillOpacity": 0,
-            "lineWidth": 2,
-            "showPoints": "auto",
-            "spanNulls": True,
-            "thresholdsStyle": {"mode": "line" if threshold is not None else "off"},
-        },
-        "thresholds": {"mode": "absolute", "steps": steps},
-        "unit": unit,
-    }
+        .tooltip(cb.VizTooltipOptions().mode(cm.TooltipDisplayMode.MULTI).sort(cm.SortOrder.NONE))
+    )
+    for i, (expr, legend) in enumerate(targets):
+        panel = panel.with_target(_query(expr, legend, chr(ord("A") + i)))
     if minimum is not None:
-        defaults["min"] = minimum
+        panel = panel.min(minimum)
     if maximum is not None:
-        defaults["max"] = maximum
-    return {
-        "datasource": DS,
-        "description": description,
-        "fieldConfig": {"defaults": defaults, "overrides": overrides or []},
-        "gridPos": {"h": 8, "w": width, "x": 0, "y": 0},
-        "id": pid,
-        "options": {
-            "legend": {"displayMode": "table", "placement": "bottom", "showLegend": True},
-            "tooltip": {"mode": "multi", "sort": "none"},
-        },
-        "targets": [
-            _target(expr, legend, chr(ord("A") + i)) for i, (expr, legend) in enumerate(targets)
-        ],
-        "title": title,
-        "type": "timeseries",
-    }
+        panel = panel.max(maximum)
+    if limit is None:
+        return panel.thresholds(_steps([("green", None)]))
+    pairs = [("red", None), ("green", limit)] if below_is_bad else [("green", None), ("red", limit)]
+    return panel.thresholds(_steps(pairs)).thresholds_style(
+        cb.GraphThresholdsStyleConfig().mode(cm.GraphThresholdsStyleMode.DASHED)
+    )
 
 
 def _stat(
@@ -96,442 +137,458 @@ def _stat(
     unit: str = "none",
     steps: list[tuple[str, float | None]] | None = None,
     width: int = 6,
-) -> Panel:
-    return {
-        "datasource": DS,
-        "description": description,
-        "fieldConfig": {
-            "defaults": {
-                "thresholds": {
-                    "mode": "absolute",
-                    "steps": [
-                        {"color": color, "value": value}
-                        for color, value in (steps or [("green", None)])
-                    ],
-                },
-                "unit": unit,
-            },
-            "overrides": [],
-        },
-        "gridPos": {"h": 6, "w": width, "x": 0, "y": 0},
-        "id": pid,
-        "options": {
-            "colorMode": "background",
-            "graphMode": "none",
-            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-            "textMode": "auto",
-        },
-        "targets": [
-            _target(expr, legend, chr(ord("A") + i)) for i, (expr, legend) in enumerate(targets)
-        ],
-        "title": title,
-        "type": "stat",
-    }
+    height: int = 5,
+) -> stat.Panel:
+    panel = (
+        stat.Panel()
+        .id(pid)
+        .title(title)
+        .description(description)
+        .datasource(DS)
+        .span(width)
+        .height(height)
+        .unit(unit)
+        .decimals(3)
+        .color_mode(cm.BigValueColorMode.BACKGROUND)
+        .graph_mode(cm.BigValueGraphMode.AREA)
+        .text_mode(cm.BigValueTextMode.VALUE_AND_NAME)
+        .reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+        .thresholds(_steps(steps or [("green", None)]))
+    )
+    for i, (expr, legend) in enumerate(targets):
+        panel = panel.with_target(_query(expr, legend, chr(ord("A") + i)))
+    return panel
 
 
-def _ci_overrides() -> list[dict[str, Any]]:
-    """Draw the CI bounds (query refs B and C) as thin dashed lines under the estimate."""
-    style = [
-        {"id": "custom.lineStyle", "value": {"dash": [4, 4], "fill": "dash"}},
-        {"id": "custom.lineWidth", "value": 1},
-        {"id": "custom.fillOpacity", "value": 8},
+def _props(**values: object) -> list[dm.DynamicConfigValue]:
+    return [dm.DynamicConfigValue(id_val=k.replace("__", "."), value=v) for k, v in values.items()]
+
+
+def _with_band(pid: int, metric: str, k: str, title: str, description: str) -> timeseries.Panel:
+    """A segment's daily figure, its 95% CI as a shaded band, the baseline and, for
+    nDCG@10, the alert line (baseline − margin) and the floor. Repeated per segment."""
+    sel = f'{SEG},judge=~"$judge",k="{k}"'
+    targets = [
+        (f"{metric}{{{sel}}}", "$segment"),
+        (f"{metric}_ci_lower{{{sel}}}", "CI low"),
+        (f"{metric}_ci_upper{{{sel}}}", "CI high"),
+        (f"{metric}_baseline{{{sel}}}", "baseline"),
     ]
-    baseline = [
-        {"id": "custom.lineStyle", "value": {"dash": [10, 10], "fill": "dash"}},
-        {"id": "color", "value": {"fixedColor": "gray", "mode": "fixed"}},
-    ]
-    return [
-        {"matcher": {"id": "byFrameRefID", "options": "B"}, "properties": style},
-        {"matcher": {"id": "byFrameRefID", "options": "C"}, "properties": style},
-        {"matcher": {"id": "byFrameRefID", "options": "D"}, "properties": baseline},
-    ]
-
-
-def _with_ci(pid: int, metric: str, k: str, title: str, description: str) -> Panel:
-    sel = f'{SEG},judge="ensemble",k="{k}"'
-    return _timeseries(
+    alert_line = metric == "judge_monitor_ndcg" and k == "10"
+    if alert_line:
+        targets.append((f"{metric}_baseline{{{sel}}} - {MARGIN}", "alert line"))
+    panel = _line(
         pid,
         title,
         description,
-        [
-            (f"{metric}{{{sel}}}", "{{segment}}"),
-            (f"{metric}_ci_lower{{{sel}}}", "{{segment}} 95% CI low"),
-            (f"{metric}_ci_upper{{{sel}}}", "{{segment}} 95% CI high"),
-            (f"{metric}_baseline{{{sel}}}", "{{segment}} 7-day baseline"),
-        ],
+        targets,
         unit="percentunit" if "precision" in metric else "none",
         minimum=0,
         maximum=1,
-        overrides=_ci_overrides(),
+        limit=FLOOR if alert_line else None,
+        below_is_bad=True,
+    ).repeat("segment")
+    bound = _props(custom__lineWidth=0, custom__showPoints="never", custom__hideFrom={
+        "legend": True, "tooltip": False, "viz": False})  # fmt: skip
+    panel = panel.override_by_name("CI low", bound)
+    panel = panel.override_by_name(
+        "CI high", [*bound, *_props(custom__fillBelowTo="CI low", custom__fillOpacity=25)]
+    )
+    gray = {"fixedColor": "gray", "mode": "fixed"}
+    dashed = {"dash": [10, 10], "fill": "dash"}
+    panel = panel.override_by_name(
+        "baseline", _props(color=gray, custom__lineStyle=dashed, custom__showPoints="never")
+    )
+    red = {"fixedColor": "red", "mode": "fixed"}
+    dotted = {"dash": [2, 6], "fill": "dot"}
+    return panel.override_by_name(
+        "alert line", _props(color=red, custom__lineStyle=dotted, custom__showPoints="never")
     )
 
 
-def _variables(judge_metric: str) -> dict[str, Any]:
-    def query_var(name: str, label: str, query: str, default: str) -> dict[str, Any]:
-        return {
-            "current": {"selected": True, "text": [default], "value": [default]},
-            "datasource": DS,
-            "definition": query,
-            "includeAll": True,
-            "label": label,
-            "multi": True,
-            "name": name,
-            "query": {"qryType": 1, "query": query, "refId": "PrometheusVariableQueryEditor"},
-            "refresh": 2,
-            "sort": 1,
-            "type": "query",
-        }
+def _variables(judge_metric: str, judge_default: str) -> list[Any]:
+    def query_var(name: str, label: str, definition: str, default: str) -> Any:
+        return (
+            db.QueryVariable(name)
+            .label(label)
+            .datasource(DS)
+            .query({"qryType": 1, "query": definition, "refId": "PrometheusVariableQueryEditor"})
+            .current(dm.VariableOption(selected=True, text=[default], value=[default]))
+            .multi(True)
+            .include_all(True)
+            .refresh(dm.VariableRefresh.ON_TIME_RANGE_CHANGED)
+            .sort(dm.VariableSort.ALPHABETICAL_ASC)
+        )
 
-    return {
-        "list": [
-            {
-                "current": {},
-                "hide": 0,
-                "label": "Data source",
-                "name": "datasource",
-                "query": "prometheus",
-                "refresh": 1,
-                "type": "datasource",
-            },
-            query_var("segment", "Segment", "label_values(judge_monitor_ndcg, segment)", "all"),
-            query_var("judge", "Judge", f"label_values({judge_metric}, judge)", "$__all"),
-        ]
-    }
+    return [
+        db.DatasourceVariable("datasource").label("Data source").type("prometheus"),
+        query_var("segment", "Segment", "label_values(judge_monitor_ndcg, segment)", "all"),
+        query_var("judge", "Judge", f"label_values({judge_metric}, judge)", judge_default),
+    ]
 
 
-def _layout(panels: list[Panel]) -> list[Panel]:
-    """Flow panels left to right, top to bottom on Grafana's 24-column grid."""
-    x = y = row_h = 0
-    for panel in panels:
-        pos = panel["gridPos"]
-        if x + pos["w"] > 24:
-            x, y, row_h = 0, y + row_h, 0
-        pos["x"], pos["y"] = x, y
-        x += pos["w"]
-        row_h = max(row_h, pos["h"])
-    return panels
+#: (name, colour, expr, title format, text format): on every board
+ANNOTATIONS = [
+    (
+        "Alerts",
+        "red",
+        'ALERTS{alertname=~"JudgeMonitor.*",alertstate="firing"}',
+        "{{alertname}}",
+        "{{severity}} · segment {{segment}} · judge {{judge}}",
+    ),
+    (
+        "Change points",
+        "orange",
+        f'judge_monitor_changepoint_cusum{{k="10"}} > {CUSUM:g}',
+        "Change point",
+        "CUSUM above {CUSUM} in segment {{segment}}".replace("{CUSUM}", f"{CUSUM:g}"),
+    ),
+    (
+        "Judge changes",
+        "purple",
+        "judge_monitor_judge_info unless judge_monitor_judge_info offset 1h",
+        "Judge {{judge}} changed",
+        "model {{model}} · prompt {{prompt_version}} · endpoint {{endpoint_host}}",
+    ),
+    (
+        "New day of figures",
+        "blue",
+        "changes(judge_monitor_metrics_date_timestamp_seconds[10m]) > 0",
+        "Daily run: new figures",
+        "the daily run stored a new day",
+    ),
+]
 
 
 def _dashboard(
-    uid: str, title: str, description: str, panels: list[Panel], judge_metric: str
+    uid: str,
+    title: str,
+    description: str,
+    panels: list[Any],
+    judge_metric: str,
+    judge_default: str = "$__all",
 ) -> dict[str, Any]:
-    return {
-        "annotations": {"list": []},
-        "description": description,
-        "editable": True,
-        "graphTooltip": 1,
-        "links": [
-            {
-                "asDropdown": False,
-                "icon": "external link",
-                "includeVars": True,
-                "keepTime": True,
-                "tags": ["judge-monitor"],
-                "title": "judge-monitor",
-                "type": "dashboards",
-            }
-        ],
-        "panels": _layout(panels),
-        "refresh": "5m",
-        "schemaVersion": 39,
-        "tags": ["judge-monitor"],
-        "templating": _variables(judge_metric),
-        "time": {"from": "now-30d", "to": "now"},
-        "timezone": "utc",
-        "title": title,
-        "uid": uid,
-        "version": 1,
-    }
+    board = (
+        db.Dashboard(title)
+        .uid(uid)
+        .description(description)
+        .tags(["judge-monitor"])
+        .editable()
+        .tooltip(dm.DashboardCursorSync.CROSSHAIR)
+        .time("now-30d", "now")
+        .timezone("utc")
+        .refresh("5m")
+        .version(1)
+        .link(
+            db.DashboardLink("judge-monitor")
+            .type(dm.DashboardLinkType.DASHBOARDS)
+            .tags(["judge-monitor"])
+            .icon("external link")
+            .as_dropdown(False)
+            .include_vars(True)
+            .keep_time(True)
+        )
+    )
+    for variable in _variables(judge_metric, judge_default):
+        board = board.with_variable(variable)
+    for name, colour, expr, _title, _text in ANNOTATIONS:
+        board = board.annotation(
+            db.AnnotationQuery()
+            .name(name)
+            .datasource(DS)
+            .enable(True)
+            .icon_color(colour)
+            .expr(expr)
+        )
+    x = y = row_h = 0
+    for panel in panels:
+        built = panel.build()
+        w, h = built.grid_pos.w, built.grid_pos.h
+        if x + w > 24:
+            x, y, row_h = 0, y + row_h, 0
+        panel = panel.grid_pos(dm.GridPos(h=h, w=w, x=x, y=y))
+        x, row_h = x + w, max(row_h, h)
+        board = board.with_panel(panel)
+    return _finish(json.loads(json.dumps(board.build(), cls=JSONEncoder)))
+
+
+def _finish(board: dict[str, Any]) -> dict[str, Any]:
+    """Add what the SDK's models cannot hold: Prometheus annotation formats and step, and
+    each query variable's ``definition`` (what Grafana shows as the query)."""
+    for item, (_name, _colour, _expr, title, text) in zip(
+        board["annotations"]["list"], ANNOTATIONS, strict=True
+    ):
+        item.update({"step": "1h", "titleFormat": title, "textFormat": text, "tagKeys": ""})
+    for variable in board["templating"]["list"]:
+        if variable.get("type") == "query":
+            variable["definition"] = variable["query"]["query"]
+    board["schemaVersion"] = 39
+    return board
+
+
+def _headline() -> list[Any]:
+    """Today against the baseline for the headline figures, red where an alert would fire."""
+    sel = f'{SEG},judge=~"$judge"'
+    drop = [("red", None), ("orange", -MARGIN), ("green", -MARGIN / 2)]
+    return [
+        _stat(
+            11,
+            "nDCG@10 today",
+            f"The latest day's nDCG@10; red below the floor of {FLOOR:g}.",
+            [(f'judge_monitor_ndcg{{{sel},k="10"}}', "{{segment}}")],
+            steps=[("red", None), ("green", FLOOR)],
+        ),
+        _stat(
+            12,
+            "nDCG@10 vs baseline",
+            f"Today minus the baseline (the segment's in-control days); red below −{MARGIN:g}, "
+            "where the quality-drop page fires (when the CI is below the baseline too).",
+            [
+                (
+                    f'judge_monitor_ndcg{{{sel},k="10"}}'
+                    f' - judge_monitor_ndcg_baseline{{{sel},k="10"}}',
+                    "{{segment}}",
+                )
+            ],
+            steps=drop,
+        ),
+        _stat(
+            13,
+            "Precision@10 vs baseline",
+            "Today minus the baseline of precision@10.",
+            [
+                (
+                    f'judge_monitor_precision{{{sel},k="10"}} - '
+                    f'judge_monitor_precision_baseline{{{sel},k="10"}}',
+                    "{{segment}}",
+                )
+            ],
+            steps=drop,
+        ),
+        _stat(
+            14,
+            "Bad top-1 vs baseline",
+            "Today minus the baseline of the share of queries whose first result is "
+            "irrelevant (up is worse).",
+            [
+                (
+                    f"judge_monitor_bad_top1_rate{{{sel}}} - judge_monitor_bad_top1_rate_baseline"
+                    f"{{{sel}}}",
+                    "{{segment}}",
+                )
+            ],
+            steps=[("green", None), ("orange", MARGIN / 2), ("red", MARGIN)],
+        ),
+    ]
+
+
+def _ranked() -> table.Panel:
+    """The segments ranked by their nDCG@10 drop against the baseline (biggest first)."""
+    today = 'judge_monitor_ndcg{judge="ensemble",k="10"}'
+    base = 'judge_monitor_ndcg_baseline{judge="ensemble",k="10"}'
+    link = db.DashboardLink("Open ${__data.fields.segment}").url(
+        "/d/jm-search-quality?var-segment=${__data.fields.segment}&${__url_time_range}"
+    )
+    return (
+        table.Panel()
+        .id(15)
+        .title("Segments ranked by drop (nDCG@10)")
+        .description(
+            f"Baseline minus today per segment, biggest drop first; red above {MARGIN:g}. "
+            "Click a segment to open its panels."
+        )
+        .datasource(DS)
+        .span(24)
+        .height(7)
+        .with_target(_query(f"sort_desc({base} - {today})", "{{segment}}", "A", instant=True))
+        .with_target(_query(today, "{{segment}}", "B", instant=True))
+        .with_target(_query(base, "{{segment}}", "C", instant=True))
+        .with_transformation(
+            dm.DataTransformerConfig(
+                id_val="merge", options={}, disabled=None, filter_val=None, topic=None
+            )
+        )
+        .with_transformation(
+            dm.DataTransformerConfig(
+                id_val="organize",
+                options={
+                    "excludeByName": {"Time": True, "judge": True, "k": True, "locale": True},
+                    "renameByName": {
+                        "Value #A": "drop",
+                        "Value #B": "today",
+                        "Value #C": "baseline",
+                    },
+                    "indexByName": {"segment": 0, "Value #A": 1, "Value #B": 2, "Value #C": 3},
+                },
+                disabled=None,
+                filter_val=None,
+                topic=None,
+            )
+        )
+        .sort_by([cb.TableSortByFieldState().display_name("drop").desc(True)])
+        .decimals(3)
+        .thresholds(_steps([("green", None), ("orange", MARGIN / 2), ("red", MARGIN)]))
+        .override_by_name("drop", _props(custom__cellOptions={"type": "color-background"}))
+        .override_by_name("segment", _props(links=[link.build()]))
+    )
 
 
 def search_quality() -> dict[str, Any]:
-    p = [
-        _with_ci(
+    bands = [
+        _with_band(
             1,
             "judge_monitor_ndcg",
             "10",
-            "nDCG@10 (ensemble)",
-            "Weighted daily nDCG@10 per segment with its 95% CI and the 7-day baseline. "
-            "A drop below the baseline by more than the alert margin pages.",
+            "nDCG@10 — $segment",
+            "Daily nDCG@10 with its 95% CI (band), the baseline (gray dashes: the mean of the "
+            "segment's in-control days), the alert line (red dots: baseline minus the "
+            f"margin {MARGIN:g}) and the floor {FLOOR:g} (dashed threshold).",
         ),
-        _with_ci(
-            2,
-            "judge_monitor_ndcg",
-            "3",
-            "nDCG@3 (ensemble)",
-            "Head-of-list quality: nDCG@3 per segment with 95% CI and 7-day baseline.",
-        ),
-        _with_ci(
-            3,
-            "judge_monitor_precision",
-            "10",
-            "Precision@10 (ensemble)",
-            "Share of the top 10 graded relevant (grade ≥ the relevant grade), with 95% CI.",
-        ),
-        _with_ci(
-            4,
-            "judge_monitor_precision",
-            "3",
-            "Precision@3 (ensemble)",
-            "Share of the top 3 graded relevant, with 95% CI.",
-        ),
-        _timeseries(
-            5,
-            "Bad top-1 rate",
-            "Share of queries whose first result the ensemble graded irrelevant (0).",
-            [
-                (f'judge_monitor_bad_top1_rate{{{SEG},judge="ensemble"}}', "{{segment}}"),
-                (
-                    f'judge_monitor_bad_top1_rate_baseline{{{SEG},judge="ensemble"}}',
-                    "{{segment}} 7-day baseline",
-                ),
-            ],
-            unit="percentunit",
-            minimum=0,
-            width=8,
-        ),
-        _timeseries(
-            6,
-            "No-relevant rate",
-            "Share of queries with no relevant result in the judged list.",
-            [(f'judge_monitor_no_relevant_rate{{{SEG},judge="ensemble"}}', "{{segment}}")],
-            unit="percentunit",
-            minimum=0,
-            width=8,
-        ),
-        _timeseries(
-            7,
-            "Mean grade",
-            "Mean ensemble grade over all judged results (0 irrelevant … 3 perfect).",
-            [(f'judge_monitor_mean_grade{{{SEG},judge="ensemble"}}', "{{segment}}")],
-            minimum=0,
-            maximum=3,
-            width=8,
-        ),
-        _timeseries(
-            8,
-            "Change point: CUSUM on nDCG@10",
-            "CUSUM of daily nDCG@10 in baseline standard deviations. Above 5 a shift is "
-            "declared; the stat next to it says how many days ago it started.",
-            [(f'judge_monitor_changepoint_cusum{{{SEG},k="10"}}', "{{segment}} {{judge}}")],
-            minimum=0,
-            threshold=5,
-            width=16,
-        ),
-        _stat(
-            9,
-            "Shift started (days ago)",
-            "Estimated start of the detected shift, in days before the latest metrics day.",
-            [(f"judge_monitor_changepoint_start_days_ago{{{SEG}}}", "{{segment}}")],
-            width=8,
-        ),
-        _timeseries(
-            10,
-            "Unjudged share",
-            "Share of sampled results without a valid ensemble grade (invalid or missing "
-            "verdicts). High values make every quality figure less certain.",
-            [(f'judge_monitor_unjudged_share{{{SEG},judge="ensemble"}}', "{{segment}}")],
-            unit="percentunit",
-            minimum=0,
-            width=24,
-        ),
-    ]
+        _with_band(2, "judge_monitor_ndcg", "3", "nDCG@3 — $segment",
+                   "Head-of-list quality: nDCG@3 with its 95% CI band and the baseline."),
+        _with_band(3, "judge_monitor_precision", "10", "Precision@10 — $segment",
+                   "Share of the top 10 graded relevant, with its 95% CI band and baseline."),
+        _with_band(4, "judge_monitor_precision", "3", "Precision@3 — $segment",
+                   "Share of the top 3 graded relevant, with its 95% CI band and baseline."),
+    ]  # fmt: skip
+    sel = f'{SEG},judge=~"$judge"'
+    rest = [
+        _line(5, "Bad top-1 rate", "Share of queries whose first result is irrelevant (0).",
+              [(f"judge_monitor_bad_top1_rate{{{sel}}}", "{{segment}}"),
+               (f"judge_monitor_bad_top1_rate_baseline{{{sel}}}", "{{segment}} baseline")],
+              unit="percentunit", minimum=0, width=8),
+        _line(6, "No-relevant rate", "Share of queries with no relevant result in the list.",
+              [(f"judge_monitor_no_relevant_rate{{{sel}}}", "{{segment}}")],
+              unit="percentunit", minimum=0, width=8),
+        _line(7, "Mean grade", "Mean ensemble grade of the judged results (0 … 3).",
+              [(f"judge_monitor_mean_grade{{{sel}}}", "{{segment}}")],
+              minimum=0, maximum=3, width=8),
+        _line(8, "Change point: CUSUM on nDCG@10",
+              f"CUSUM of daily nDCG@10 in baseline standard deviations; above {CUSUM:g} a "
+              "shift is declared (dashed line).",
+              [(f'judge_monitor_changepoint_cusum{{{SEG},k="10"}}', "{{segment}}")],
+              minimum=0, limit=CUSUM, width=16),
+        _stat(9, "Shift started", "How long before the latest day the detected shift began.",
+              [(f"judge_monitor_changepoint_start_age_seconds{{{SEG}}}", "{{segment}}")],
+              unit="s", width=8, height=8),
+        _line(10, "Unjudged share",
+              "Share of sampled results without a valid ensemble grade; high values make "
+              "every quality figure less certain.",
+              [(f"judge_monitor_unjudged_share{{{sel}}}", "{{segment}}")],
+              unit="percentunit", minimum=0, width=24),
+    ]  # fmt: skip
     return _dashboard(
         "jm-search-quality",
         "judge-monitor / Search quality",
-        "Daily search quality as graded by the judge ensemble, per segment, with CIs.",
-        p,
-        "judge_monitor_invalid_rate",
+        "Daily search quality as the judge ensemble grades it: today against the baseline, "
+        "segments ranked by drop, each segment's figures with their CI.",
+        [*_headline(), _ranked(), *bands, *rest],
+        "judge_monitor_ndcg",
+        "ensemble",
     )
 
 
 def judges() -> dict[str, Any]:
+    alpha = threshold("JudgeMonitorJudgeDisagreement")
+    kappa = threshold("JudgeMonitorJudgeHumanKappaLow")
+    f1 = threshold("JudgeMonitorJudgeHumanF1Low")
+    invalid = threshold("JudgeMonitorInvalidAnswers")
+    canary = threshold("JudgeMonitorJudgeChanged")
     p = [
-        _timeseries(
-            1,
-            "Inter-judge agreement (Krippendorff's alpha)",
-            "Ordinal alpha across the ensemble. Below 0.4 the judges disagree too much "
-            "for the ensemble grade to be trusted.",
-            [(f'judge_monitor_krippendorff_alpha{{{SEG},judge="ensemble"}}', "{{segment}}")],
-            minimum=-1,
-            maximum=1,
-            threshold=0.4,
-            threshold_below=True,
-        ),
-        _timeseries(
-            2,
-            "Pairwise Cohen's kappa",
-            "Weighted kappa for each pair of judges (label judge = a~b).",
-            [(f'judge_monitor_cohen_kappa{{{SEG},judge=~".*~.*"}}', "{{judge}} {{segment}}")],
-            minimum=-1,
-            maximum=1,
-        ),
-        _timeseries(
-            3,
-            "Agreement with human labels (kappa)",
-            "Weighted kappa between each judge and the human labels. Below 0.4 a ticket opens.",
-            [(f"judge_monitor_human_kappa{{{SEG},{JUDGE}}}", "{{judge}} {{segment}}")],
-            minimum=-1,
-            maximum=1,
-            threshold=0.4,
-            threshold_below=True,
-        ),
-        _timeseries(
-            4,
-            "Agreement with human labels (P / R / F1 at grade ≥ 2)",
-            "Precision, recall and F1 of 'relevant' (grade ≥ k) against human labels.",
-            [
-                (f'judge_monitor_human_precision{{{SEG},{JUDGE},k="2"}}', "{{judge}} P"),
-                (f'judge_monitor_human_recall{{{SEG},{JUDGE},k="2"}}', "{{judge}} R"),
-                (f'judge_monitor_human_f1{{{SEG},{JUDGE},k="2"}}', "{{judge}} F1"),
-            ],
-            minimum=0,
-            maximum=1,
-            threshold=0.5,
-            threshold_below=True,
-        ),
-        _timeseries(
-            5,
-            "Rank agreement with humans (Kendall tau, Spearman rho)",
-            "Rank correlation between judge grades and human grades.",
-            [
-                (f"judge_monitor_human_tau{{{SEG},{JUDGE}}}", "{{judge}} tau"),
-                (f"judge_monitor_human_rho{{{SEG},{JUDGE}}}", "{{judge}} rho"),
-            ],
-            minimum=-1,
-            maximum=1,
-        ),
-        _timeseries(
-            6,
-            "Length bias (Spearman rho of grade vs result length)",
-            "Near 0 is good; a judge that grades long results higher drifts positive.",
-            [(f"judge_monitor_length_bias_rho{{{SEG},{JUDGE}}}", "{{judge}} {{segment}}")],
-            minimum=-1,
-            maximum=1,
-        ),
-        _timeseries(
-            7,
-            "Position consistency (pairwise, both orders)",
-            "Share of pairwise verdicts that agree when A and B swap places.",
-            [(f"judge_monitor_position_consistency{{{SEG},{JUDGE}}}", "{{judge}} {{segment}}")],
-            unit="percentunit",
-            minimum=0,
-            maximum=1,
-        ),
-        _timeseries(
-            8,
-            "Invalid answer rate",
-            "Share of judge answers that stayed invalid JSON after retries. Above 5% a "
-            "ticket opens: look at the judge's endpoint, model and prompt version.",
-            [(f"judge_monitor_invalid_rate{{{SEG},{JUDGE}}}", "{{judge}} {{segment}}")],
-            unit="percentunit",
-            minimum=0,
-            threshold=0.05,
-        ),
-        _timeseries(
-            9,
-            "Latency per call",
-            "Judge call latency (seconds).",
-            [(f"judge_monitor_latency_seconds{{{SEG},{JUDGE}}}", "{{judge}} {{segment}}")],
-            unit="s",
-            minimum=0,
-            width=8,
-        ),
-        _timeseries(
-            10,
-            "Tokens",
-            "Input and output tokens spent by each judge on the latest day.",
-            [
-                (f"judge_monitor_input_tokens{{{SEG},{JUDGE}}}", "{{judge}} in"),
-                (f"judge_monitor_output_tokens{{{SEG},{JUDGE}}}", "{{judge}} out"),
-            ],
-            unit="short",
-            minimum=0,
-            width=8,
-        ),
-        _timeseries(
-            11,
-            "Cost (USD)",
-            "Judge spend per day and its 7-day baseline; twice the baseline opens a ticket.",
-            [
-                (f"judge_monitor_cost_dollars{{{SEG},{JUDGE}}}", "{{judge}} {{segment}}"),
-                (
-                    f"judge_monitor_cost_dollars_baseline{{{SEG},{JUDGE}}}",
-                    "{{judge}} {{segment}} 7-day baseline",
-                ),
-            ],
-            unit="currencyUSD",
-            minimum=0,
-            width=8,
-        ),
-        _timeseries(
-            12,
-            "Verdict cache hit rate",
-            "Share of verdicts served from the Postgres verdict cache (not paid for again).",
-            [(f"judge_monitor_cache_hit_rate{{{SEG},{JUDGE}}}", "{{judge}} {{segment}}")],
-            unit="percentunit",
-            minimum=0,
-            maximum=1,
-            width=24,
-        ),
-    ]
+        _line(1, "Inter-judge agreement (Krippendorff's alpha)",
+              f"Ordinal alpha across the ensemble; below {alpha:g} the ensemble is unreliable.",
+              [(f'judge_monitor_krippendorff_alpha{{{SEG},judge="ensemble"}}', "{{segment}}")],
+              minimum=-1, maximum=1, limit=alpha, below_is_bad=True),
+        _line(2, "Pairwise Cohen's kappa", "Weighted kappa for each pair of judges (a~b).",
+              [(f'judge_monitor_cohen_kappa{{{SEG},judge=~".*~.*"}}', "{{judge}} {{segment}}")],
+              minimum=-1, maximum=1),
+        _line(3, "Agreement with human labels (kappa)",
+              f"Weighted kappa of each judge against human labels; below {kappa:g} a ticket.",
+              [(f"judge_monitor_human_kappa{{{SEG},{JUDGE}}}", "{{judge}} {{segment}}")],
+              minimum=-1, maximum=1, limit=kappa, below_is_bad=True),
+        _line(4, "Agreement with human labels (P / R / F1 at grade ≥ 2)",
+              f"Precision, recall and F1 of 'relevant' against human labels; F1 below {f1:g}.",
+              [(f'judge_monitor_human_precision{{{SEG},{JUDGE},k="2"}}', "{{judge}} P"),
+               (f'judge_monitor_human_recall{{{SEG},{JUDGE},k="2"}}', "{{judge}} R"),
+               (f'judge_monitor_human_f1{{{SEG},{JUDGE},k="2"}}', "{{judge}} F1")],
+              minimum=0, maximum=1, limit=f1, below_is_bad=True),
+        _line(5, "Rank agreement with humans (Kendall tau, Spearman rho)",
+              "Rank correlation between judge grades and human grades.",
+              [(f"judge_monitor_human_tau{{{SEG},{JUDGE}}}", "{{judge}} tau"),
+               (f"judge_monitor_human_rho{{{SEG},{JUDGE}}}", "{{judge}} rho")],
+              minimum=-1, maximum=1),
+        _line(6, "Length bias (Spearman rho of grade vs result length)",
+              "Near 0 is good; a judge that grades long results higher drifts positive.",
+              [(f"judge_monitor_length_bias_rho{{{SEG},{JUDGE}}}", "{{judge}} {{segment}}")],
+              minimum=-1, maximum=1),
+        _line(7, "Position consistency (pairwise, both orders)",
+              "Share of pairwise verdicts that agree when A and B swap places.",
+              [(f"judge_monitor_position_consistency{{{SEG},{JUDGE}}}", "{{judge}} {{segment}}")],
+              unit="percentunit", minimum=0, maximum=1),
+        _line(8, "Invalid answer rate",
+              f"Share of answers invalid after retries; above {invalid:.0%} a ticket.",
+              [(f"judge_monitor_invalid_rate{{{SEG},{JUDGE}}}", "{{judge}} {{segment}}")],
+              unit="percentunit", minimum=0, limit=invalid),
+        _line(9, "Latency per call", "Mean judge call latency.",
+              [(f"judge_monitor_latency_seconds{{{SEG},{JUDGE}}}", "{{judge}} {{segment}}")],
+              unit="s", minimum=0, width=8),
+        _line(10, "Tokens", "Input and output tokens each judge spent on the day.",
+              [(f"judge_monitor_input_tokens{{{SEG},{JUDGE}}}", "{{judge}} in"),
+               (f"judge_monitor_output_tokens{{{SEG},{JUDGE}}}", "{{judge}} out")],
+              unit="short", minimum=0, width=8),
+        _line(11, "Cost (USD)", "Judge spend per day and its baseline; twice it is a ticket.",
+              [(f"judge_monitor_cost_dollars{{{SEG},{JUDGE}}}", "{{judge}} {{segment}}"),
+               (f"judge_monitor_cost_dollars_baseline{{{SEG},{JUDGE}}}", "{{judge}} baseline")],
+              unit="currencyUSD", minimum=0, width=8),
+        _line(12, "Verdict cache hit rate", "Share of verdicts served from the verdict cache.",
+              [(f"judge_monitor_cache_hit_rate{{{SEG},{JUDGE}}}", "{{judge}} {{segment}}")],
+              unit="percentunit", minimum=0, maximum=1),
+        _stat(13, "Judges as configured",
+              "Each judge's model, prompt version and endpoint host (judge_monitor_judge_info); "
+              "a change is annotated on every board.",
+              [(f"judge_monitor_judge_info{{{JUDGE}}}",
+                "{{judge}}: {{model}} · {{prompt_version}} · {{endpoint_host}}")],
+              width=12, height=8),
+        _line(14, "Judge canary: anchors graded differently",
+              "Share of the canary's fixed anchors (re-judged daily without the cache) each "
+              f"judge graded differently from its first days; above {canary:.0%} the judge "
+              "changed behind its name (JudgeMonitorJudgeChanged).",
+              [(f"judge_monitor_canary_changed_share{{{JUDGE}}}", "{{judge}}"),
+               (f"judge_monitor_canary_grade_shift{{{JUDGE}}}", "{{judge}} grade shift")],
+              unit="percentunit", minimum=0, limit=canary, width=24),
+    ]  # fmt: skip
     return _dashboard(
         "jm-judges",
         "judge-monitor / Judges",
-        "Judge health: agreement between judges and with humans, biases, failures, cost.",
+        "Judge health: agreement between judges and with humans, the canary, biases, cost.",
         p,
         "judge_monitor_invalid_rate",
     )
 
 
 def drift() -> dict[str, Any]:
+    psi = threshold("JudgeMonitorGradeDrift")
     p = [
-        _timeseries(
-            1,
-            "Grade distribution PSI",
-            "Population stability index of the grade distribution against the baseline "
-            "window. Higher means more drift; above 0.2 a ticket opens.",
-            [(f"judge_monitor_grade_psi{{{SEG},{JUDGE}}}", "{{judge}} {{segment}}")],
-            minimum=0,
-            threshold=0.2,
-        ),
-        _timeseries(
-            2,
-            "Grade distribution chi-square p-value",
-            "Small p-values mean the grade distribution differs from the baseline.",
-            [(f"judge_monitor_grade_chi2_pvalue{{{SEG},{JUDGE}}}", "{{judge}} {{segment}}")],
-            minimum=0,
-            maximum=1,
-        ),
-        _timeseries(
-            3,
-            "Query mix PSI",
-            "PSI of the segment mix of sampled traffic against the baseline window.",
-            [(f"judge_monitor_query_mix_psi{{{SEG}}}", "{{segment}}")],
-            minimum=0,
-            threshold=0.2,
-            width=8,
-        ),
-        _timeseries(
-            4,
-            "Query length KS statistic",
-            "Kolmogorov-Smirnov distance between today's and the baseline query lengths.",
-            [(f"judge_monitor_query_length_ks{{{SEG}}}", "{{segment}}")],
-            minimum=0,
-            maximum=1,
-            width=8,
-        ),
-        _timeseries(
-            5,
-            "New query share",
-            "Share of today's sampled queries never seen in the baseline window.",
-            [(f"judge_monitor_new_query_share{{{SEG}}}", "{{segment}}")],
-            unit="percentunit",
-            minimum=0,
-            maximum=1,
-            width=8,
-        ),
-    ]
+        _line(1, "Grade distribution PSI",
+              f"Population stability index of grades against the baseline; above {psi:g} "
+              "a ticket (per-judge drift is inhibited while the ensemble's fires).",
+              [(f"judge_monitor_grade_psi{{{SEG},{JUDGE}}}", "{{judge}} {{segment}}")],
+              minimum=0, limit=psi),
+        _line(2, "Grade distribution chi-square p-value",
+              "Small p-values mean the grade distribution differs from the baseline.",
+              [(f"judge_monitor_grade_chi2_pvalue{{{SEG},{JUDGE}}}", "{{judge}} {{segment}}")],
+              minimum=0, maximum=1),
+        _line(3, "Query mix PSI", "PSI of the segment mix against the baseline window.",
+              [(f"judge_monitor_query_mix_psi{{{SEG}}}", "{{segment}}")],
+              minimum=0, limit=psi, width=8),
+        _line(4, "Query length KS statistic",
+              "Kolmogorov-Smirnov distance of query lengths, today vs the baseline.",
+              [(f"judge_monitor_query_length_ks{{{SEG}}}", "{{segment}}")],
+              minimum=0, maximum=1, width=8),
+        _line(5, "New query share", "Share of today's queries not seen in the baseline window.",
+              [(f"judge_monitor_new_query_share{{{SEG}}}", "{{segment}}")],
+              unit="percentunit", minimum=0, maximum=1, width=8),
+    ]  # fmt: skip
     return _dashboard(
         "jm-drift",
         "judge-monitor / Drift",
@@ -542,102 +599,45 @@ def drift() -> dict[str, Any]:
 
 
 def pipeline() -> dict[str, Any]:
+    stale = threshold("JudgeMonitorPipelineStale") * 3600
     p = [
-        _stat(
-            1,
-            "Last successful daily run (age)",
-            "Time since the daily flow last succeeded. Above 26 h the pipeline is stale.",
-            [
-                (
-                    'time() - judge_monitor_last_success_timestamp_seconds{flow="daily"}',
-                    "daily",
-                )
-            ],
-            unit="s",
-            steps=[("green", None), ("orange", 86400), ("red", 93600)],
-        ),
-        _stat(
-            2,
-            "Last run succeeded",
-            "1 when the latest run of each flow succeeded.",
-            [("judge_monitor_last_run_success", "{{flow}}")],
-            steps=[("red", None), ("green", 1)],
-        ),
-        _stat(
-            3,
-            "Exporter up",
-            "Prometheus can scrape the exporter (up) and the exporter can read Postgres.",
-            [
-                ('up{job="judge_monitor_exporter"}', "scrape"),
-                ("judge_monitor_up", "database"),
-            ],
-            steps=[("red", None), ("green", 1)],
-        ),
-        _stat(
-            4,
-            "Metrics day (age)",
-            "Age of the latest day present in daily_metrics.",
-            [("time() - judge_monitor_metrics_date_timestamp_seconds", "latest day")],
-            unit="s",
-            steps=[("green", None), ("orange", 129600), ("red", 172800)],
-        ),
-        _timeseries(
-            5,
-            "Run duration",
-            "Duration of the latest run of each flow (exporter view and Pushgateway view).",
-            [
-                ("judge_monitor_run_duration_seconds", "{{flow}}"),
-                ("judge_monitor_flow_duration_seconds", "{{flow}} (pushed)"),
-            ],
-            unit="s",
-            minimum=0,
-        ),
-        _timeseries(
-            6,
-            "Verdicts per run",
-            "Verdicts of the latest run by kind: judged (paid), cached, invalid.",
-            [
-                ("judge_monitor_run_verdicts", "{{flow}} {{kind}}"),
-                ("judge_monitor_flow_verdicts", "{{flow}} {{kind}} (pushed)"),
-            ],
-            unit="short",
-            minimum=0,
-        ),
-        _timeseries(
-            7,
-            "Run cost (USD)",
-            "What the latest run of each flow paid the judge endpoints.",
-            [
-                ("judge_monitor_run_cost_dollars", "{{flow}}"),
-                ("judge_monitor_flow_cost_dollars", "{{flow}} (pushed)"),
-            ],
-            unit="currencyUSD",
-            minimum=0,
-            width=8,
-        ),
-        _timeseries(
-            8,
-            "Bad source rows",
-            "Rows the source could not read in the latest run (counted with a reason).",
-            [("judge_monitor_run_bad_rows", "{{flow}}")],
-            unit="short",
-            minimum=0,
-            width=8,
-        ),
-        _timeseries(
-            9,
-            "Exporter scrape errors",
-            "Errors the exporter hit while reading Postgres at scrape time.",
-            [("increase(judge_monitor_scrape_errors_total[1h])", "errors / 1h")],
-            unit="short",
-            minimum=0,
-            width=8,
-        ),
-    ]
+        _stat(1, "Last successful daily run (age)",
+              f"Time since the daily flow last succeeded; above {stale / 3600:g} h it is stale.",
+              [('time() - judge_monitor_last_success_timestamp_seconds{flow="daily"}', "daily")],
+              unit="s", steps=[("green", None), ("orange", 86400), ("red", stale)]),
+        _stat(2, "Last run", "How the latest run of each flow ended (1 = this status).",
+              [("judge_monitor_last_run_status == 1", "{{flow}}: {{status}}"),
+               ("judge_monitor_last_run_success", "{{flow}} succeeded")],
+              steps=[("red", None), ("green", 1)]),
+        _stat(3, "Exporter up",
+              "Prometheus can scrape the exporter (up) and the exporter can read Postgres.",
+              [('up{job="judge_monitor_exporter"}', "scrape"), ("judge_monitor_up", "database")],
+              steps=[("red", None), ("green", 1)]),
+        _stat(4, "Metrics day (age)", "Age of the latest day in daily_metrics.",
+              [("time() - judge_monitor_metrics_date_timestamp_seconds", "latest day")],
+              unit="s", steps=[("green", None), ("orange", 129600), ("red", 172800)]),
+        _line(5, "Run duration", "Duration of the latest run of each flow.",
+              [("judge_monitor_run_duration_seconds", "{{flow}}"),
+               ("judge_monitor_flow_duration_seconds", "{{flow}} (pushed)")],
+              unit="s", minimum=0),
+        _line(6, "Verdicts per run", "Verdicts of the latest run: judged (paid), cached, invalid.",
+              [("judge_monitor_run_verdicts", "{{flow}} {{kind}}"),
+               ("judge_monitor_flow_verdicts", "{{flow}} {{kind}} (pushed)")],
+              unit="short", minimum=0),
+        _line(7, "Run cost (USD)", "What the latest run of each flow paid the judge endpoints.",
+              [("judge_monitor_run_cost_dollars", "{{flow}}"),
+               ("judge_monitor_flow_cost_dollars", "{{flow}} (pushed)")],
+              unit="currencyUSD", minimum=0, width=8),
+        _line(8, "Bad source rows", "Rows the source could not read in the latest run.",
+              [("judge_monitor_run_bad_rows", "{{flow}}")], unit="short", minimum=0, width=8),
+        _line(9, "Exporter scrape errors", "Scrapes in which the exporter could not read Postgres.",
+              [("increase(judge_monitor_scrape_errors_total[1h])", "errors / 1h")],
+              unit="short", minimum=0, width=8),
+    ]  # fmt: skip
     return _dashboard(
         "jm-pipeline",
         "judge-monitor / Pipeline",
-        "Is the daily pipeline running: last success, durations, verdicts, cost, exporter.",
+        "Is the daily pipeline running: last success, run status, durations, verdicts, cost.",
         p,
         "judge_monitor_last_run_success",
     )

@@ -12,6 +12,7 @@ from typing import NoReturn
 
 from rich.markup import escape
 
+from monitor.cli import baseline as _baseline  # noqa: F401
 from monitor.cli import calibrate as _calibrate  # noqa: F401
 from monitor.cli import compare as _compare  # noqa: F401
 from monitor.cli import dashboards as _dashboards  # noqa: F401
@@ -57,7 +58,8 @@ def _database_problem(exc: Exception) -> str | None:
 def main() -> None:
     verbose = "--verbose" in sys.argv  # keeps the traceback of any failure
     try:
-        app(standalone_mode=False, prog_name="judge-monitor")
+        # typer returns an exit code instead of raising, for Ctrl-C (130) and typer.Exit
+        code = app(standalone_mode=False, prog_name="judge-monitor")
     except JudgeMonitorError as exc:
         if verbose:
             raise
@@ -80,6 +82,10 @@ def main() -> None:
         if problem is not None:
             _fail(problem)
         raise
+    if code == 130:
+        err_console.print("[yellow]interrupted[/]")
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 _ = console

@@ -9,15 +9,31 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.table import Column
 
 from monitor.cli.app import console
 from monitor.progress import reporting
 
-__all__ = ["progress_display"]
+__all__ = ["progress_columns", "progress_display"]
+
+
+def progress_columns() -> tuple[ProgressColumn, ...]:
+    """The activity's name whole (never cut), a bar taking the room left, counts, time.
+
+    At 80 columns a name of up to 40 characters leaves the bar 10; the bar shrinks, the
+    name does not.
+    """
+    return (
+        TextColumn("{task.description}", table_column=Column(no_wrap=True, min_width=20)),
+        BarColumn(bar_width=None),
+        MofNCompleteColumn(table_column=Column(no_wrap=True)),
+        TimeElapsedColumn(table_column=Column(no_wrap=True)),
+    )
 
 
 @contextmanager
@@ -26,14 +42,7 @@ def progress_display(enabled: bool = True) -> Iterator[None]:
     if not enabled:
         yield
         return
-    bars = Progress(
-        TextColumn("{task.description:<28}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
+    bars = Progress(*progress_columns(), console=console, transient=True)
     tasks: dict[str, TaskID] = {}
 
     def update(what: str, done: int, total: int) -> None:

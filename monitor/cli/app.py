@@ -9,8 +9,27 @@ from monitor import __version__
 
 __all__ = ["app", "console", "err_console"]
 
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
+
+class _Console(Console):
+    """A console that wraps prose at word boundaries at a terminal, and not when piped.
+
+    At a terminal, rich wraps each message at a space to the window's width (a soft wrap
+    would leave the terminal to break it mid-word); piped into a file, a log or another
+    program, each message stays on one line, whole for grep and tests. A print that
+    must stay one line anyway (a command to copy) passes ``soft_wrap=True``.
+    """
+
+    @property
+    def soft_wrap(self) -> bool:
+        return not self.is_terminal
+
+    @soft_wrap.setter
+    def soft_wrap(self, value: bool) -> None:
+        del value  # decided by where the output goes, not fixed at construction
+
+
+console: Console = _Console()
+err_console: Console = _Console(stderr=True)
 
 app = typer.Typer(
     name="judge-monitor",

@@ -8,23 +8,29 @@ rankers as people do.
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
+from rich.console import Console, RenderableType
+from rich.markup import escape
+from rich.measure import Measurement
+from rich.text import Text
 
 from monitor.cli._prefect import quiet_prefect
 from monitor.cli._progress import progress_display
 from monitor.cli.app import app, console
 
 if TYPE_CHECKING:  # statistics libraries load lazily: `judge-monitor --help` stays fast
+    from rich.table import Table
+
     from monitor.labels.calibration import CalibrationReport
     from monitor.metrics.estimate import Estimate
     from monitor.metrics.thresholds import ThresholdFit
 
-__all__ = ["calibrate"]
+__all__ = ["calibrate", "calibration_tables"]
 
 
 def _fmt(estimate: Estimate) -> str:
@@ -40,49 +46,103 @@ def _num(value: float) -> str:
     return "–" if math.isnan(value) else f"{value:.3f}"
 
 
-def _print_report(report: CalibrationReport, fits: dict[str, ThresholdFit], k: int) -> None:
+def _ranker_table(report: CalibrationReport, k: int, width: int) -> Table:
+    """Rankers by judges: one column per judge when that fits ``width``, else one line
+    per ranker and judge (so no judge's name is ever cut for want of room)."""
+    from monitor.report.table import compact_table
+
+    judges = list(report.judge_ndcg)
+    order = sorted(report.human_ndcg, key=lambda r: -report.human_ndcg[r])
+    ranker_w = max((len(r) for r in report.human_ndcg), default=6)
+    wide = compact_table()
+    wide.add_column("ranker", min_width=ranker_w)
+    wide.add_column("human", justify="right", no_wrap=True)
+    for judge in judges:  # a judge's name is its column's header: never cut
+        wide.add_column(escape(judge), justify="right", min_width=len(judge))
+    wide.add_column(f"unjudged in top {k}", justify="right", min_width=11)
+    for ranker in order:
+        share = report.unjudged.share(ranker)
+        wide.add_row(
+            escape(ranker),
+            _num(report.human_ndcg[ranker]),
+            *(_num(report.judge_ndcg[j].get(ranker, math.nan)) for j in judges),
+            f"{report.unjudged.unjudged.get(ranker, 0)} ({share:.1%})",
+        )
+    wide.add_row("tau vs human", "1.000", *(_num(report.ranker_tau[j]) for j in judges), "")
+    measure = Console(width=10_000, file=io.StringIO())  # unclamped: the table's own minimum
+    if Measurement.get(measure, measure.options, wide).minimum <= width:
+        return wide
+    long = compact_table()
+    long.add_column("ranker", min_width=ranker_w)
+    long.add_column("graded by", min_width=max((len(j) for j in judges), default=5))
+    long.add_column(f"nDCG@{k}", justify="right", no_wrap=True)
+    long.add_column(f"unjudged in top {k}", justify="right", min_width=11)
+    for ranker in order:
+        share = report.unjudged.share(ranker)
+        unjudged = f"{report.unjudged.unjudged.get(ranker, 0)} ({share:.1%})"
+        long.add_row(escape(ranker), "human", _num(report.human_ndcg[ranker]), unjudged)
+        for j in judges:
+            long.add_row("", escape(j), _num(report.judge_ndcg[j].get(ranker, math.nan)), "")
+        long.add_section()
+    for j in judges:
+        long.add_row("tau vs human", escape(j), _num(report.ranker_tau[j]), "")
+    return long
+
+
+def calibration_tables(
+    report: CalibrationReport, fits: dict[str, ThresholdFit], k: int, width: int = 80
+) -> list[RenderableType]:
+    """Each judge's agreement and confusion tables, then the ranker order: at ``width``
+    columns no figure or judge name is cut (no vertical rules; names wrap only at a
+    space; the ranker table turns long when one column per judge does not fit)."""
+    from monitor.report.table import compact_table
+
+    out: list[RenderableType] = []
     for name, row in report.agreement.items():
-        title = f"{name}: agreement with human grades on {row.n} labelled pairs (relevant ≥ 2)"
-        table = Table("figure", "value [95% CI]", "n", title=title, title_justify="left")
+        # a title wider than its table would wrap inside it: titles are lines of their own
+        out.append(
+            Text(f"{name}: agreement with human grades on {row.n} labelled pairs (relevant ≥ 2)")
+        )
+        table = compact_table()
+        table.add_column("figure", no_wrap=True)
+        table.add_column("value \\[95% CI]", no_wrap=True)
+        table.add_column("n", justify="right", no_wrap=True)
         for figure in ("precision", "recall", "f1"):
             estimate = getattr(row, figure)
-            table.add_row(figure, _fmt(estimate), str(estimate.n))
-        table.add_row("quadratic kappa", _fmt(row.kappa), str(row.kappa.n))
+            table.add_row(figure, escape(_fmt(estimate)), str(estimate.n))
+        table.add_row("quadratic kappa", escape(_fmt(row.kappa)), str(row.kappa.n))
         if name in fits:
             fit = fits[name]
             table.add_row("  cross-validated kappa", f"{fit.cv_kappa:.3f}", str(fit.n))
             cuts = ", ".join(f"{t:.3f}" for t in fit.thresholds)
             table.add_row("  fitted thresholds", cuts, "")
-        table.add_row("Kendall tau-b", _fmt(row.tau), str(row.tau.n))
-        table.add_row("Spearman rho", _fmt(row.rho), str(row.rho.n))
-        console.print(table)
-        confusion = Table("human \\ judge", "0", "1", "2", "3", title=f"{name}: confusion")
+        table.add_row("Kendall tau-b", escape(_fmt(row.tau)), str(row.tau.n))
+        table.add_row("Spearman rho", escape(_fmt(row.rho)), str(row.rho.n))
+        out.append(table)
+        out.append(Text(f"{name}: confusion"))
+        confusion = compact_table()
+        for header in ("human \\ judge", "0", "1", "2", "3"):
+            confusion.add_column(header, justify="right", no_wrap=True)
         for grade, counts in enumerate(row.confusion.tolist()):
             confusion.add_row(str(grade), *(str(c) for c in counts))
-        console.print(confusion)
+        out.append(confusion)
 
-    judges = list(report.judge_ndcg)
-    rankers = Table(
-        title=f"Do the judges rank the rankers as humans do? (nDCG@{k})", title_justify="left"
-    )
-    for header in ("ranker", "human", *judges, f"unjudged in top {k}"):
-        rankers.add_column(header, overflow="fold")
-    for ranker in sorted(report.human_ndcg, key=lambda r: -report.human_ndcg[r]):
-        share = report.unjudged.share(ranker)
-        rankers.add_row(
-            ranker,
-            _num(report.human_ndcg[ranker]),
-            *(_num(report.judge_ndcg[j].get(ranker, math.nan)) for j in judges),
-            f"{report.unjudged.unjudged.get(ranker, 0)} ({share:.1%})",
+    out.append(Text(f"Do the judges rank the rankers as humans do? (nDCG@{k})"))
+    out.append(_ranker_table(report, k, width))
+    out.append(Text("tau vs human: Kendall tau between the judge's and the humans' ranker order."))
+    out.append(
+        Text(
+            f"human nDCG: unjudged = 0, ideal from all human labels of the query; judge nDCG: "
+            f"only human-labelled results graded (others 0), ideal from the judge's own grades "
+            f"of the query's pooled top-{k} pairs."
         )
-    rankers.add_row("tau vs human", "1.000", *(_num(report.ranker_tau[j]) for j in judges), "")
-    console.print(rankers)
-    console.print("tau vs human: Kendall tau between the judge's and the humans' ranker order.")
-    console.print(
-        f"human nDCG: unjudged = 0, ideal from all human labels of the query; judge nDCG: "
-        f"only human-labelled results graded (others 0), ideal from the judge's own grades "
-        f"of the query's pooled top-{k} pairs."
     )
+    return out
+
+
+def _print_report(report: CalibrationReport, fits: dict[str, ThresholdFit], k: int) -> None:
+    for part in calibration_tables(report, fits, k, width=console.width):
+        console.print(part)
     _verdict(report)
 
 
@@ -145,5 +205,5 @@ def calibrate(
     )
     _print_report(outcome.report, outcome.fits, k)
     for warning in outcome.warnings:
-        console.print(f"[yellow]{warning}[/]")
+        console.print(Text(warning, style="yellow"))
     console.print(f"stored {outcome.stored} calibration(s) in judge_calibrations")

@@ -13,6 +13,7 @@ from monitor.errors import InputError
 from monitor.store.db import connect
 from monitor.store.migrate import schema_status, upgrade
 from monitor.store.partitions import parse_older_than, prune
+from monitor.store.runs import RunState, run_states
 
 __all__ = ["db_app"]
 
@@ -45,6 +46,10 @@ def db_status() -> None:
     database = connect(load_settings())
     try:
         status = schema_status(database.engine, database.url)
+        runs = None
+        if status.up_to_date:
+            with database.engine.connect() as conn:
+                runs = run_states(conn)
     finally:
         database.dispose()
     console.print(f"database: {database.where}")
@@ -55,6 +60,39 @@ def db_status() -> None:
         table.add_row(name, f"{count:,}")
     if status.row_counts:
         console.print(table)
+    if runs is not None:
+        _print_runs(*runs)
+
+
+def _print_runs(counts: dict[str, int], unfinished: list[RunState]) -> None:
+    """Runs by status (a dead run's stale ``running`` row reads ``abandoned``), and the
+    latest runs that did not end well or have not ended."""
+    if not counts:
+        return
+    console.print(
+        "runs: " + ", ".join(f"{n:,} {status}" for status, n in sorted(counts.items())),
+        highlight=False,
+    )
+    if not unfinished:
+        return
+    table = Table("run", "flow", "date", "status", "process", "started", "heartbeat", "error")
+    for r in unfinished:
+        process = f"pid {r.pid} on {r.host}" if r.pid is not None else ""
+        table.add_row(
+            f"#{r.id}",
+            r.flow,
+            r.run_date.isoformat(),
+            r.status,
+            process,
+            _utc(r.started_at),
+            _utc(r.heartbeat_at),
+            (r.error or "")[:80],
+        )
+    console.print(table)
+
+
+def _utc(at: dt.datetime | None) -> str:
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S") if at else ""
 
 
 def _size(n: int) -> str:

@@ -9,6 +9,11 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from monitor.cli.annotate import (
+    export_for_annotation_command,
+    import_annotations_command,
+    is_annotation_file,
+)
 from monitor.cli.app import app, console
 from monitor.config import load_settings
 from monitor.errors import InputError
@@ -23,7 +28,9 @@ from monitor.store.db import connect
 
 __all__ = ["labels_app"]
 
-labels_app = typer.Typer(help="Human labels: import graded files, export disagreements.")
+labels_app = typer.Typer(
+    help="Human labels: import graded files, export queries to annotate or disagreements."
+)
 labels_app.info.no_args_is_help = True
 app.add_typer(labels_app, name="labels")
 
@@ -38,7 +45,9 @@ def parse_day(value: str) -> dt.date:
 
 @labels_app.command("import")
 def labels_import(
-    file: Path = typer.Argument(..., help="CSV, JSONL or TREC qrels file of human grades."),
+    file: Path = typer.Argument(
+        ..., help="CSV, JSONL, TREC qrels or a Label Studio JSON export of human grades."
+    ),
     fmt: str | None = typer.Option(
         None, "--format", help=f"{'|'.join(FORMATS)} (default: from the file name or content)."
     ),
@@ -49,7 +58,14 @@ def labels_import(
         None, "--annotator", help="Annotator for rows that name none."
     ),
 ) -> None:
-    """Import labels, all or nothing: any bad line is listed and nothing is stored."""
+    """Import labels, all or nothing: any bad line is listed and nothing is stored.
+
+    An annotation file (from ``labels export --for-annotation``, or Label Studio's export of
+    its tasks) is linked back to the day and the samples it was picked from.
+    """
+    if fmt is None and topics is None and is_annotation_file(file):
+        import_annotations_command(file, annotator=annotator)
+        return
     database = connect(load_settings())
     try:
         report = import_labels(database, file, fmt=fmt, topics=topics, annotator=annotator)
@@ -91,15 +107,40 @@ def labels_export(
     disagreements: bool = typer.Option(
         False, "--disagreements", help="Export the pairs the judges disagreed on most."
     ),
+    for_annotation: bool = typer.Option(
+        False,
+        "--for-annotation",
+        help="Pick N of the day's sampled queries at random within strata for people to "
+        "grade (CSV, JSONL, Label Studio tasks and config; no judge grades).",
+    ),
+    queries: int | None = typer.Option(
+        None, "--queries", help="With --for-annotation: how many queries."
+    ),
+    seed: int | None = typer.Option(
+        None, "--seed", help="With --for-annotation: the pick's seed (default: sampling.seed)."
+    ),
+    replace: bool = typer.Option(
+        False, "--replace", help="With --for-annotation: draw a new batch for the day."
+    ),
     date: str = typer.Option(..., "--date", help="The day (YYYY-MM-DD)."),
     limit: int = typer.Option(50, "--limit", help="How many pairs."),
     out: Path | None = typer.Option(
-        None, "--out", help="Write CSV or JSONL (by suffix) for labelling; '-' is stdout."
+        None,
+        "--out",
+        help="Write CSV or JSONL (by suffix) for labelling; '-' is stdout. With "
+        "--for-annotation: a folder (default: the current one).",
     ),
 ) -> None:
     """Export (query, result) pairs to label, in the format `labels import` reads."""
+    if for_annotation:
+        if queries is None:
+            raise InputError("labels export --for-annotation: pass --queries N")
+        export_for_annotation_command(
+            day=parse_day(date), queries=queries, out=out, seed=seed, replace=replace
+        )
+        return
     if not disagreements:
-        raise InputError("labels export: say what to export (--disagreements)")
+        raise InputError("labels export: say what to export (--disagreements or --for-annotation)")
     day = parse_day(date)
     database = connect(load_settings())
     try:

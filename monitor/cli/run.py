@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from monitor.cli._prefect import quiet_prefect
+from monitor.cli._prefect_server import detach_temporary_server
 from monitor.cli._progress import progress_display
 from monitor.cli.app import app, console
 from monitor.errors import InputError
@@ -60,11 +61,15 @@ def preflight() -> None:
 
 
 def summary_table(outcomes: Sequence[DayOutcome]) -> Table:
-    table = Table(title="runs")
-    for column in ("date", "status", "sampled", "paid", "cached", "invalid", "bad", "cost $", "s"):
+    """One line per day run; fits 80 columns (no vertical rules, two spaces between)."""
+    from monitor.report.table import compact_table
+
+    table = compact_table(title="runs")
+    for column in ("date", "status", "sampled", "paid", "cached", "invalid", "bad", "cost $"):
         table.add_column(
             column, justify="left" if column in ("date", "status") else "right", no_wrap=True
         )
+    table.add_column("seconds", justify="right", no_wrap=True)
     for o in outcomes:
         c = o.counts
         table.add_row(
@@ -81,6 +86,14 @@ def summary_table(outcomes: Sequence[DayOutcome]) -> Table:
     return table
 
 
+def _notes(outcomes: Sequence[DayOutcome]) -> None:
+    """A line under the table for each run that took its day over from a dead one."""
+    for o in outcomes:
+        took_over = o.counts.get("took_over")
+        if took_over:
+            console.print(f"note: {took_over}; judged the day again", highlight=False)
+
+
 @app.command("run")
 def run_command(
     date: str | None = typer.Option(None, "--date", help="Day to judge (default: yesterday, UTC)."),
@@ -88,6 +101,7 @@ def run_command(
 ) -> None:
     """Run the daily flow for one day: sample, judge, store, compute metrics."""
     quiet_prefect(verbose)
+    detach_temporary_server()
     from flows.daily import daily
 
     day = past_day(date)
@@ -95,6 +109,10 @@ def run_command(
     with progress_display():
         outcome = daily(day=day)
     console.print(summary_table([outcome]))
+    _notes([outcome])
+    from monitor.cli.report import print_day_summary
+
+    print_day_summary(day)
 
 
 @app.command("backfill")
@@ -106,6 +124,7 @@ def backfill_command(
 ) -> None:
     """Run the daily flow for every day of a range; completed days are skipped (resumable)."""
     quiet_prefect(verbose)
+    detach_temporary_server()
     from flows.backfill import backfill
     from monitor.pipeline.steps import check_day, days_between
 
@@ -118,5 +137,6 @@ def backfill_command(
         outcomes = backfill(start=first, end=last, force=force)
     if outcomes:
         console.print(summary_table(outcomes))
+        _notes(outcomes)
     else:
         console.print(f"every day from {first} to {last} is already completed (use --force)")

@@ -19,7 +19,7 @@ __all__ = ["plan_command", "sample_command", "stored_ndcg_sd"]
 def sample_command(
     date: str | None = typer.Option(None, "--date", help="Day to sample (default yesterday)."),
     source: str = typer.Option(
-        "production", "--source", help="'production' (the [source]) or a [rankers.NAME]."
+        "production", "--source", help="'production' (the \\[source]) or a \\[rankers.NAME]."
     ),
     out: Path | None = typer.Option(None, "--out", help="Write the sample as JSONL here."),
 ) -> None:
@@ -77,7 +77,9 @@ def stored_ndcg_sd(days: int = 14) -> tuple[float, int] | None:
 
 @app.command("plan")
 def plan_command(
-    drop: float = typer.Option(..., "--drop", help="Drop of daily nDCG@10 to detect, e.g. 0.03."),
+    drop: float | None = typer.Option(
+        None, "--drop", help="Drop of daily nDCG@10 to detect, e.g. 0.03."
+    ),
     baseline_ndcg: float | None = typer.Option(
         None, "--baseline-ndcg", help="Typical nDCG@10, for a stated variance (sd ≤ √(x(1−x)))."
     ),
@@ -85,8 +87,10 @@ def plan_command(
     alpha: float = typer.Option(0.05, "--alpha", help="False-alarm rate per day."),
     power: float = typer.Option(0.8, "--power", help="Chance of catching a real drop."),
 ) -> None:
-    """How many queries a day detect a drop of --drop (variance from stored runs, or stated)."""
-    from monitor.metrics.power import queries_needed
+    """The smallest nDCG@10 drop the configured daily sample detects, and how many queries
+    a day detect a drop of --drop (variance from stored runs, or stated)."""
+    from monitor.config import load_settings
+    from monitor.metrics.power import detectable_drop, queries_needed
 
     if sd is not None:
         how = "as given (--sd)"
@@ -102,8 +106,16 @@ def plan_command(
         raise InputError(
             "no stored runs to measure the variance from: give --sd or --baseline-ndcg"
         )
-    n = queries_needed(sd, drop, alpha=alpha, power=power)
+    budget = load_settings().sampling.size
+    mde = detectable_drop(sd, max(budget, 2), alpha=alpha, power=power)
     console.print(
-        f"{n:,} sampled queries a day detect a drop of {drop} in nDCG@10 "
-        f"(one-sided alpha {alpha}, power {power}); per-query sd {sd:.3f}, {how}."
+        f"at the configured {budget:,} queries a day (sampling.size), the smallest drop in "
+        f"daily nDCG@10 detected is {mde:.3f} (fresh sample alone; one-sided alpha {alpha}, "
+        f"power {power}); per-query sd {sd:.3f}, {how}."
     )
+    if drop is not None:
+        n = queries_needed(sd, drop, alpha=alpha, power=power)
+        console.print(
+            f"{n:,} sampled queries a day detect a drop of {drop} in nDCG@10 "
+            f"(one-sided alpha {alpha}, power {power}); per-query sd {sd:.3f}, {how}."
+        )

@@ -1,16 +1,24 @@
 """The Prometheus exporter: the latest day of ``daily_metrics`` and the latest runs, read at scrape.
 
-Nothing is cached between scrapes (apart from the count of failed scrapes): Prometheus
-sees exactly what Postgres holds now, so a recomputed day or a backfill shows up on the
-next scrape and two exporters behind a load balancer agree. When Postgres does not answer,
+Nothing is cached between scrapes (apart from the count of failed scrapes, and the
+baseline's replayed control chart, kept only while the figures and acceptances it was
+replayed from are unchanged): Prometheus sees exactly what Postgres holds now, so a
+recomputed day or a backfill shows up on the next scrape and two exporters behind a load
+balancer agree. When Postgres does not answer,
 the scrape still succeeds with ``judge_monitor_up 0``, so "the database is down" and "the
 exporter is down" are different alerts; the engine's pre-ping and short connect timeout
 make the exporter recover by itself when Postgres comes back.
 
 The exported families are declared as data (the metric catalogue,
 ``monitor.metrics.catalog.METRICS``, and ``RUN_FAMILIES``) so the docs and tests can
-iterate over them. Labels are bounded: segment, judge, k, metric,
-flow, kind — never query text.
+iterate over them. Labels are bounded: segment (and one label per segment field, e.g.
+``locale``), judge, k, metric, flow, kind, status, the judges' model, prompt version and
+endpoint host — never query text, never a key.
+
+Each ``_baseline`` family is the figure's mean over its segment's reference days as
+``monitor.export.baseline`` defines them for the latest day: the last ``baseline_days``
+(settings) days on which the segment was in control, so a regression that persists does
+not become its own baseline.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, start_http_server
@@ -29,29 +38,31 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from monitor.config import Settings
+from monitor.config import Settings, load_settings
+from monitor.export.baseline import daily_samples
+from monitor.export.families import DAILY_LABELS, daily_families
 from monitor.metrics.catalog import METRICS, PREFIX
+from monitor.store.baselines import judge_identities, latest_run_statuses
 from monitor.store.db import connect, describe_host
-from monitor.store.reads import day_values, latest_metrics_day, means_before
-from monitor.store.runs import last_successes, latest_finished_runs
+from monitor.store.reads import latest_metrics_day
+from monitor.store.runs import abandoned_runs, last_successes, latest_finished_runs
 
 __all__ = [
-    "BASELINE_DAYS",
+    "DAILY_LABELS",
     "PREFIX",
     "RUN_FAMILIES",
     "FamilySpec",
     "JudgeMonitorCollector",
     "all_family_names",
+    "daily_families",
+    "daily_samples",
+    "endpoint_host",
     "exporter_engine",
     "make_registry",
     "serve_exporter",
 ]
 
 log = logging.getLogger(__name__)
-
-#: The baseline of a metric is its mean over this many days before the latest day.
-BASELINE_DAYS = 7
-DAILY_LABELS = ("segment", "judge", "k")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +125,45 @@ RUN_FAMILIES: tuple[FamilySpec, ...] = (
         ("flow",),
         "Source rows the latest finished run skipped as malformed.",
     ),
+    FamilySpec(
+        "last_run_status",
+        "gauge",
+        ("flow", "status"),
+        "1 for how the latest finished run of the flow ended: completed, degraded, failed, "
+        "aborted or abandoned.",
+    ),
+    FamilySpec(
+        "runs_abandoned",
+        "gauge",
+        ("flow",),
+        "Days of the flow whose run died without recording an outcome (its heartbeat "
+        "older than its lease) and that no run has taken over since.",
+    ),
+    FamilySpec(
+        "baseline_reference_points",
+        "gauge",
+        ("segment",),
+        "In-control days the segment's baselines average (at most baseline_days).",
+    ),
+    FamilySpec(
+        "baseline_newest_timestamp_seconds",
+        "gauge",
+        ("segment",),
+        "The newest day in the segment's baseline (midnight UTC, Unix seconds): an old day "
+        "means the baseline froze when the segment went out of control.",
+    ),
+    FamilySpec(
+        "judge_info",
+        "gauge",
+        ("judge", "kind", "model", "prompt_version", "endpoint_host"),
+        "1 per judge as it last gave verdicts: its model, prompt version and endpoint host.",
+    ),
+    FamilySpec(
+        "links_info",
+        "gauge",
+        ("grafana_url", "runbook_url"),
+        "1, labelled with the public Grafana URL and the runbook URL the alerts link to.",
+    ),
     FamilySpec("up", "gauge", (), "1 if the database answered this scrape, else 0."),
     FamilySpec(
         "scrape_duration_seconds", "gauge", (), "Time this scrape spent reading the database."
@@ -155,8 +205,20 @@ def _run_help(name: str) -> str:
     return next(f.help for f in RUN_FAMILIES if f.name == name)
 
 
-def _labels(row: Any) -> list[str]:
-    return [row.segment, row.judge, str(row.k)]
+def _midnight(day: dt.date) -> float:
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()
+
+
+def endpoint_host(base_url: str | None, kind: str) -> str:
+    """Where a judge's calls go, as a host name only (no credentials, path or query):
+    ``api.openai.com`` for an LLM judge without ``base_url``, ``local`` for a local one."""
+    if kind != "llm":
+        return "local"
+    if not base_url:
+        return "api.openai.com"
+    parsed = urlsplit(base_url)
+    host = parsed.hostname or ""
+    return f"{host}:{parsed.port}" if parsed.port else host
 
 
 def _count(counts: Mapping[str, Any], key: str) -> float:
@@ -167,8 +229,10 @@ def _count(counts: Mapping[str, Any], key: str) -> float:
 class JudgeMonitorCollector:
     """A custom collector that reads the figures from Postgres on every ``collect()``."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, settings: Settings | None = None) -> None:
         self._engine = engine
+        self._settings = settings if settings is not None else load_settings()
+        self._baseline_days = self._settings.baseline_days
         self._errors = 0
         self._lock = threading.Lock()
 
@@ -189,6 +253,8 @@ class JudgeMonitorCollector:
         else:
             up = 1.0
         yield from families
+        # from the settings, not the database: alert links work while Postgres is down
+        yield self._links()
         yield GaugeMetricFamily(PREFIX + "up", _run_help("up"), value=up)
         yield GaugeMetricFamily(
             PREFIX + "scrape_duration_seconds",
@@ -207,57 +273,46 @@ class JudgeMonitorCollector:
         if day is not None:
             yield from self._daily(conn, day)
         yield from self._runs(conn)
+        yield from self._info(conn)
 
     def _daily(self, conn: Connection, day: dt.date) -> Iterator[Metric]:
-        metrics = [s.metric for s in METRICS]
-        main: dict[str, GaugeMetricFamily] = {}
-        lower: dict[str, GaugeMetricFamily] = {}
-        upper: dict[str, GaugeMetricFamily] = {}
-        samples = _gauge("metric_samples", _run_help("metric_samples"), ("metric", *DAILY_LABELS))
-        for spec in METRICS:
-            main[spec.metric] = _gauge(spec.name, spec.help, DAILY_LABELS, spec.unit)
-            if spec.has_ci:
-                lower[spec.metric] = _gauge(
-                    spec.name + "_ci_lower", f"Lower 95% CI bound of {spec.family}.", DAILY_LABELS
-                )
-                upper[spec.metric] = _gauge(
-                    spec.name + "_ci_upper", f"Upper 95% CI bound of {spec.family}.", DAILY_LABELS
-                )
-        for row in day_values(conn, day=day, metrics=metrics):
-            labels = _labels(row)
-            assert row.value is not None  # day_values reads only figures with a value
-            main[row.metric].add_metric(labels, row.value)
-            samples.add_metric([row.metric, *labels], float(row.n))
-            if row.metric in lower and row.ci_low is not None and row.ci_high is not None:
-                lower[row.metric].add_metric(labels, row.ci_low)
-                upper[row.metric].add_metric(labels, row.ci_high)
-
-        baseline_specs = [s for s in METRICS if s.baseline]
-        baseline = {
-            s.metric: _gauge(
-                s.name + "_baseline",
-                f"Mean of {s.family} over the {BASELINE_DAYS} days before the latest day.",
-                DAILY_LABELS,
-            )
-            for s in baseline_specs
-        }
-        for mean in means_before(conn, day=day, days=BASELINE_DAYS, metrics=list(baseline)):
-            baseline[mean.metric].add_metric(_labels(mean), mean.value)
-
-        for spec in METRICS:
-            yield main[spec.metric]
-            if spec.has_ci:
-                yield lower[spec.metric]
-                yield upper[spec.metric]
-            if spec.baseline:
-                yield baseline[spec.metric]
-        yield samples
-        midnight = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+        samples, reference = daily_samples(conn, day=day, baseline_days=self._baseline_days)
+        yield from daily_families(samples, self._baseline_days)
+        points = _gauge(
+            "baseline_reference_points", _run_help("baseline_reference_points"), ["segment"]
+        )
+        newest = _gauge(
+            "baseline_newest_timestamp_seconds",
+            _run_help("baseline_newest_timestamp_seconds"),
+            ["segment"],
+            "seconds",
+        )
+        for segment, days in sorted(reference.by_segment.items()):
+            points.add_metric([segment], float(len(days)))
+            if days:
+                newest.add_metric([segment], _midnight(days[-1]))
+        yield from (points, newest)
         yield GaugeMetricFamily(
             PREFIX + "metrics_date_timestamp_seconds",
             _run_help("metrics_date_timestamp_seconds"),
-            value=midnight.timestamp(),
+            value=_midnight(day),
         )
+
+    def _info(self, conn: Connection) -> Iterator[Metric]:
+        spec = next(f for f in RUN_FAMILIES if f.name == "judge_info")
+        info = _gauge("judge_info", spec.help, spec.labels)
+        configured = {j.name: j for j in self._settings.judges}
+        for judge in judge_identities(conn):
+            config = configured.get(judge.name)
+            host = endpoint_host(config.base_url if config else None, judge.kind)
+            info.add_metric([judge.name, judge.kind, judge.model, judge.prompt_version, host], 1.0)
+        yield info
+
+    def _links(self) -> Metric:
+        links = _gauge("links_info", _run_help("links_info"), ("grafana_url", "runbook_url"))
+        grafana = self._settings.public_url_grafana.rstrip("/")
+        links.add_metric([grafana, self._settings.runbook_base_url], 1.0)
+        return links
 
     def _runs(self, conn: Connection) -> Iterator[Metric]:
         success = _gauge("last_run_success", _run_help("last_run_success"), ["flow"])
@@ -287,7 +342,13 @@ class JudgeMonitorCollector:
         # the finish of the completed run for the newest day, not the newest finish
         for flow, at in last_successes(conn).items():
             last.add_metric([flow], at.timestamp())
-        yield from (success, last, duration, verdicts, cost, bad)
+        status = _gauge("last_run_status", _run_help("last_run_status"), ["flow", "status"])
+        for flow, how in sorted(latest_run_statuses(conn).items()):
+            status.add_metric([flow, how], 1.0)
+        abandoned = _gauge("runs_abandoned", _run_help("runs_abandoned"), ["flow"])
+        for flow, n in sorted(abandoned_runs(conn).items()):
+            abandoned.add_metric([flow], float(n))
+        yield from (success, last, duration, verdicts, cost, bad, status, abandoned)
 
 
 def exporter_engine(url: str) -> Engine:
@@ -305,10 +366,11 @@ def exporter_engine(url: str) -> Engine:
     )
 
 
-def make_registry(engine: Engine) -> CollectorRegistry:
-    """A registry of its own holding one ``JudgeMonitorCollector`` on ``engine``."""
+def make_registry(engine: Engine, settings: Settings | None = None) -> CollectorRegistry:
+    """A registry of its own holding one ``JudgeMonitorCollector`` on ``engine``
+    (``baseline_days``, links and judge endpoints from ``settings``, else loaded)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(JudgeMonitorCollector(engine))
+    registry.register(JudgeMonitorCollector(engine, settings))
     return registry
 
 
@@ -323,5 +385,5 @@ def serve_exporter(
     database = connect(settings, check=False)
     database.dispose()
     engine = exporter_engine(database.url)
-    server, thread = start_http_server(port, addr=addr, registry=make_registry(engine))
+    server, thread = start_http_server(port, addr=addr, registry=make_registry(engine, settings))
     return server, thread, database.where or describe_host(database.url)

@@ -89,14 +89,16 @@ class JudgeTally:
     """What one judge cost in one call of ``judge_with_cache``.
 
     ``failed`` counts the items left without a verdict because their call failed (or was
-    not made once the judge gave up), ``failures`` a few of the causes. ``errors`` are
-    failures of the judge as a whole (its worker process died): they fail the run.
+    not made once the judge gave up: ``not_asked`` of them), ``failures`` a few of the
+    causes. ``errors`` are failures of the judge as a whole (its worker process died):
+    they fail the run.
     """
 
     paid: int = 0
     cached: int = 0
     invalid: int = 0
     failed: int = 0
+    not_asked: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
@@ -288,6 +290,7 @@ async def judge_one(
         )
         for key, indexes in unanswered:
             fail(key, indexes, cause)
+            tally.not_asked += len(indexes) if gave_up else 0
         if progress:
             progress(judge.name, done, len(items))
     return out, tally

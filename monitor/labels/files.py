@@ -9,6 +9,9 @@ re-import adds nothing and a changed grade replaces the stored one.
 Export picks the day's (query, result) pairs the judges disagreed on most and writes them
 in the same CSV/JSONL shape import reads, with an empty grade for a person to fill in:
 labelling effort goes where the ensemble is least sure.
+
+One module because import and export are two ends of one file format: the columns export
+writes are exactly the ones import reads, and both validate them the same way.
 """
 
 from __future__ import annotations
@@ -160,7 +163,13 @@ def _from_mapping(row: Mapping[str, Any], line: int, annotator: str | None) -> L
 
     Keys other than the label's own (an export's judge columns, say) are ignored.
     """
-    problems: list[str] = []
+    problems: list[str] = [
+        f"field {name!r} holds a NUL byte (PostgreSQL cannot store it)"
+        for name, value in row.items()
+        if isinstance(value, str) and "\x00" in value
+    ]
+    if problems:
+        return problems
     query = _field(row, "query")
     result_id = _field(row, "result_id")
     result_text = _field(row, "result_text")

@@ -42,6 +42,8 @@ class MetricSpec:
     95% CI, exported as ``_ci_lower``/``_ci_upper``. ``baseline``: a ``_baseline`` family
     is exported, for alerts that compare today with the recent past. ``better``: which
     way is good news (None: neither, e.g. a correlation that should stay near 0).
+    ``scale``: the exported value is the stored one times this (a figure stored in days
+    is exported in seconds, the Prometheus base unit).
     """
 
     metric: str
@@ -52,6 +54,7 @@ class MetricSpec:
     has_ci: bool = True
     baseline: bool = False
     better: Direction | None = None
+    scale: float = 1.0
 
     @property
     def family(self) -> str:
@@ -68,8 +71,9 @@ def _m(
     ci: bool = True,
     baseline: bool = False,
     better: Direction | None = None,
+    scale: float = 1.0,
 ) -> MetricSpec:
-    return MetricSpec(metric, name or metric, help, section, unit, ci, baseline, better)
+    return MetricSpec(metric, name or metric, help, section, unit, ci, baseline, better, scale)
 
 
 Q: Section = "quality"
@@ -78,7 +82,8 @@ D: Section = "drift"
 
 METRICS: tuple[MetricSpec, ...] = (
     # quality (judge "ensemble"), weighted estimates with bootstrap CIs
-    _m("ndcg", Q, "Weighted mean nDCG@k of the ensemble grades (0-1).", baseline=True, better="higher"),
+    _m("ndcg", Q, "Weighted mean nDCG@k of the ensemble grades, ideal pooled over every result judged for the query (0-1).", baseline=True, better="higher"),
+    _m("ndcg_list", Q, "Weighted mean nDCG@k with the ideal from the judged list itself: ordering quality (0-1).", baseline=True, better="higher"),
     _m("precision", Q, "Weighted precision@k: share of the top k graded relevant.", baseline=True, better="higher"),
     _m("mean_grade", Q, "Weighted mean ensemble grade of the judged results (0-3).", baseline=True, better="higher"),
     _m("bad_top1_rate", Q, "Share of queries whose first result is irrelevant.", baseline=True, better="lower"),
@@ -111,6 +116,10 @@ METRICS: tuple[MetricSpec, ...] = (
         better="lower",
     ),
     _m("cache_hit_rate", H, "Share of a judge's verdicts served from the verdict cache.", better="higher"),
+    # the judge canary: fixed anchors re-judged daily without the cache (monitor/pipeline/canary.py)
+    _m("canary_changed_share", H, "Share of the canary anchors a judge graded differently from its first days.", ci=False, better="lower"),
+    _m("canary_grade_shift", H, "Mean grade change of the canary anchors since the judge's first days (signed).", ci=False),
+    _m("partial_ensemble_share", H, "Share of results whose ensemble grade lacks a judge (its call failed or was invalid).", ci=False, better="lower"),
     # drift against the baseline window
     _m("grade_psi", D, "Population stability index of grades vs baseline (>0.2: drift).", ci=False, better="lower"),
     _m("grade_chi2_pvalue", D, "Chi-square p-value, grade distribution vs baseline.", ci=False, better="higher"),
@@ -129,8 +138,11 @@ METRICS: tuple[MetricSpec, ...] = (
     _m(
         "changepoint_start_days_ago",
         D,
-        "Days before the latest day at which the detected shift began (0 = that day).",
+        "How long before the latest day the detected shift began (0 = that day), in seconds.",
+        name="changepoint_start_age_seconds",
+        unit="seconds",
         ci=False,
+        scale=86400.0,
     ),
 )  # fmt: skip
 

@@ -54,12 +54,17 @@ ENSEMBLE = "ensemble"
 
 @dataclass(frozen=True, slots=True)
 class GradedQuery:
-    """One sampled query: its segment, sampling weight and ensemble grade per position."""
+    """One sampled query: its segment, sampling weight and ensemble grade per position.
+
+    ``pool``: one grade per distinct result ever judged for the query, the ideal of its
+    pooled nDCG (``quality.pooled_ndcg_at_k``); None to build the ideal from the list.
+    """
 
     sample_id: int
     segment: Mapping[str, str]
     weight: float
     grades: tuple[float | None, ...]
+    pool: tuple[float | None, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,11 +154,12 @@ def compute_quality(
 ) -> list[MetricRow]:
     """Weighted quality figures with bootstrap CIs, overall and for every segment value.
 
-    Metrics: "ndcg" and "precision" (k = cut-off), "mean_grade", "bad_top1_rate",
+    Metrics: "ndcg" (pooled ideal), "ndcg_list" (the list's own ideal) and "precision"
+    (k = cut-off), "mean_grade", "bad_top1_rate",
     "no_relevant_rate" and "unjudged_share" (k = 0). Each is the weighted mean of the
     per-query figure, queries where it is undefined left out of that figure's n.
     """
-    figures = [query_figures(q.grades, ks, relevant) for q in queries]
+    figures = [query_figures(q.grades, ks, relevant, pool=q.pool) for q in queries]
     groups: dict[str, list[int]] = defaultdict(list)
     for i, q in enumerate(queries):
         groups[ALL].append(i)

@@ -9,6 +9,15 @@ judges is not mistaken for a drop in search quality.
 
 A figure that is undefined for a query (nDCG when nothing in the list is relevant) is
 NaN, never 0: the daily aggregation drops NaN instead of averaging in a fake zero.
+
+Two nDCGs. ``ndcg@k`` builds its ideal ranking from a *pool*: every result ever judged
+for the query (``monitor.store.pool_reads``), as TREC pooling does, so it drops when the
+system shows worse results than it has shown before, not only when it orders them badly.
+``ndcg_list@k`` builds the ideal from the judged list itself: how well the system
+ordered what it retrieved (ten mediocre results in a sensible order score 1.0). A query
+seen once has a pool that is its own list, so its two figures are equal: the pooled
+figure never calls a query bad for missing results nobody has ever found, and a query's
+figure does not jump when it is seen a second time with the same results.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ __all__ = [
     "mean_grade",
     "ndcg_at_k",
     "no_relevant",
+    "pooled_ndcg_at_k",
     "precision_at_k",
     "query_figures",
     "unjudged_share",
@@ -87,6 +97,30 @@ def ndcg_at_k(grades: Grades, k: int, *, ideal: Grades | None = None) -> float:
     return min(1.0, _dcg(gains) / idcg)
 
 
+def pooled_ndcg_at_k(grades: Grades, k: int, pool: Grades) -> float:
+    """nDCG@k against a pooled ideal: ``pool`` holds one grade per distinct result ever
+    judged for the query (the list's own results among them).
+
+    The ideal's i-th grade is the larger of the pool's and the list's own i-th best, so
+    a pool that misses the list's results (or holds older, lower grades for them) never
+    makes the ideal worse than the list itself, and the figure stays in [0, 1]. A
+    judged list with no gain against a pool with none is 0 (as in ``query_figures``);
+    NaN when nothing in the list is judged.
+    """
+    _check_k(k)
+    arr = _to_array(grades)
+    own = np.sort(arr[~np.isnan(arr)])[::-1][:k]
+    if own.size == 0:
+        return math.nan
+    pooled = _to_array(pool, "pool")
+    best = np.sort(pooled[~np.isnan(pooled)])[::-1][:k]
+    ideal = np.zeros(max(own.size, best.size))
+    ideal[: best.size] = best
+    ideal[: own.size] = np.maximum(ideal[: own.size], own)
+    value = ndcg_at_k(arr, k, ideal=ideal)
+    return 0.0 if math.isnan(value) else value
+
+
 def precision_at_k(grades: Grades, k: int, relevant: float = 2) -> float:
     """Share of the judged results among the top k graded ≥ ``relevant``.
 
@@ -143,13 +177,19 @@ def unjudged_share(grades: Grades) -> float:
 
 
 def query_figures(
-    grades: Grades, ks: Sequence[int] = (3, 10), relevant: float = 2
+    grades: Grades,
+    ks: Sequence[int] = (3, 10),
+    relevant: float = 2,
+    *,
+    pool: Grades | None = None,
 ) -> dict[str, float]:
     """Every per-query figure of one ranked list, keyed like "ndcg@3" or "mean_grade".
 
-    Keys: ``ndcg@k`` and ``precision@k`` for each k, ``mean_grade``, ``bad_top1_rate``,
-    ``no_relevant_rate`` and ``unjudged_share``. Per query the rates are 0/1 flags;
-    averaged over queries they become rates, hence the names.
+    Keys: ``ndcg@k`` (against ``pool``, the query's pooled grades, see
+    ``pooled_ndcg_at_k``; without a pool, against the list itself), ``ndcg_list@k``
+    (always against the list itself) and ``precision@k`` for each k, ``mean_grade``,
+    ``bad_top1_rate``, ``no_relevant_rate`` and ``unjudged_share``. Per query the rates
+    are 0/1 flags; averaged over queries they become rates, hence the names.
 
     For monitoring, a judged list in which nothing earns a gain (every result graded 0)
     counts as nDCG 0, not NaN: the ideal is built from the list itself, so leaving such
@@ -159,9 +199,12 @@ def query_figures(
     figures: dict[str, float] = {}
     arr = _to_array(grades)
     judged_any = bool(np.any(~np.isnan(arr)))
+    pool_arr = None if pool is None else _to_array(pool, "pool")
     for k in ks:
         value = ndcg_at_k(arr, k)
-        figures[f"ndcg@{k}"] = 0.0 if math.isnan(value) and judged_any else value
+        per_list = 0.0 if math.isnan(value) and judged_any else value
+        figures[f"ndcg@{k}"] = per_list if pool_arr is None else pooled_ndcg_at_k(arr, k, pool_arr)
+        figures[f"ndcg_list@{k}"] = per_list
         figures[f"precision@{k}"] = precision_at_k(arr, k, relevant)
     figures["mean_grade"] = mean_grade(arr)
     figures["bad_top1_rate"] = bad_top1(arr)

@@ -106,7 +106,8 @@ def judge_pairs(
 
     verdicts, tallies = asyncio.run(run())
     for name, tally in tallies.items():
-        for error in tally.errors:
+        failed = [f"{tally.failed} calls failed, e.g. {tally.failures[0]}"] if tally.failed else []
+        for error in [*tally.errors, *failed]:  # a judge with failed calls is not measured
             if errors is not None:
                 errors.append(f"judge {name}: {error}")
     return {

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
@@ -20,8 +21,10 @@ from monitor.config import Settings
 from monitor.export.pushgateway import push_run_metrics
 from monitor.judges.base import Judge
 from monitor.judges.factory import build_ensemble, close_judges
+from monitor.pipeline.canary import judge_canary
 from monitor.pipeline.metrics_step import compute_day_metrics
 from monitor.pipeline.steps import (
+    DAILY_FLOW,
     DayOutcome,
     JudgeOutcome,
     StoredSample,
@@ -41,10 +44,13 @@ from monitor.sampling import DailySample
 from monitor.sources.base import BadRows
 from monitor.store.calibrations import calibrated_settings
 from monitor.store.db import Database
+from monitor.store.run_lease import DayLease, abandon_running
 
 __all__ = ["STEPS", "StepRunner", "call_step", "first_line", "run_day"]
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 #: The steps of a day, in order, as a ``StepRunner`` sees their names.
 STEPS = ("sample", "store", "judge", "metrics")
@@ -79,17 +85,44 @@ def run_day(
     ``max_failed_call_share`` of its calls, completes as ``degraded`` (its failed items
     left out of the figures, counted in ``failed_calls``, asked again on a rerun);
     past that share it fails.
+
+    The day is held for the run (``monitor.store.run_lease``): a second run of it is
+    refused with one line naming this one, and the row of a run that died is recorded
+    as ``abandoned`` by the next run of the day (``counts.took_over``).
     """
     check_day(day)
+    # one run of a day at a time: a second is refused, naming this one (DayBusyError)
+    with DayLease(database, flow=DAILY_FLOW, day=day, lease_s=settings.run_lease_s) as lease:
+        return _run_held(database, settings, day, runner=runner, lease=lease)
+
+
+def _run_held(
+    database: Database,
+    settings: Settings,
+    day: dt.date,
+    *,
+    runner: StepRunner,
+    lease: DayLease,
+) -> DayOutcome:
+    """``run_day`` with the day's lease held."""
     started = time.monotonic()
+    # holding the day, a `running` row it still has is a run whose process died
+    with database.engine.begin() as conn:
+        abandoned = abandon_running(conn, flow=DAILY_FLOW, run_date=day)
     # the run is recorded under the configuration as written, so resuming recognises it
     run_id = start_day(database, settings, day)
+    lease.claim(run_id)  # the row names this process, and its heartbeat starts
+    took_over = abandoned.describe(day) if abandoned else None
+    if took_over:
+        log.info("%s; judging the day again", took_over)
     sample: DailySample | None = None
     bad_rows: BadRows | None = None
     judged: JudgeOutcome | None = None
 
     def record(status: str, error: str | None = None) -> DayOutcome:
         """Write the run's outcome (as far as it got) to ``runs``, and push it."""
+        lease.stop_beating()
+        lease.check()  # a run that lost its day to another leaves the row to that run
         outcome = finish_day(
             database,
             run_id=run_id,
@@ -100,9 +133,14 @@ def run_day(
             bad_rows=bad_rows,
             judged=judged,
             error=error,
+            extra_counts={"took_over": took_over} if took_over else None,
         )
         _push(settings, outcome)
         return outcome
+
+    def step(name: str, fn: Callable[[], T], *, judges: Sequence[str] = ()) -> T:
+        lease.check()
+        return runner(name, fn, judges=judges)
 
     try:
         with database.engine.connect() as conn:
@@ -111,18 +149,20 @@ def run_day(
         judges = build_ensemble(settings.judges)
         with warm_day_workers(settings, judges):
             report("sampling", 0, 1)
-            sample, bad_rows = runner("sample", lambda: fetch_sample(settings, day))
+            sample, bad_rows = step(
+                "sample", lambda: fetch_sample(settings, day, database=database)
+            )
             drawn = sample
-            samples = runner("store", lambda: _store(database, day, drawn, settings))
+            samples = step("store", lambda: _store(database, day, drawn, settings))
             report("sampling", 1, 1)
-            judged = runner(
+            judged = step(
                 "judge",
-                lambda: asyncio.run(_judge(database, settings, judges, samples)),
+                lambda: asyncio.run(_judge(database, settings, judges, samples, day)),
                 judges=[judge.name for judge in judges],
             )
         raise_for_judging(judged, settings.max_failed_call_share)
         report("metrics", 0, 1)
-        runner("metrics", lambda: len(compute_day_metrics(database, day, settings)))
+        step("metrics", lambda: len(compute_day_metrics(database, day, settings)))
         report("metrics", 1, 1)
     except KeyboardInterrupt:
         record("aborted", "interrupted (Ctrl-C)")
@@ -142,10 +182,17 @@ def _store(
 
 
 async def _judge(
-    database: Database, settings: Settings, judges: list[Judge], samples: list[StoredSample]
+    database: Database,
+    settings: Settings,
+    judges: list[Judge],
+    samples: list[StoredSample],
+    day: dt.date,
 ) -> JudgeOutcome:
     try:
-        return await judge_as_configured(database, settings, judges, samples, judge_progress)
+        outcome = await judge_as_configured(database, settings, judges, samples, judge_progress)
+        # the judge canary: fixed anchors, re-judged without the cache
+        await judge_canary(database, settings, judges, samples, day)
+        return outcome
     finally:
         await close_judges(judges)  # on this event loop, before it ends
 

@@ -30,23 +30,28 @@ from monitor.metrics.daily import (
     compute_judge_health,
     compute_quality,
 )
-from monitor.store import metric_reads
+from monitor.pipeline.canary import canary_rows
+from monitor.store import metric_reads, pool_reads
 from monitor.store import repository as repo
 from monitor.store.db import Database
 from monitor.store.reads import daily_series
 
-__all__ = ["compute_day_metrics", "ndcg_history"]
+__all__ = ["compute_day_metrics", "ndcg_history", "partial_ensemble_share"]
 
 CHANGEPOINT_K = 10
 
 
 def _graded_queries(conn: Connection, day: dt.date) -> list[GradedQuery]:
+    """The day's production samples with their grades and their query's judgment pool
+    (``pool_reads``: every result judged for the query up to the day, the pooled ideal)."""
+    pools = pool_reads.pooled_grades(conn, day=day)
     return [
         GradedQuery(
             sample_id=sample_id,
             segment={str(k): str(v) for k, v in (segment or {}).items()},
             weight=weight,
             grades=tuple(grades or ()),
+            pool=pools.get(sample_id, ()),
         )
         for sample_id, segment, weight, grades in metric_reads.graded_queries(conn, day=day)
     ]
@@ -172,6 +177,24 @@ def _consistency_flags(conn: Connection, day: dt.date) -> dict[str, list[bool]]:
     return dict(flags)
 
 
+def partial_ensemble_share(answered: Sequence[int], ensemble_size: int) -> MetricRow:
+    """The share of the day's results whose ensemble grade lacks a judge: graded by fewer
+    judges than the ensemble has (a call failed or its answer was invalid), none included.
+
+    A day's ensemble is never written from a subset of its judges without this saying
+    so: 0 on a day every judge answered for every result.
+    """
+    if not answered:
+        return MetricRow(
+            "partial_ensemble_share", ALL, ENSEMBLE, 0, None, None, None, 0, "no ensemble grades"
+        )
+    partial = sum(1 for n in answered if n < ensemble_size)
+    share = partial / len(answered)
+    return MetricRow(
+        "partial_ensemble_share", ALL, ENSEMBLE, 0, share, None, None, len(answered), None
+    )
+
+
 def compute_day_metrics(database: Database, day: dt.date, settings: Settings) -> list[MetricRow]:
     """Compute and store every figure of ``day``; return the rows stored."""
     baseline_start = day - dt.timedelta(days=settings.baseline_days)
@@ -185,6 +208,7 @@ def compute_day_metrics(database: Database, day: dt.date, settings: Settings) ->
         shares, lengths, today_queries = _mix(conn, day, day)
         base_shares, base_lengths, seen = _mix(conn, baseline_start, baseline_end)
         history = ndcg_history(conn, end=day, days=2 * settings.baseline_days)
+        answered = metric_reads.judges_per_result(conn, day=day)
 
     current_grades = _day_grades(verdicts, queries)
     rows = compute_quality(queries, ks=settings.ks, relevant=settings.relevant_grade)
@@ -197,6 +221,8 @@ def compute_day_metrics(database: Database, day: dt.date, settings: Settings) ->
     )
     series = [*history, _today_ndcg(rows, CHANGEPOINT_K)]
     rows += compute_changepoint(series, baseline_days=settings.baseline_days, cutoff=CHANGEPOINT_K)
+    rows += canary_rows(database, day)  # the judge canary's grades of the day
+    rows.append(partial_ensemble_share(answered, len(settings.judges)))
     with database.engine.begin() as conn:
         # recomputing a day replaces all its figures: none left over from a former run
         repo.replace_daily_metrics(

@@ -12,17 +12,19 @@ import datetime as dt
 import time
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.config import Settings
-from monitor.errors import ConfigError, InputError, JudgeError
+from monitor.errors import ConfigError, InputError
 from monitor.judges.base import Judge
 from monitor.judges.ensemble import aggregate
-from monitor.judging.cache import JudgeTally, Progress, max_failed_for
+from monitor.judging.cache import Progress
 from monitor.judging.ensemble import judge_with_cache
 from monitor.judging.workers import warm_workers
+from monitor.pipeline.allocation import stored_stratum_sd
+from monitor.pipeline.judged import JudgeOutcome, failed_calls_note, raise_for_judging
 from monitor.sampling import DailySample, sample_day
 from monitor.sources.base import BadRows, Source
 from monitor.sources.factory import build_source
@@ -113,12 +115,20 @@ def day_window(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
 
 
 def fetch_sample(
-    settings: Settings, day: dt.date, *, source: Source | None = None
+    settings: Settings,
+    day: dt.date,
+    *,
+    source: Source | None = None,
+    database: Database | None = None,
 ) -> tuple[DailySample, BadRows]:
-    """Read the day's searches from the source and draw the day's sample."""
+    """Read the day's searches from the source and draw the day's sample (a Neyman
+    allocation reads each stratum's stored sd of nDCG@10 from ``database``)."""
+    sd = None
+    if settings.sampling.allocation == "neyman" and database is not None:
+        sd = stored_stratum_sd(database, day, settings)
     source = source or build_source(settings.source)
     start, end = day_window(day)
-    sample = sample_day(source.fetch(start, end), day=day, config=settings.sampling)
+    sample = sample_day(source.fetch(start, end), day=day, config=settings.sampling, sd=sd)
     source.report.check(settings.source.max_bad_row_share)
     return sample, source.report
 
@@ -186,39 +196,6 @@ def _first_of_each(items: list[dict[str, Any]]) -> tuple[Result, ...]:
     return tuple(out)
 
 
-@dataclass
-class JudgeOutcome:
-    """What judging a day did: per-judge tallies, rows stored, endpoint failures."""
-
-    tallies: dict[str, JudgeTally]
-    verdicts_stored: int
-    items: int
-    errors: list[str] = field(default_factory=list)
-    #: ensemble rows graded by fewer judges than the ensemble has (failed or invalid)
-    partial_ensemble: int = 0
-
-    @property
-    def paid(self) -> int:
-        return sum(t.paid for t in self.tallies.values())
-
-    @property
-    def failed(self) -> int:
-        """Items left without a verdict by a failed call, over all judges."""
-        return sum(t.failed for t in self.tallies.values())
-
-    @property
-    def cached(self) -> int:
-        return sum(t.cached for t in self.tallies.values())
-
-    @property
-    def invalid(self) -> int:
-        return sum(t.invalid for t in self.tallies.values())
-
-    @property
-    def cost_usd(self) -> float:
-        return sum(t.cost_usd for t in self.tallies.values())
-
-
 def judge_ids_for(database: Database, judges: Sequence[Judge]) -> dict[str, int]:
     ids = {}
     with database.engine.begin() as conn:
@@ -249,6 +226,8 @@ async def judge_samples(
     progress: Progress | None = None,
     processes: int = 1,
     max_failed_share: float | None = None,
+    runner: str = "local",
+    dask_address: str | None = None,
 ) -> JudgeOutcome:
     """Grade every result of every sample with every judge, store verdicts and ensemble.
 
@@ -264,6 +243,8 @@ async def judge_samples(
         progress=progress,
         processes=processes,
         max_failed_share=max_failed_share,
+        runner=runner,
+        dask_address=dask_address,
     )
     judge_ids = judge_ids_for(database, judges)
     stored = [
@@ -310,7 +291,8 @@ async def judge_as_configured(
     progress: Progress | None = None,
 ) -> JudgeOutcome:
     """``judge_samples`` as the settings ask: their ensemble method, the judges' weights,
-    the judge worker processes and the share of failed calls a judge may have."""
+    the judge worker processes (or task runner) and the share of failed calls a judge
+    may have."""
     return await judge_samples(
         database,
         judges,
@@ -320,14 +302,18 @@ async def judge_as_configured(
         progress=progress,
         processes=settings.judge_processes,
         max_failed_share=settings.max_failed_call_share,
+        runner=settings.judge_runner,
+        dask_address=settings.dask_address,
     )
 
 
 def warm_day_workers(settings: Settings, judges: Sequence[Judge]) -> AbstractContextManager[None]:
     """Start the judge worker processes a day of ``settings``' sample size will need (on
-    big days), so that their imports overlap with sampling (``warm_workers``)."""
+    big days), so that their imports overlap with sampling (``warm_workers``); none when
+    judging goes to a Prefect task runner (``judge_runner``)."""
     expected = settings.sampling.size * settings.sampling.top_k
-    return warm_workers(settings.judge_processes, judges, expected)
+    processes = settings.judge_processes if settings.judge_runner == "local" else 1
+    return warm_workers(processes, judges, expected)
 
 
 @dataclass
@@ -371,8 +357,9 @@ def finish_day(
     bad_rows: BadRows | None = None,
     judged: JudgeOutcome | None = None,
     error: str | None = None,
+    extra_counts: dict[str, Any] | None = None,
 ) -> DayOutcome:
-    """Record the run's status, counts, cost and duration in ``runs``."""
+    """Record the run's status, counts (with ``extra_counts``), cost and duration in ``runs``."""
     counts: dict[str, Any] = {
         "sampled": sample.sampled if sample else 0,
         "searches": sample.total_searches if sample else 0,
@@ -384,6 +371,7 @@ def finish_day(
         "partial_ensemble": judged.partial_ensemble if judged else 0,
         "bad_rows": bad_rows.bad if bad_rows else 0,
         "bad_rows_by_reason": dict(bad_rows.counts) if bad_rows else {},
+        **(extra_counts or {}),
     }
     cost = judged.cost_usd if judged else 0.0
     duration = time.monotonic() - started
@@ -406,41 +394,3 @@ def finish_day(
         duration_s=duration,
         error=error,
     )
-
-
-def raise_for_judging(outcome: JudgeOutcome, max_failed_share: float = 0.0) -> None:
-    """Fail the run if a judge failed as a whole, or more than ``max_failed_share`` of a
-    judge's calls failed (what was answered is kept either way, and cached).
-
-    One line: each failing judge, its count of failed calls and its first cause.
-    """
-    problems = list(outcome.errors)
-    limit = max_failed_for(max_failed_share, outcome.items) or 0
-    for name, tally in outcome.tallies.items():
-        if tally.failed > limit:
-            problems.append(
-                f"judge {name!r}: {tally.failed} of {outcome.items} calls failed "
-                f"(more than max_failed_call_share {max_failed_share:g} allows)"
-                + _first_cause(name, tally)
-            )
-    if problems:
-        raise JudgeError("; ".join(problems))
-
-
-def failed_calls_note(outcome: JudgeOutcome) -> str | None:
-    """One line on the failed calls of a run that completed despite them, or None."""
-    parts = [
-        f"judge {name!r}: {tally.failed} of {outcome.items} calls failed"
-        + _first_cause(name, tally)
-        for name, tally in outcome.tallies.items()
-        if tally.failed
-    ]
-    return "; ".join(parts) if parts else None
-
-
-def _first_cause(name: str, tally: JudgeTally) -> str:
-    """ ": <the first cause>", without the judge's name it repeats, or ""."""
-    if not tally.failures:
-        return ""
-    cause = tally.failures[0]
-    return ": " + cause.removeprefix(f"judge {name!r}: ")

@@ -204,13 +204,15 @@ class QuerySpec:
 
 @dataclass(frozen=True)
 class DemoScenario:
-    """Regressions to inject, active from ``start`` (every day when None)."""
+    """Regressions to inject, active from ``start`` (every day when None) until the day
+    before ``end`` (the day it is fixed; never when None)."""
 
     shuffle: float = 0.0
     drop_field: bool = False
     broken_segment: str | None = None
     query_drift: float = 0.0
     start: dt.date | None = None
+    end: dt.date | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.shuffle <= 1.0:
@@ -219,6 +221,8 @@ class DemoScenario:
             )
         if self.query_drift < 0:
             raise SourceError(f"demo scenario: query_drift must be ≥ 0, got {self.query_drift}")
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise SourceError(f"demo scenario: end ({self.end}) must be after start ({self.start})")
         if self.broken_segment is not None and "=" not in self.broken_segment:
             raise SourceError(
                 f"demo scenario: broken_segment must look like 'locale=fr', "
@@ -228,19 +232,26 @@ class DemoScenario:
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> DemoScenario:
         raw = dict(options.get("scenario") or {})
-        start = raw.get("start")
-        if isinstance(start, str):
-            start = dt.date.fromisoformat(start)
+        start, end = raw.get("start"), raw.get("end")
+        try:
+            if isinstance(start, str):
+                start = dt.date.fromisoformat(start)
+            if isinstance(end, str):
+                end = dt.date.fromisoformat(end)
+        except ValueError as exc:
+            raise SourceError(f"demo scenario: start/end must be YYYY-MM-DD: {exc}") from None
         return cls(
             shuffle=float(raw.get("shuffle", 0.0)),
             drop_field=bool(raw.get("drop_field", False)),
             broken_segment=raw.get("broken_segment"),
             query_drift=float(raw.get("query_drift", 0.0)),
             start=start,
+            end=end,
         )
 
     def active(self, day: dt.date) -> bool:
-        return self.start is None or day >= self.start
+        started = self.start is None or day >= self.start
+        return started and (self.end is None or day < self.end)
 
     def days_active(self, day: dt.date) -> int:
         if self.start is None:

@@ -32,6 +32,7 @@ __all__ = [
     "graded_queries",
     "judge_grades_between",
     "judge_label_pairs",
+    "judges_per_result",
     "pointwise_verdicts",
     "result_lengths",
     "sample_mix",
@@ -216,3 +217,16 @@ def consistency_flags(conn: Connection, *, day: dt.date) -> list[tuple[str, bool
         {"d": day},
     ).all()
     return [(r.name, bool(r.consistent)) for r in rows]
+
+
+def judges_per_result(conn: Connection, *, day: dt.date) -> list[int]:
+    """How many judges graded each result of the day's production samples, as its
+    ensemble grade records it (``ensemble_grades.n_judges``)."""
+    rows = conn.execute(
+        text(
+            "SELECT e.n_judges FROM ensemble_grades e JOIN samples s ON s.id = e.sample_id "
+            f"AND s.sample_date = e.sample_date WHERE e.sample_date = :d AND {PRODUCTION_SAMPLES}"
+        ),
+        {"d": day},
+    ).scalars()
+    return [int(n) for n in rows]

@@ -38,6 +38,9 @@ __all__ = [
     "COMPARE_PREFIX",
     "PRODUCTION_SAMPLES",
     "Base",
+    "BaselineAcceptance",
+    "CanaryAnchor",
+    "CanaryGrade",
     "DailyMetric",
     "EnsembleGrade",
     "HumanLabel",
@@ -82,7 +85,8 @@ class Run(Base):
     flow: Mapped[str] = mapped_column(String(32))
     run_date: Mapped[dt.date] = mapped_column(Date)
     run_key: Mapped[str] = mapped_column(String(128), default="", server_default="")
-    status: Mapped[str] = mapped_column(String(16))  # running | completed | failed
+    # running | completed | degraded | failed | aborted | abandoned
+    status: Mapped[str] = mapped_column(String(16))
     config_hash: Mapped[str] = mapped_column(String(64))
     started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
@@ -90,6 +94,12 @@ class Run(Base):
     counts: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     cost_usd: Mapped[float] = mapped_column(Double, default=0.0, server_default="0")
     error: Mapped[str | None] = mapped_column(Text)
+    #: when the running process last said it is alive; a ``running`` row whose
+    #: heartbeat is older than ``lease_s`` is abandoned (``monitor.store.runs``)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_s: Mapped[float | None] = mapped_column(Double)
+    pid: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str | None] = mapped_column(Text)
 
 
 #: The compare flow stores its rankings' samples beside production's, as ranker
@@ -109,6 +119,8 @@ class Sample(Base):
     __table_args__ = (
         UniqueConstraint("sample_date", "ranker", "query_norm"),
         Index("ix_samples_sample_date", "sample_date"),
+        # the pooled nDCG's read: every stored sample of the day's queries (pool_reads)
+        Index("ix_samples_query_norm", "query_norm"),
         {"postgresql_partition_by": "RANGE (sample_date)"},
     )
 
@@ -301,6 +313,7 @@ class DailyMetric(Base):
     __table_args__ = (
         UniqueConstraint("metric_date", "metric", "segment", "judge", "k"),
         Index("ix_daily_metrics_metric_date", "metric_date"),
+        Index("ix_daily_metrics_updated_at", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -317,3 +330,51 @@ class DailyMetric(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=_now(), onupdate=func.now()
     )
+
+
+class BaselineAcceptance(Base):
+    """Someone accepted a segment's new quality level from a day on: the baseline's reset.
+
+    Until accepted, days on which a quality alert held (or that a change point put after a
+    shift) stay out of the baseline, so a regression that persists keeps alerting; from
+    ``from_date`` on, the segment's baseline is built from days on or after it.
+    """
+
+    __tablename__ = "baseline_acceptances"
+    __table_args__ = (UniqueConstraint("segment", "from_date"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    segment: Mapped[str] = mapped_column(String(128))
+    from_date: Mapped[dt.date] = mapped_column(Date)
+    accepted_by: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    accepted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class CanaryAnchor(Base):
+    """One (query, result) of the judge canary's fixed set, with the texts it is judged on."""
+
+    __tablename__ = "canary_anchors"
+
+    anchor: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    query_text: Mapped[str] = mapped_column(Text)
+    result_id: Mapped[str] = mapped_column(Text)
+    result_text: Mapped[str] = mapped_column(Text)
+    chosen_from: Mapped[dt.date] = mapped_column(Date)
+
+
+class CanaryGrade(Base):
+    """A judge configuration's grade of one canary anchor on one day, asked without cache."""
+
+    __tablename__ = "canary_grades"
+    __table_args__ = (UniqueConstraint("canary_date", "judge_id", "anchor"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    canary_date: Mapped[dt.date] = mapped_column(Date)
+    judge_id: Mapped[int] = mapped_column(Integer)
+    judge_name: Mapped[str] = mapped_column(String(64))
+    anchor: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    grade: Mapped[int | None] = mapped_column(SmallInteger)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())

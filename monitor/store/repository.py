@@ -6,6 +6,10 @@ rows (samples, verdicts, ensemble grades) go through COPY into a temporary table
 one ``INSERT … SELECT … ON CONFLICT DO NOTHING``: COPY's speed, upsert's safety.
 Functions take a SQLAlchemy ``Connection`` and keyword-only arguments; the caller owns
 the transaction.
+
+One module because every bulk write shares the same COPY-into-a-temporary-table-then-
+upsert helpers and the partition bookkeeping; the reads live apart (``reads``,
+``metric_reads``, ``sample_reads``).
 """
 
 from __future__ import annotations
@@ -140,7 +144,10 @@ def ensure_judge(
 def start_run(
     conn: Connection, *, flow: str, run_date: dt.date, config_hash: str, run_key: str = ""
 ) -> int:
-    """Open (or reopen, on a rerun of the same day) the run row; return its id."""
+    """Open (or reopen, on a rerun of the same day) the run row; return its id.
+
+    Its heartbeat starts now; the process and lease are the run's ``DayLease``'s to write.
+    """
     stmt = (
         insert(models.Run)
         .values(
@@ -150,6 +157,7 @@ def start_run(
             status="running",
             config_hash=config_hash,
             counts={},
+            heartbeat_at=text("now()"),
         )
         .on_conflict_do_update(
             index_elements=["flow", "run_date", "run_key"],
@@ -157,6 +165,7 @@ def start_run(
                 "status": "running",
                 "config_hash": config_hash,
                 "started_at": text("now()"),
+                "heartbeat_at": text("now()"),
                 "finished_at": None,
                 "error": None,
             },

@@ -12,12 +12,29 @@ from sqlalchemy import Connection, text
 from monitor.store.db import Database
 
 __all__ = [
+    "STALE_RUN",
     "FinishedRun",
+    "RunState",
+    "abandoned_runs",
     "completed_days",
     "last_successes",
     "latest_finished_runs",
     "run_config_hash",
+    "run_states",
 ]
+
+#: A ``running`` row whose process stopped beating its heartbeat more than its lease ago:
+#: the process died without recording an outcome, the run is *abandoned*
+#: (``monitor.store.run_lease``). Only runs that hold a lease (the daily runs) can be;
+#: a row without one (written before heartbeats, or by a flow that holds no lease) is
+#: never read so, though the next daily run of its day still records it abandoned.
+STALE_RUN = (
+    "status = 'running' AND lease_s IS NOT NULL AND heartbeat_at IS NOT NULL "
+    "AND heartbeat_at + make_interval(secs => lease_s) < now()"
+)
+
+#: A run's status as readers should see it: ``abandoned`` for a stale ``running`` row.
+_EFFECTIVE_STATUS = f"CASE WHEN {STALE_RUN} THEN 'abandoned' ELSE status END"
 
 
 def completed_days(database: Database, *, flow: str, config_hash: str) -> set[dt.date]:
@@ -93,3 +110,63 @@ def last_successes(conn: Connection) -> dict[str, dt.datetime]:
         )
     )
     return {r.flow: r.at for r in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class RunState:
+    """A run as ``db status`` shows it: a stale ``running`` row reads ``abandoned``."""
+
+    id: int
+    flow: str
+    run_date: dt.date
+    status: str
+    started_at: dt.datetime
+    heartbeat_at: dt.datetime | None
+    pid: int | None
+    host: str | None
+    error: str | None
+
+
+def run_states(conn: Connection, *, limit: int = 10) -> tuple[dict[str, int], list[RunState]]:
+    """How many runs are in each status, and the ``limit`` most recently started runs
+    that did not end well or have not ended (running, abandoned, failed, aborted)."""
+    counts = {
+        r.status: int(r.n)
+        for r in conn.execute(
+            text(f"SELECT {_EFFECTIVE_STATUS} AS status, count(*) AS n FROM runs GROUP BY 1")
+        )
+    }
+    rows = conn.execute(
+        text(
+            f"SELECT id, flow, run_date, {_EFFECTIVE_STATUS} AS status, started_at, "
+            "heartbeat_at, pid, host, error FROM runs "
+            "WHERE status NOT IN ('completed', 'degraded') "
+            "ORDER BY started_at DESC, id DESC LIMIT :n"
+        ),
+        {"n": limit},
+    )
+    return counts, [
+        RunState(
+            id=r.id,
+            flow=r.flow,
+            run_date=r.run_date,
+            status=r.status,
+            started_at=r.started_at,
+            heartbeat_at=r.heartbeat_at,
+            pid=r.pid,
+            host=r.host,
+            error=r.error,
+        )
+        for r in rows
+    ]
+
+
+def abandoned_runs(conn: Connection) -> dict[str, int]:
+    """Per flow that has runs: how many are abandoned, stale ``running`` rows included."""
+    rows = conn.execute(
+        text(
+            "SELECT flow, count(*) FILTER "
+            f"(WHERE status = 'abandoned' OR ({STALE_RUN})) AS n FROM runs GROUP BY flow"
+        )
+    )
+    return {r.flow: int(r.n) for r in rows}

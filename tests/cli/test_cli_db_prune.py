@@ -16,7 +16,13 @@ def _seed(url: str, days: list[dt.date]) -> None:
     try:
         with engine.begin() as conn:
             judge = repo.ensure_judge(
-                conn, name="j", kind="llm", model="m", prompt_version="p", config_hash="h", params={}
+                conn,
+                name="j",
+                kind="llm",
+                model="m",
+                prompt_version="p",
+                config_hash="h",
+                params={},
             )
             for day in days:
                 stamp = dt.datetime.combine(day, dt.time(9), tzinfo=dt.UTC)

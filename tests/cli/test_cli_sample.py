@@ -7,7 +7,7 @@ from pathlib import Path
 
 from test_cli_db import run_cli
 
-from monitor.metrics.power import queries_needed
+from monitor.metrics.power import detectable_drop, queries_needed
 
 
 def test_sample_prints_strata_and_writes_jsonl(tmp_path: Path, database_url: str) -> None:
@@ -46,3 +46,13 @@ def test_plan_without_any_variance_is_a_clear_error(database_url: str) -> None:
     done = run_cli("plan", "--drop", "0.05", env={"DATABASE_URL": database_url})
     assert done.returncode == 1
     assert "--sd or --baseline-ndcg" in done.stderr
+
+
+def test_plan_states_the_smallest_drop_the_configured_budget_detects(database_url: str) -> None:
+    """Without --drop, plan prints the detectable drop at sampling.size queries a day."""
+    env = {"DATABASE_URL": database_url, "JUDGE_MONITOR_SAMPLING__SIZE": "100"}
+    done = run_cli("plan", "--sd", "0.25", env=env)
+    assert done.returncode == 0, done.stderr
+    expected = detectable_drop(0.25, 100)
+    assert "configured 100 queries a day" in done.stdout
+    assert f"detected is {expected:.3f}" in done.stdout

@@ -106,3 +106,44 @@ def test_inhibitions_match_real_alerts() -> None:
     )
     quality = [r for r in rules if r["labels"]["concern"] in {"quality", "drift"}]
     assert quality and all(r["labels"].get("source") == "exporter" for r in quality)
+
+
+def _seconds(duration: str) -> float:
+    from monitor.export.rules import parse_duration
+
+    return parse_duration(duration)
+
+
+def test_one_notification_per_alert_per_day() -> None:
+    """Alerts group by name, segment and judge, and a firing one repeats once a day at most."""
+    route = yaml.safe_load(CONFIG.read_text())["route"]
+    assert {"alertname", "segment", "judge"} <= set(route["group_by"])
+    assert _seconds(route["repeat_interval"]) >= 24 * 3600
+    for child in route["routes"]:
+        repeat = child.get("repeat_interval", route["repeat_interval"])
+        assert _seconds(repeat) >= 24 * 3600, child["matchers"]
+    assert _seconds(route["group_wait"]) <= 300
+
+
+def test_slack_text_carries_figures_runbook_and_dashboard() -> None:
+    """Every Slack message shows the summary, the day's figures, the runbook and the panel."""
+    receivers = yaml.safe_load(CONFIG.read_text())["receivers"]
+    texts = [s["text"] for r in receivers for s in r.get("slack_configs", [])]
+    assert texts
+    for text in texts:
+        for part in ("summary", "figures", "description", "runbook_url", "dashboard"):
+            assert f".Annotations.{part}" in text, (part, text)
+
+
+def test_ensemble_alerts_inhibit_per_judge_drift() -> None:
+    """Ensemble drift or quality drop in a segment silences per-judge drift there."""
+    rules = yaml.safe_load(CONFIG.read_text())["inhibit_rules"]
+    found = [
+        r
+        for r in rules
+        if 'judge="ensemble"' in r["source_matchers"]
+        and 'judge!="ensemble"' in r["target_matchers"]
+    ]
+    assert len(found) == 1
+    assert found[0]["equal"] == ["segment"]
+    assert 'alertname="JudgeMonitorGradeDrift"' in found[0]["target_matchers"]

@@ -138,7 +138,8 @@ def test_alert_dashboard_links_point_at_real_panels() -> None:
     for path in RULES:
         for group in yaml.safe_load(path.read_text())["groups"]:
             for rule in group["rules"]:
-                link = urlsplit(rule["annotations"]["dashboard"])
+                # the part after the templated Grafana base URL (judge_monitor_links_info)
+                link = urlsplit(rule["annotations"]["dashboard"].split("{{ end }}", 1)[-1])
                 uid = link.path.removeprefix("/d/")
                 panel_id = int(parse_qs(link.query)["viewPanel"][0])
                 assert uid in panels, (rule["alert"], uid)
@@ -156,3 +157,104 @@ def test_provisioning_points_at_prometheus_and_the_dashboard_folder() -> None:
         "providers"
     ]
     assert provider["type"] == "file" and provider["options"]["path"].startswith("/")
+
+
+def _board(uid: str) -> dict[str, Any]:
+    return next(b for b in committed().values() if b["uid"] == uid)
+
+
+def _panel(board: dict[str, Any], pid: int) -> dict[str, Any]:
+    return next(p for p in board["panels"] if p["id"] == pid)
+
+
+def test_built_with_the_grafana_sdk_of_the_stacks_grafana() -> None:
+    """generate.py pins grafana-foundation-sdk to the Grafana version docker-compose runs."""
+    from importlib.metadata import version
+
+    gen = generator()
+    pinned = gen.GRAFANA_SDK.split("==", 1)[1]
+    assert version("grafana-foundation-sdk") == pinned
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    image = compose["services"]["grafana"]["image"]
+    grafana = image.rsplit(":", 1)[1]
+    assert pinned.split("!", 1)[1].rsplit(".", 1)[0] == grafana.rsplit(".", 1)[0], image
+
+
+def test_ci_is_a_band_and_alert_lines_come_from_the_rules() -> None:
+    """nDCG@10 shades its CI (upper filled to lower), draws the floor and baseline − margin
+    with the rules file's own thresholds."""
+    from monitor.export.rules import rules_by_name
+
+    rules = rules_by_name()
+    floor = rules["JudgeMonitorQualityBelowFloor"].thresholds[0]
+    margin = rules["JudgeMonitorQualityDropVsBaseline"].thresholds[0]
+    panel = _panel(_board("jm-search-quality"), 1)
+    overrides = {
+        o["matcher"]["options"]: o["properties"] for o in panel["fieldConfig"]["overrides"]
+    }
+    assert {"id": "custom.fillBelowTo", "value": "CI low"} in overrides["CI high"]
+    steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert [s["value"] for s in steps] == [None, floor]
+    assert panel["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"] != "off"
+    alert_line = next(t for t in panel["targets"] if t["legendFormat"] == "alert line")
+    assert alert_line["expr"].endswith(f" - {margin}")
+    assert panel["repeat"] == "segment"
+
+
+def test_every_board_annotates_alerts_change_points_judge_changes_and_runs() -> None:
+    """Each dashboard carries the four annotations, each with a title format."""
+    for name, board in committed().items():
+        annotations = {a["name"]: a for a in board["annotations"]["list"]}
+        assert set(annotations) == {
+            "Alerts", "Change points", "Judge changes", "New day of figures"
+        }, name  # fmt: skip
+        assert "ALERTS" in annotations["Alerts"]["expr"]
+        assert "judge_monitor_judge_info" in annotations["Judge changes"]["expr"]
+        assert all(a["titleFormat"] and a["datasource"]["uid"] == "${datasource}"
+                   for a in annotations.values())  # fmt: skip
+
+
+def test_search_quality_opens_on_headline_and_ranked_segments() -> None:
+    """The top row is today-vs-baseline stats coloured at the alert margin, then the
+    segments ranked by drop, linking to their own panels with the time range."""
+    from monitor.export.rules import rules_by_name
+
+    margin = rules_by_name()["JudgeMonitorQualityDropVsBaseline"].thresholds[0]
+    board = _board("jm-search-quality")
+    top = [p for p in board["panels"] if p["gridPos"]["y"] == 0]
+    assert {p["type"] for p in top} == {"stat"} and len(top) == 4
+    delta = _panel(board, 12)
+    assert "judge_monitor_ndcg_baseline" in delta["targets"][0]["expr"]
+    steps = delta["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert steps[0]["color"] == "red" and steps[1]["value"] == -margin
+    ranked = _panel(board, 15)
+    assert ranked["type"] == "table"
+    assert ranked["targets"][0]["expr"].startswith("sort_desc(")
+    links = json.dumps(ranked["fieldConfig"]["overrides"])
+    assert "var-segment=${__data.fields.segment}" in links and "__url_time_range" in links
+
+
+def test_judge_variable_drives_the_quality_panels() -> None:
+    """Search quality's judge variable lists the judges quality is exported for, and every
+    quality panel filters on it (none hard-codes judge="ensemble")."""
+    board = _board("jm-search-quality")
+    variable = next(v for v in board["templating"]["list"] if v["name"] == "judge")
+    assert variable["definition"] == "label_values(judge_monitor_ndcg, judge)"
+    for panel in board["panels"]:
+        for target in panel.get("targets", []):
+            expr = target["expr"]
+            if "changepoint" in expr or panel["id"] == 15:
+                continue
+            assert '$judge"' in expr and 'judge="ensemble"' not in expr, (panel["id"], expr)
+
+
+def test_daily_figures_draw_one_point_a_day() -> None:
+    """Every time series asks for one point a day and draws it, not a 24-hour step."""
+    for name, board in committed().items():
+        for panel in board["panels"]:
+            if panel["type"] != "timeseries":
+                continue
+            custom = panel["fieldConfig"]["defaults"]["custom"]
+            assert panel["interval"] == "1d", (name, panel["id"])
+            assert custom["showPoints"] == "always", (name, panel["id"])
+            assert custom["lineInterpolation"] == "linear", (name, panel["id"])

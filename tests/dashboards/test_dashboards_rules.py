@@ -15,6 +15,9 @@ PROM = REPO / "dashboards" / "prometheus"
 RULE_FILES = sorted((PROM / "rules").glob("*.yml"))
 TEST_FILES = sorted((PROM / "tests").glob("*.yml"))
 SEVERITIES = {"page", "ticket", "info"}
+LINKS = 'query "topk(1, last_over_time(judge_monitor_links_info[1d]))"'
+LINKS_GRAFANA = "{{ range " + LINKS + " }}{{ .Labels.grafana_url }}{{ end }}/d/"
+LINKS_RUNBOOK = "{{ range " + LINKS + " }}{{ .Labels.runbook_url }}"
 
 
 def promtool() -> str:
@@ -80,16 +83,20 @@ def test_every_alert_has_firing_and_quiet_cases() -> None:
 
 
 def test_every_alert_is_routable_and_explained() -> None:
-    """Each alert has a known severity, a concern, and summary/description/dashboard/runbook."""
+    """Each alert has a known severity, a concern, summary/figures/description, and absolute
+    dashboard and runbook links built from the exporter's judge_monitor_links_info."""
     for rule in alert_rules():
         name = rule["alert"]
         assert rule["labels"].get("severity") in SEVERITIES, name
         assert rule["labels"].get("concern"), name
         annotations = rule.get("annotations", {})
-        for key in ("summary", "description", "dashboard", "runbook_url"):
+        for key in ("summary", "figures", "description", "dashboard", "runbook_url"):
             assert annotations.get(key), f"{name} has no {key} annotation"
-        anchor = annotations["runbook_url"].split("#", 1)[1]
+        anchor = annotations["runbook_url"].rsplit("#", 1)[1]
         assert anchor == name.lower(), f"{name}: runbook anchor {anchor!r}"
+        assert LINKS_GRAFANA in annotations["dashboard"], f"{name}: dashboard link not absolute"
+        assert LINKS_RUNBOOK in annotations["runbook_url"], f"{name}: runbook link not absolute"
+        assert "localhost" not in annotations["dashboard"] + annotations["description"], name
 
 
 def test_alert_names_unique() -> None:

@@ -22,6 +22,7 @@ import pytest
 from prometheus_client import CollectorRegistry, start_http_server
 from sqlalchemy import Engine, text
 
+from monitor.config import Settings
 from monitor.export.exporter import exporter_engine, make_registry
 from monitor.metrics.catalog import METRICS
 from monitor.store.db import Database
@@ -33,7 +34,21 @@ SEGMENTS = ("all", "locale=de", "locale=en")
 JUDGES = ("lexical", "llm")
 PAIR = "lexical~llm"
 QUALITY = ("ndcg", "precision", "mean_grade", "bad_top1_rate", "no_relevant_rate", "unjudged_share")
-BOUNDED_LABELS = {"segment", "judge", "k", "metric", "flow", "kind"}
+BOUNDED_LABELS = {
+    "segment",
+    "locale",  # the segment field of "locale=de": segment field labels aggregate
+    "judge",
+    "k",
+    "metric",
+    "flow",
+    "kind",
+    "status",
+    "model",
+    "prompt_version",
+    "endpoint_host",
+    "grafana_url",
+    "runbook_url",
+}
 
 
 def free_port() -> int:
@@ -168,7 +183,7 @@ def seed(database: Database) -> Seed:
 def registry(database: Database) -> Iterator[CollectorRegistry]:
     """A registry of its own, its collector reading the test's database."""
     engine = exporter_engine(database.url)
-    yield make_registry(engine)
+    yield make_registry(engine, Settings())
     engine.dispose()
 
 
@@ -176,7 +191,8 @@ def registry(database: Database) -> Iterator[CollectorRegistry]:
 def exporter_port(database: Database) -> Iterator[int]:
     """The exporter's HTTP server on a free loopback port, reading the test's database."""
     engine = exporter_engine(database.url)
-    server, thread = start_http_server(0, addr="127.0.0.1", registry=make_registry(engine))
+    registry = make_registry(engine, Settings())
+    server, thread = start_http_server(0, addr="127.0.0.1", registry=registry)
     yield int(server.server_port)
     server.shutdown()
     server.server_close()

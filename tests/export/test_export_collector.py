@@ -10,12 +10,13 @@ import pytest
 from prometheus_client import REGISTRY, CollectorRegistry
 from sqlalchemy import text
 
+from monitor.config import Settings
 from monitor.export.exporter import (
-    BASELINE_DAYS,
     all_family_names,
     exporter_engine,
     make_registry,
 )
+from monitor.export.families import figure_labels
 from monitor.metrics.catalog import METRICS, PREFIX
 from monitor.store.db import Database
 from monitor.store.repository import start_run, upsert_daily_metrics
@@ -24,7 +25,8 @@ LATEST = dt.date(2025, 3, 20)
 
 
 def _labels(key: tuple[str, str, str, int]) -> dict[str, str]:
-    return {"segment": key[1], "judge": key[2], "k": str(key[3])}
+    """The series labels of a figure: segment, judge, k and the segment's field label."""
+    return figure_labels(key[1], key[2], key[3])
 
 
 def test_latest_day_values_are_exported(seed: Any, registry: CollectorRegistry) -> None:
@@ -33,9 +35,11 @@ def test_latest_day_values_are_exported(seed: Any, registry: CollectorRegistry) 
     for spec in METRICS:
         for key in seed.keys(spec.metric):
             got = registry.get_sample_value(spec.family, _labels(key))
-            assert got == pytest.approx(history.value(LATEST, key)), (spec.family, key)
+            stored = history.value(LATEST, key)
+            assert stored is not None
+            assert got == pytest.approx(stored * spec.scale), (spec.family, key)
             older = history.value(LATEST - dt.timedelta(days=1), key)
-            assert got != older
+            assert older is not None and got != older * spec.scale
     stamp = registry.get_sample_value(PREFIX + "metrics_date_timestamp_seconds")
     assert stamp == dt.datetime(2025, 3, 20, tzinfo=dt.UTC).timestamp()
     assert registry.get_sample_value(PREFIX + "up") == 1.0
@@ -51,7 +55,9 @@ def test_ci_families_and_sample_counts(seed: Any, registry: CollectorRegistry) -
             lower = registry.get_sample_value(spec.family + "_ci_lower", labels)
             upper = registry.get_sample_value(spec.family + "_ci_upper", labels)
             if spec.has_ci:
-                assert (lower, upper) == (pytest.approx(low), pytest.approx(high))
+                assert low is not None and high is not None
+                scaled = (pytest.approx(low * spec.scale), pytest.approx(high * spec.scale))
+                assert (lower, upper) == scaled
             else:
                 assert lower is None and upper is None
             samples = registry.get_sample_value(
@@ -60,22 +66,37 @@ def test_ci_families_and_sample_counts(seed: Any, registry: CollectorRegistry) -
             assert samples == n
 
 
-def test_baseline_is_mean_of_seven_prior_days(seed: Any, registry: CollectorRegistry) -> None:
-    """_baseline is the mean over the 7 days before the latest day, excluding it and older."""
-    history = seed.history(latest=LATEST, days=BASELINE_DAYS + 4)
-    window = [LATEST - dt.timedelta(days=d) for d in range(1, BASELINE_DAYS + 1)]
-    checked = 0
-    for spec in METRICS:
-        for key in seed.keys(spec.metric):
-            got = registry.get_sample_value(spec.family + "_baseline", _labels(key))
-            if not spec.baseline:
-                assert got is None
-                continue
-            prior = [history.value(d, key) for d in window]
-            expected = statistics.fmean(v for v in prior if v is not None)
-            assert got == pytest.approx(expected), (spec.family, key)
-            checked += 1
-    assert checked > 0
+def test_baseline_is_mean_of_the_settings_window(database: Database) -> None:
+    """_baseline is the mean over the last baseline_days days before the latest day, when
+    every one of them was in control (the latest day and older days left out)."""
+    window = 5
+    steady = [0.80, 0.81, 0.79, 0.82, 0.80, 0.78, 0.81, 0.83]  # no day drops 0.05
+    with database.engine.begin() as conn:
+        for back, value in enumerate(steady):
+            day = LATEST - dt.timedelta(days=back)
+            upsert_daily_metrics(
+                conn,
+                day=day,
+                rows=[
+                    ("ndcg", "all", "ensemble", 10, value, value - 0.02, value + 0.02, 90, None),
+                    ("cost_usd", "all", "llm", 0, 1.0 + back, None, None, 90, None),
+                ],
+            )
+    engine = exporter_engine(database.url)
+    try:
+        registry = make_registry(engine, Settings(baseline_days=window))
+        ndcg = registry.get_sample_value(
+            PREFIX + "ndcg_baseline", _labels(("", "all", "ensemble", 10))
+        )
+        cost = registry.get_sample_value(
+            PREFIX + "cost_dollars_baseline", _labels(("", "all", "llm", 0))
+        )
+        points = registry.get_sample_value(PREFIX + "baseline_reference_points", {"segment": "all"})
+    finally:
+        engine.dispose()
+    assert ndcg == pytest.approx(statistics.fmean(steady[1 : window + 1]))
+    assert cost == pytest.approx(statistics.fmean(1.0 + b for b in range(1, window + 1)))
+    assert points == window
 
 
 def test_null_values_are_not_emitted(database: Database, registry: CollectorRegistry) -> None:
@@ -112,6 +133,7 @@ def test_empty_database_exports_only_health(registry: CollectorRegistry) -> None
     assert registry.get_sample_value(PREFIX + "up") == 1.0
     samples = [s for m in registry.collect() for s in m.samples]
     assert {s.name for s in samples} <= {
+        PREFIX + "links_info",
         PREFIX + "up",
         PREFIX + "scrape_duration_seconds",
         PREFIX + "scrape_errors_total",
@@ -229,7 +251,7 @@ def test_backfilling_old_days_does_not_look_fresh(
 
 def test_labels_are_bounded_and_families_declared(seed: Any, registry: CollectorRegistry) -> None:
     """Every emitted sample uses only the bounded label names, in a declared family."""
-    seed.history(latest=LATEST, days=BASELINE_DAYS + 1)
+    seed.history(latest=LATEST, days=8)
     seed.run(
         flow="daily",
         run_date=LATEST,

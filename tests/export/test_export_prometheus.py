@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from monitor.export.pushgateway import push_run_metrics
+from monitor.store.repository import ensure_judge
 
 _HTTP = httpx.Client()  # one client: building one per query costs ~40 ms
 REPO = Path(__file__).resolve().parents[2]
@@ -39,9 +40,12 @@ BAD_DAY = {
     "invalid_rate": 0.2,
     "cost_usd": 10.0,
 }
-# Rules about something missing or down cannot return anything while all is well; for
-# them the test checks that every series they name exists instead.
-QUIET_WHEN_HEALTHY = re.compile(r"absent\(|\b(?:judge_monitor_)?up\b(?:\{[^}]*\})?\s*==\s*0")
+# Rules about something missing, down, failed or abandoned cannot return anything while
+# all is well; for them the test checks that every family they name exists instead.
+QUIET_WHEN_HEALTHY = re.compile(
+    r"absent\(|\b(?:judge_monitor_)?up\b(?:\{[^}]*\})?\s*==\s*0"
+    r"|judge_monitor_last_run_status\{|judge_monitor_runs_abandoned\b"
+)
 SELECTOR = re.compile(r"\b((?:judge_monitor_[a-z0-9_]+)|up)\b(\{[^}]*\})?")
 
 
@@ -104,6 +108,11 @@ def missing_selectors(base: str, expr: str) -> list[str]:
     return [m.group(0) for m in SELECTOR.finditer(expr) if not query(base, m.group(0))]
 
 
+def missing_families(base: str, expr: str) -> list[str]:
+    """The metric names in ``expr`` that Prometheus has no series of at all."""
+    return [m.group(1) for m in SELECTOR.finditer(expr) if not query(base, m.group(1))]
+
+
 @pytest.fixture
 def prometheus_url(
     seed: Any,
@@ -114,6 +123,10 @@ def prometheus_url(
     """Prometheus scraping the exporter over a bad seeded day and the Pushgateway."""
     today = dt.datetime.now(dt.UTC).date()
     seed.history(latest=today, days=10, today=lambda metric: BAD_DAY.get(metric, 0.6))
+    with seed.engine.begin() as conn:  # judges as they gave verdicts: judge_monitor_judge_info
+        for name in ("lexical", "llm"):
+            ensure_judge(conn, name=name, kind="lexical", model=name, prompt_version="v1",
+                         config_hash=name, params={})  # fmt: skip
     counts = {"sampled": 200, "judged": 150, "cached": 450, "invalid": 12, "bad_rows": 3}
     seed.run(
         flow="daily",
@@ -168,7 +181,26 @@ def test_every_dashboard_and_rule_query_returns_data(prometheus_url: str) -> Non
     for where, expr in rules:
         if query(prometheus_url, expr):
             continue
-        missing = missing_selectors(prometheus_url, expr)
-        if missing or not QUIET_WHEN_HEALTHY.search(expr):
+        quiet = QUIET_WHEN_HEALTHY.search(expr)
+        missing = (missing_families if quiet else missing_selectors)(prometheus_url, expr)
+        if missing or not quiet:
             problems.append(f"{where}: {expr!r} is empty; selectors matching nothing: {missing}")
     assert not problems, "\n".join(problems)
+
+
+def test_every_dashboard_annotation_is_valid_promql(prometheus_url: str) -> None:
+    """Each dashboard annotation query is PromQL Prometheus accepts (ALERTS may be empty)."""
+    found = 0
+    for path in sorted((REPO / "dashboards" / "grafana").glob("*.json")):
+        for annotation in json.loads(path.read_text())["annotations"]["list"]:
+            query(prometheus_url, annotation["expr"])
+            found += 1
+    assert found >= 16
+
+
+def test_segment_field_labels_aggregate_in_prometheus(prometheus_url: str) -> None:
+    """sum by (locale) works: one series per locale, none for segment all."""
+    result = query(prometheus_url, 'sum by (locale) (judge_monitor_ndcg{k="10",locale!=""})')
+    assert sorted(r["metric"]["locale"] for r in result) == ["de", "en"]
+    everything = query(prometheus_url, 'count by (locale) (judge_monitor_ndcg{k="10"})')
+    assert {r["metric"].get("locale", "") for r in everything} == {"", "de", "en"}

@@ -104,3 +104,29 @@ def test_each_bad_row_names_its_reason_and_line(tmp_path: Path, line: str, reaso
     assert [r.query_id for r in records] == ["ok"]
     assert dict(source.report.counts) == {reason: 1}
     assert source.report.examples[reason] == ["one.jsonl:2"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_labels_file_with_a_nul_byte_is_reported_by_line(
+    database: Database, tmp_path: Path, fmt: str
+) -> None:
+    """A labels file with a NUL byte names the line and field, and imports nothing."""
+    from monitor.errors import InputError
+    from monitor.labels.files import import_labels
+
+    rows = [
+        {"query": "red shoes", "result_id": "r1", "grade": 2, "annotator": "ann"},
+        {"query": "red\u0000shoes", "result_id": "r2", "grade": 1, "annotator": "ann"},
+    ]
+    path = tmp_path / f"labels.{fmt}"
+    if fmt == "jsonl":
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    else:
+        lines = ["query,result_id,grade,annotator"]
+        lines += [f"{r['query']},{r['result_id']},{r['grade']},{r['annotator']}" for r in rows]
+        path.write_text("\n".join(lines) + "\n")
+    line = 2 if fmt == "jsonl" else 3  # the CSV's header is line 1
+    with pytest.raises(InputError, match=rf"labels\.{fmt}:{line}: field 'query' holds a NUL byte"):
+        import_labels(database, path)
+    with database.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM human_labels")).scalar_one() == 0

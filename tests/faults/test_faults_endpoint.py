@@ -116,6 +116,29 @@ def test_a_fault_beyond_the_retries_is_a_failed_call_and_asked_again(
     assert server.paid_calls == server.distinct_paid == 3 and server.paid_twice == 0
 
 
+def test_in_a_judge_worker_a_failed_call_comes_back_counted_with_its_cause(
+    database: Database, server: FakeOpenAI
+) -> None:
+    """A judge in a worker process: the failed item has no verdict, the tally the worker
+    sends back counts it with its cause, and what was answered is in the cache."""
+    config = llm_config(server.base_url, max_concurrency=1)
+    server.script(*[Reply.error(500, retry_after=0.01)] * 2)
+    judge = LLMJudge(config)
+
+    async def go() -> tuple[dict[str, list[Verdict | None]], dict[str, JudgeTally]]:
+        try:
+            return await judge_with_cache(database, [judge], ITEMS, processes=2)
+        finally:
+            await judge.aclose()
+
+    verdicts, tallies = asyncio.run(go())
+    assert verdicts["gpt"][0] is None and all(v is not None for v in verdicts["gpt"][1:])
+    (message,) = tallies["gpt"].failures
+    assert tallies["gpt"].failed == 1 and tallies["gpt"].paid == 2
+    assert_one_line_cause(message, server.base_url, "answered HTTP 500")
+    assert scalar(database, "SELECT count(*) FROM verdict_cache") == 2
+
+
 def test_connection_refused_is_named_as_such_and_quickly(database: Database) -> None:
     """A port nobody listens on: every item is a failed call, "connection refused" (not a
     timeout), within a few seconds; once the endpoint is up, the rerun pays each once."""

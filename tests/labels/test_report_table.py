@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import statistics
 
 import pytest
@@ -11,12 +12,8 @@ from sqlalchemy import Connection
 from monitor.errors import InputError
 from monitor.metrics.catalog import SECTIONS
 from monitor.metrics.daily import MetricRow
-from monitor.report import daily as report_module
-from monitor.report.daily import (
-    compare_to_baseline,
-    load_report,
-    trend_arrow,
-)
+from monitor.report.figures import compare_to_baseline, trend_arrow
+from monitor.report.model import load_report
 from monitor.store.db import Database
 from monitor.store.repository import upsert_daily_metrics
 
@@ -49,9 +46,27 @@ def put(conn: Connection, day: dt.date, rows: list[MetricRow]) -> None:
     )
 
 
-def test_public_names_exist() -> None:
-    """Every name in monitor.report.__all__ is defined."""
-    assert [n for n in report_module.__all__ if not hasattr(report_module, n)] == []
+MODULES = [
+    "charts",
+    "data",
+    "figures",
+    "health",
+    "html",
+    "model",
+    "queries",
+    "style",
+    "summary",
+    "svg",
+    "table",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_public_names_exist(name: str) -> None:
+    """Every name in each monitor.report module's __all__ is defined."""
+    module = importlib.import_module(f"monitor.report.{name}")
+    assert module.__all__, f"monitor.report.{name} exports nothing"
+    assert [n for n in module.__all__ if not hasattr(module, n)] == []
 
 
 def test_arrow_respects_the_tolerance() -> None:

@@ -83,13 +83,14 @@ def test_quality_segments_and_small_segments() -> None:
     assert _one(small, metric="mean_grade", segment="locale=de").reason == "n=5 < 10"
     assert {r.metric for r in rows} == {
         "ndcg",
+        "ndcg_list",
         "precision",
         "mean_grade",
         "bad_top1_rate",
         "no_relevant_rate",
         "unjudged_share",
     }
-    assert all(r.k == 0 for r in rows if r.metric not in ("ndcg", "precision"))
+    assert all(r.k == 0 for r in rows if r.metric not in ("ndcg", "ndcg_list", "precision"))
 
 
 def test_quality_of_no_queries_is_all_reasons() -> None:

@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from monitor.errors import InputError
-from monitor.metrics.power import queries_needed
+from monitor.metrics.power import detectable_drop, queries_needed
 
 
 def test_matches_the_normal_approximation_formula() -> None:
@@ -36,3 +36,13 @@ def test_bad_arguments_are_refused(kwargs: dict, name: str) -> None:
     """Non-positive sd/drop or a power of 1 raise InputError naming the argument."""
     with pytest.raises(InputError, match=name):
         queries_needed(**kwargs)
+
+
+def test_detectable_drop_inverts_queries_needed() -> None:
+    """The drop n queries detect needs n queries again: (z_a + z_b) sd sqrt(2/n) by hand."""
+    drop = detectable_drop(0.25, 100)
+    z = stats.norm.ppf(0.95) + stats.norm.ppf(0.8)
+    assert drop == pytest.approx(z * 0.25 * (2 / 100) ** 0.5, rel=1e-12)
+    assert queries_needed(0.25, drop) == 100
+    with pytest.raises(InputError, match="n: must be at least 2"):
+        detectable_drop(0.25, 1)

@@ -105,6 +105,8 @@ def test_query_figures_keys_and_values() -> None:
     assert set(figures) == {
         "ndcg@3",
         "ndcg@10",
+        "ndcg_list@3",
+        "ndcg_list@10",
         "precision@3",
         "precision@10",
         "mean_grade",
@@ -112,7 +114,7 @@ def test_query_figures_keys_and_values() -> None:
         "no_relevant_rate",
         "unjudged_share",
     }
-    assert figures["ndcg@3"] == ndcg_at_k(grades, 3)
+    assert figures["ndcg@3"] == figures["ndcg_list@3"] == ndcg_at_k(grades, 3)
     assert figures["precision@10"] == precision_at_k(grades, 10)
     assert figures["unjudged_share"] == unjudged_share(grades) == 0.25
 
