@@ -35,6 +35,7 @@ from monitor.store.canary import (
     CanaryGrade,
     canary_anchors,
     canary_grades_for,
+    canary_judges_graded,
     store_anchors,
     store_canary_grades,
 )
@@ -94,6 +95,11 @@ async def judge_canary(
     if not anchors:
         return 0
     ids = judge_ids_for(database, judges)
+    with database.engine.connect() as conn:
+        done = canary_judges_graded(conn, day=day)
+    judges = [judge for judge in judges if ids[judge.name] not in done]  # a rerun pays nothing
+    if not judges:
+        return 0
     items = [
         JudgeItem(a.query_text, Result(a.result_id, position=a.position + 1, text=a.result_text))
         for a in anchors

@@ -124,3 +124,12 @@ def canary_grades_for(
     return tuple(
         CanaryGrade(r.canary_date, int(r.judge_id), r.judge_name, r.anchor, r.grade) for r in rows
     )
+
+
+def canary_judges_graded(conn: Connection, *, day: dt.date) -> set[int]:
+    """The judges (ids) whose canary grades for ``day`` are stored: a rerun of the day
+    does not ask them again."""
+    rows = conn.execute(
+        text("SELECT DISTINCT judge_id FROM canary_grades WHERE canary_date = :d"), {"d": day}
+    )
+    return {int(r.judge_id) for r in rows}

@@ -183,3 +183,22 @@ def test_baseline_accept_command(database: Database) -> None:
     assert shown.returncode == 0, shown.stderr
     assert "locale=fr" in shown.stdout and str(day_of(15)) in shown.stdout
     assert all(segment in shown.stdout for segment in NORMAL)
+
+
+def test_the_replayed_chart_is_never_stale(database: Database) -> None:
+    """The exporter keeps its replay between scrapes, yet a figure rewritten in place and an
+    acceptance each show at the next read."""
+    seed_days(database.engine, 18)
+
+    def fr_days() -> tuple[dt.date, ...]:
+        with database.engine.connect() as conn:
+            return reference_for(conn, day=day_of(18), baseline_days=14).days_for("locale=fr")
+
+    assert day_of(16) not in fr_days()
+    with database.engine.begin() as conn:  # day 16 rewritten in place: back to normal
+        upsert_daily_metrics(conn, day=day_of(16), rows=[
+            ("ndcg", "locale=fr", "ensemble", 10, 0.88, 0.86, 0.90, 120, None)])  # fmt: skip
+    assert day_of(16) in fr_days()
+    with database.engine.begin() as conn:
+        record_acceptance(conn, segment="locale=fr", from_day=day_of(17), by="a", why="")
+    assert fr_days() == (day_of(17),)  # the accepted level: from day 17 on

@@ -51,6 +51,7 @@ def flow_env(
         tmp_path / "judge-monitor.toml",
         f"""
 baseline_days = 3
+canary_size = 0  # the judge canary's own calls are counted in its own tests
 
 [[judges]]
 name = "gpt"

@@ -157,3 +157,15 @@ def test_backfill_five_days_is_resumable(
     assert fake_llm.total == calls
     with pytest.raises(InputError, match="before"):
         backfill(start=DAY, end=DAY - dt.timedelta(days=1))
+
+
+def test_a_rerun_does_not_ask_the_canary_again(
+    flow_env: object, fake_llm: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the judge canary on, a rerun of the same day pays for nothing, canary included."""
+    monkeypatch.setenv("JUDGE_MONITOR_CANARY_SIZE", "10")
+    first = daily(day=DAY)
+    calls = fake_llm.total
+    assert first.status == "completed" and calls > first.counts["verdicts"]  # canary asked
+    again = daily(day=DAY)
+    assert again.status == "completed" and fake_llm.total == calls
