@@ -62,7 +62,19 @@ def _task_runner(
     kind: TaskRunnerKind, address: str | None, workers: int, url: str
 ) -> TaskRunner[Any]:
     """The Prefect task runner ``kind`` names; local ones get this process's database URL
-    in their workers' environment."""
+    in their workers' environment.
+
+    Its workers report their task runs to the Prefect API: without a server in
+    ``PREFECT_API_URL`` each would start a temporary one of its own and time out, so that
+    is refused here, in one line, before anything starts.
+    """
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        raise ConfigError(
+            f"judge_runner = {kind!r} needs a Prefect server its workers report to: set "
+            "PREFECT_API_URL (e.g. http://prefect-host:4200/api), or use judge_runner = 'local'"
+        )
     if kind == "process-pool":
         from prefect.task_runners import ProcessPoolTaskRunner
 
