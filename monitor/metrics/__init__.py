@@ -49,12 +49,13 @@ from monitor.metrics.drift import (
     wasserstein_test,
 )
 from monitor.metrics.estimate import Estimate, percentile_interval, weighted_mean
-from monitor.metrics.power import queries_needed
+from monitor.metrics.power import detectable_drop, queries_needed
 from monitor.metrics.quality import (
     bad_top1,
     mean_grade,
     ndcg_at_k,
     no_relevant,
+    pooled_ndcg_at_k,
     precision_at_k,
     query_figures,
     unjudged_share,
@@ -85,6 +86,7 @@ __all__ = [
     "compute_judge_health",
     "compute_quality",
     "cusum",
+    "detectable_drop",
     "grade_counts",
     "human_agreement",
     "inter_judge_agreement",
@@ -96,6 +98,7 @@ __all__ = [
     "new_query_share",
     "no_relevant",
     "percentile_interval",
+    "pooled_ndcg_at_k",
     "position_consistency",
     "precision_at_k",
     "psi",
