@@ -381,7 +381,8 @@ def write_verdicts(conn: Connection, *, verdicts: Iterable[StoredVerdict]) -> in
 
     First writes for these samples and judges (the common case) COPY straight into the
     table; if any row is already there (a rerun, a resume) the rows go through the
-    temp-table upsert instead, so nothing is ever duplicated. The cache entries the
+    temp-table upsert instead, so nothing is ever duplicated, and a valid answer replaces
+    the day's stored invalid one (counted as written). The cache entries the
     verdicts came from are marked used (``partitions.touch_cache``).
     """
     placed = list(verdicts)
@@ -403,7 +404,37 @@ def write_verdicts(conn: Connection, *, verdicts: Iterable[StoredVerdict]) -> in
     ).scalar_one()
     if fresh and _copy_new(conn, table="verdicts", columns=VERDICT_COLUMNS, rows=rows):
         return len(rows)
-    return copy_rows(conn, table="verdicts", columns=VERDICT_COLUMNS, rows=rows)
+    return copy_rows(
+        conn,
+        table="verdicts",
+        columns=VERDICT_COLUMNS,
+        rows=_one_per_key(rows),
+        conflict=_REPLACE_INVALID_VERDICT,
+    )
+
+
+_VERDICT_KEY = ("sample_id", "result_id", "judge_id", "mode", "sample_date")
+_VERDICT_KEY_AT = tuple(VERDICT_COLUMNS.index(c) for c in _VERDICT_KEY)
+_STATUS_AT = VERDICT_COLUMNS.index("status")
+
+#: A rerun's valid answer replaces the day's stored invalid one (the call that failed
+#: yesterday was asked again and answered); a valid stored verdict is never touched.
+_REPLACE_INVALID_VERDICT = (
+    f"ON CONFLICT ({', '.join(_VERDICT_KEY)}) DO UPDATE SET "
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in VERDICT_COLUMNS if c not in _VERDICT_KEY)
+    + " WHERE verdicts.status <> 'ok' AND EXCLUDED.status = 'ok'"
+)
+
+
+def _one_per_key(rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """One row per verdict key, a valid one where the batch has both: an upsert may not
+    touch the same row twice in one statement."""
+    kept: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    for row in rows:
+        key = tuple(row[i] for i in _VERDICT_KEY_AT)
+        if key not in kept or (kept[key][_STATUS_AT] != "ok" and row[_STATUS_AT] == "ok"):
+            kept[key] = row
+    return list(kept.values())
 
 
 def _copy_new(

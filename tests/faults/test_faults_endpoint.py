@@ -309,18 +309,23 @@ def test_invalid_answers_on_a_day_are_asked_again_by_the_rerun(
     database: Database, server: FakeOpenAI
 ) -> None:
     """A day with an invalid answer completes (it is the model's answer, counted as
-    invalid); the rerun with the endpoint fixed re-asks that item only."""
+    invalid); the rerun with the endpoint fixed re-asks that item only, and the valid
+    answer replaces the stored invalid verdict row."""
     server.policy = invalid_when(lambda result: zlib.crc32(result.encode()) % 5 == 0)
     settings = day_settings([llm_config(server.base_url)])
     outcome = run_day(database, settings, DAY)
     invalid = outcome.counts["invalid"]
     assert outcome.status == "completed" and invalid > 0
     items = items_of_day(database)
+    assert verdict_count(database, "gpt", "invalid") == invalid
     server.policy = default_policy
     paid = server.paid_calls
     again = run_day(database, settings, DAY)
     assert again.counts["judged"] == invalid and again.counts["cached"] == items - invalid
     assert again.counts["invalid"] == 0 and server.paid_calls - paid == invalid
+    # the valid answer replaced the day's invalid verdict row: one row per item, all ok
+    assert verdict_count(database, "gpt", "invalid") == 0
+    assert verdict_count(database, "gpt", "ok") == items
 
 
 def test_a_failed_batch_line_is_one_failed_call_and_the_rest_are_verdicts(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from monitor.config import JudgeConfig
 from monitor.errors import ConfigError
@@ -26,7 +27,12 @@ def test_a_task_runner_without_a_prefect_server_is_one_line(
         [JudgeConfig(name="gpt", base_url="http://127.0.0.1:9/v1", api_key_env="FAKE_OPENAI_KEY")]
     )
     items = [JudgeItem(query="q", result=Result(id="r", position=1, text="t"))]
-    with pytest.raises(ConfigError, match=rf"judge_runner = '{runner}' needs a Prefect server"):
+    # the flow tests' session-wide Prefect API (a test harness) is a setting, not only an
+    # environment variable: take it away too, as on a machine with no server configured
+    with (
+        temporary_settings(restore_defaults={PREFECT_API_URL}),
+        pytest.raises(ConfigError, match=rf"judge_runner = '{runner}' needs a Prefect server"),
+    ):
         asyncio.run(
             judge_with_cache(database, judges, items, runner=runner, dask_address="tcp://x:1")
         )
