@@ -433,6 +433,40 @@ def _ranked() -> table.Panel:
     )
 
 
+def _judge_vs_corrected(pid: int) -> timeseries.Panel:
+    """The judge-only nDCG@10 (the judge variable's, the ensemble by default) beside the
+    figure corrected by human labels (judge="corrected", with its 95% CI band): a
+    widening gap is a judge drifting away from what people see. Repeated per segment.
+
+    The corrected line is drawn where the judge-only one is (``and ignoring (judge)``),
+    so the judge variable still drives the panel."""
+    judge_only = f'judge_monitor_ndcg{{{SEG},judge=~"$judge",judge!~"corrected|humans",k="10"}}'
+    shown = f' and ignoring (judge) judge_monitor_ndcg{{{SEG},judge=~"$judge",k="10"}}'
+    corrected = f'{SEG},judge="corrected",k="10"'
+    panel = _line(
+        pid,
+        "Judge-only vs corrected nDCG@10 — $segment",
+        "The judges' nDCG@10 (judge-only) and the same figure corrected by the day's human "
+        "labels (PPI++, docs/calibration.md) with its 95% CI band. Empty where no labels "
+        "are stored (judge-monitor labels export --for-annotation, then labels import).",
+        [
+            (judge_only, "judge-only ({{judge}})"),
+            (f"judge_monitor_ndcg{{{corrected}}}{shown}", "corrected"),
+            (f"judge_monitor_ndcg_ci_lower{{{corrected}}}{shown}", "corrected CI low"),
+            (f"judge_monitor_ndcg_ci_upper{{{corrected}}}{shown}", "corrected CI high"),
+        ],
+        minimum=0,
+        maximum=1,
+    ).repeat("segment")
+    bound = _props(custom__lineWidth=0, custom__showPoints="never", custom__hideFrom={
+        "legend": True, "tooltip": False, "viz": False})  # fmt: skip
+    panel = panel.override_by_name("corrected CI low", bound)
+    return panel.override_by_name(
+        "corrected CI high",
+        [*bound, *_props(custom__fillBelowTo="corrected CI low", custom__fillOpacity=25)],
+    )
+
+
 def search_quality() -> dict[str, Any]:
     bands = [
         _with_band(
@@ -450,6 +484,7 @@ def search_quality() -> dict[str, Any]:
                    "Share of the top 10 graded relevant, with its 95% CI band and baseline."),
         _with_band(4, "judge_monitor_precision", "3", "Precision@3 — $segment",
                    "Share of the top 3 graded relevant, with its 95% CI band and baseline."),
+        _judge_vs_corrected(16),
     ]  # fmt: skip
     sel = f'{SEG},judge=~"$judge"'
     rest = [
@@ -633,11 +668,23 @@ def pipeline() -> dict[str, Any]:
         _line(9, "Exporter scrape errors", "Scrapes in which the exporter could not read Postgres.",
               [("increase(judge_monitor_scrape_errors_total[1h])", "errors / 1h")],
               unit="short", minimum=0, width=8),
+        _line(10, "Failed judge calls",
+              "Calls of the latest run that got no answer after the retries (the run is "
+              "degraded; a rerun of the day asks them again) and invalid answers.",
+              [('judge_monitor_run_verdicts{kind="failed"}', "{{flow}} failed"),
+               ('judge_monitor_run_verdicts{kind="invalid"}', "{{flow}} invalid")],
+              unit="short", minimum=0),
+        _line(11, "Results graded by part of the ensemble",
+              "Share of the day's results whose ensemble grade lacks a judge (its call failed "
+              "or was invalid): figures on such a day rest on fewer judges.",
+              [('judge_monitor_partial_ensemble_share{segment="all"}', "partial ensemble")],
+              unit="percentunit", minimum=0, maximum=1),
     ]  # fmt: skip
     return _dashboard(
         "jm-pipeline",
         "judge-monitor / Pipeline",
-        "Is the daily pipeline running: last success, run status, durations, verdicts, cost.",
+        "Is the daily pipeline running: last success, run status, durations, verdicts, cost, "
+        "failed calls.",
         p,
         "judge_monitor_last_run_success",
     )

@@ -41,6 +41,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from monitor.config import Settings, load_settings
 from monitor.export.baseline import daily_samples
 from monitor.export.families import DAILY_LABELS, daily_families
+from monitor.export.pushgateway import RUN_VERDICT_KINDS
 from monitor.metrics.catalog import METRICS, PREFIX
 from monitor.store.baselines import judge_identities, latest_run_statuses
 from monitor.store.db import connect, describe_host
@@ -111,7 +112,8 @@ RUN_FAMILIES: tuple[FamilySpec, ...] = (
         "run_verdicts",
         "gauge",
         ("flow", "kind"),
-        "Verdicts of the latest finished run: judged (paid calls), cached, invalid.",
+        "Verdicts of the latest finished run: judged (paid calls), cached, invalid, failed "
+        "(calls that got no answer; asked again on a rerun).",
     ),
     FamilySpec(
         "run_cost_dollars",
@@ -175,8 +177,6 @@ RUN_FAMILIES: tuple[FamilySpec, ...] = (
         "Scrapes in which the database did not answer, since the exporter started.",
     ),
 )
-
-_VERDICT_KINDS = ("judged", "cached", "invalid")
 
 
 def all_family_names() -> list[str]:
@@ -329,8 +329,8 @@ class JudgeMonitorCollector:
             success.add_metric([row.flow], 1.0 if row.status == "completed" else 0.0)
             if row.duration_s is not None:
                 duration.add_metric([row.flow], float(row.duration_s))
-            for kind in _VERDICT_KINDS:
-                verdicts.add_metric([row.flow, kind], _count(counts, kind))
+            for kind, key in RUN_VERDICT_KINDS.items():
+                verdicts.add_metric([row.flow, kind], _count(counts, key))
             cost.add_metric([row.flow], float(row.cost_usd or 0.0))
             bad.add_metric([row.flow], _count(counts, "bad_rows"))
         last = _gauge(

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry, Gauge, pushadd_to_gateway
 
-__all__ = ["JOB", "PUSHED_FAMILIES", "push_run_metrics"]
+__all__ = ["JOB", "PUSHED_FAMILIES", "RUN_VERDICT_KINDS", "push_run_metrics"]
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,8 @@ JOB = "judge_monitor"
 PUSHED_FAMILIES: dict[str, str] = {
     "judge_monitor_flow_duration_seconds": "Wall time of the flow's latest run.",
     "judge_monitor_flow_verdicts": (
-        "Verdicts of the flow's latest run by kind: judged (paid calls), cached, invalid."
+        "Verdicts of the flow's latest run by kind: judged (paid calls), cached, invalid, "
+        "failed calls."
     ),
     "judge_monitor_flow_cost_dollars": "What the flow's latest run cost, in US dollars.",
     "judge_monitor_flow_last_success_timestamp_seconds": (
@@ -41,7 +42,14 @@ PUSHED_FAMILIES: dict[str, str] = {
     ),
 }
 
-_KINDS = ("judged", "cached", "invalid")
+#: The ``kind`` label of a run's verdict counts, and the run's count each one shows: paid
+#: calls, cache hits, invalid answers, and failed calls (no answer; asked again on a rerun).
+RUN_VERDICT_KINDS: dict[str, str] = {
+    "judged": "judged",
+    "cached": "cached",
+    "invalid": "invalid",
+    "failed": "failed_calls",
+}
 
 
 def _gauge(registry: CollectorRegistry, name: str, labels: tuple[str, ...] = ()) -> Gauge:
@@ -78,8 +86,8 @@ def push_run_metrics(
     now = time.time()
     _gauge(registry, "judge_monitor_flow_duration_seconds").set(duration_s)
     verdicts = _gauge(registry, "judge_monitor_flow_verdicts", ("kind",))
-    for kind in _KINDS:
-        value = counts.get(kind, 0)
+    for kind, key in RUN_VERDICT_KINDS.items():
+        value = counts.get(key, 0)
         verdicts.labels(kind=kind).set(float(value) if isinstance(value, int | float) else 0.0)
     _gauge(registry, "judge_monitor_flow_cost_dollars").set(cost_usd)
     if success:

@@ -148,6 +148,7 @@ def test_run_families(database: Database, seed: Any, registry: CollectorRegistry
         "judged": 40,
         "cached": 60,
         "invalid": 3,
+        "failed_calls": 4,
         "verdicts": 100,
         "bad_rows": 2,
         "bad_rows_by_reason": {"missing query": 2},
@@ -199,6 +200,7 @@ def test_run_families(database: Database, seed: Any, registry: CollectorRegistry
     assert get("run_verdicts", "backfill", kind="judged") == 40.0
     assert get("run_verdicts", "backfill", kind="cached") == 60.0
     assert get("run_verdicts", "backfill", kind="invalid") == 3.0
+    assert get("run_verdicts", "backfill", kind="failed") == 4.0
 
 
 def test_running_run_does_not_count_as_failure(

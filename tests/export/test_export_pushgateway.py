@@ -33,7 +33,7 @@ def _gateway_samples(url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], f
 
 def test_push_lands_under_job_and_flow(pushgateway: str) -> None:
     """Every pushed family appears on the gateway with job=judge_monitor and the flow label."""
-    counts = {"judged": 40, "cached": 60, "invalid": 2, "sampled": 50}
+    counts = {"judged": 40, "cached": 60, "invalid": 2, "failed_calls": 5, "sampled": 50}
     ok = push_run_metrics(
         pushgateway,
         flow="daily",
@@ -54,6 +54,7 @@ def test_push_lands_under_job_and_flow(pushgateway: str) -> None:
     assert value("judge_monitor_flow_cost_dollars") == 0.75
     for kind in ("judged", "cached", "invalid"):
         assert value("judge_monitor_flow_verdicts", kind=kind) == counts[kind]
+    assert value("judge_monitor_flow_verdicts", kind="failed") == 5
     assert value("judge_monitor_flow_last_success_timestamp_seconds") == value(
         "judge_monitor_flow_last_run_timestamp_seconds"
     )
