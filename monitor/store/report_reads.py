@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from monitor.store.models import PRODUCTION_SAMPLES
+from monitor.store.sample_reads import DisagreedPair, most_disagreed
 
 __all__ = [
     "ConfigChange",
@@ -122,68 +123,17 @@ def shown_results(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class DisagreedResult:
-    """A graded result of a production sample the judges split on."""
-
-    sample_id: int
-    query_text: str
-    segment: dict[str, Any]
-    result_id: str
-    position: int
-    title: str
-    body: str
-    grade: float | None
-    disagreement: float
-    spread: float
+#: A result the judges split on, as the report shows it (``sample_reads.most_disagreed``).
+DisagreedResult = DisagreedPair
 
 
 def production_disagreements(
     conn: Connection, *, day: dt.date, limit: int
 ) -> tuple[DisagreedResult, ...]:
     """Which ``limit`` results of the day's production samples did the judges split on
-    most? By the ensemble's disagreement, then the spread of the valid pointwise grades;
-    only results two or more judges graded (one judge cannot disagree with itself)."""
-    rows = conn.execute(
-        text(
-            f"""
-    SELECT e.sample_id, s.query_text, s.segment, e.result_id, e.position, e.grade,
-           e.disagreement, coalesce(r.title, '') AS title, coalesce(r.body, '') AS body,
-           coalesce(v.spread, 0) AS spread
-    FROM ensemble_grades e
-    JOIN samples s ON s.id = e.sample_id AND s.sample_date = e.sample_date
-    LEFT JOIN LATERAL (
-        SELECT x->>'title' AS title, x->>'text' AS body
-        FROM jsonb_array_elements(s.results) x WHERE x->>'id' = e.result_id LIMIT 1
-    ) r ON true
-    LEFT JOIN LATERAL (
-        SELECT stddev_pop(grade) AS spread FROM verdicts
-        WHERE sample_id = e.sample_id AND result_id = e.result_id AND status = 'ok'
-          AND mode = 'pointwise' AND sample_date = e.sample_date
-    ) v ON true
-    WHERE e.sample_date = :day AND e.n_judges >= 2 AND e.disagreement IS NOT NULL
-      AND e.disagreement > 0 AND {PRODUCTION_SAMPLES}
-    ORDER BY e.disagreement DESC, spread DESC, s.query_norm, e.position
-    LIMIT :limit
-    """
-        ),
-        {"day": day, "limit": limit},
-    ).all()
-    return tuple(
-        DisagreedResult(
-            sample_id=int(r.sample_id),
-            query_text=r.query_text,
-            segment=r.segment or {},
-            result_id=r.result_id,
-            position=int(r.position),
-            title=r.title,
-            body=r.body,
-            grade=r.grade,
-            disagreement=float(r.disagreement),
-            spread=float(r.spread),
-        )
-        for r in rows
-    )
+    most? Only results two or more judges graded apart (one judge cannot disagree with
+    itself); the same read as the label export's, kept to what users saw."""
+    return most_disagreed(conn, day=day, limit=limit, production_only=True)
 
 
 @dataclass(frozen=True, slots=True)

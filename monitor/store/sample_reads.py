@@ -156,6 +156,7 @@ class DisagreedPair:
     ranker: str
     query_id: str
     query_text: str
+    segment: dict[str, Any]
     result_id: str
     position: int
     title: str
@@ -165,14 +166,25 @@ class DisagreedPair:
     spread: float
 
 
-def most_disagreed(conn: Connection, *, day: dt.date, limit: int) -> tuple[DisagreedPair, ...]:
-    """Which ``limit`` graded pairs of ``day`` (any ranker's) did the judges split on
-    most? By the ensemble's disagreement, then the spread of the valid pointwise grades."""
+#: What ``production_only`` keeps: production's samples, and results two or more judges
+#: graded apart (one judge cannot disagree with itself).
+_SPLIT_IN_PRODUCTION = f"AND e.n_judges >= 2 AND e.disagreement > 0 AND {PRODUCTION_SAMPLES}"
+
+
+def most_disagreed(
+    conn: Connection, *, day: dt.date, limit: int, production_only: bool = False
+) -> tuple[DisagreedPair, ...]:
+    """Which ``limit`` graded pairs of ``day`` did the judges split on most? By the
+    ensemble's disagreement, then the spread of the valid pointwise grades. Any ranker's
+    (the label export picks them for annotators), or with ``production_only`` only what
+    users saw, split by two or more judges (the report)."""
+    where = _SPLIT_IN_PRODUCTION if production_only else ""
     rows = conn.execute(
         text(
-            """
-    SELECT e.sample_id, s.ranker, s.query_id, s.query_text, e.result_id, e.position,
-           e.grade, e.disagreement, coalesce(r.title, '') AS title, coalesce(r.body, '') AS body,
+            f"""
+    SELECT e.sample_id, s.ranker, s.query_id, s.query_text, s.segment, e.result_id,
+           e.position, e.grade, e.disagreement,
+           coalesce(r.title, '') AS title, coalesce(r.body, '') AS body,
            coalesce(v.spread, 0) AS spread
     FROM ensemble_grades e
     JOIN samples s ON s.id = e.sample_id AND s.sample_date = e.sample_date
@@ -185,7 +197,7 @@ def most_disagreed(conn: Connection, *, day: dt.date, limit: int) -> tuple[Disag
         WHERE sample_id = e.sample_id AND result_id = e.result_id AND status = 'ok'
           AND mode = 'pointwise' AND sample_date = e.sample_date
     ) v ON true
-    WHERE s.sample_date = :day
+    WHERE s.sample_date = :day {where}
     ORDER BY e.disagreement DESC NULLS LAST, spread DESC, s.query_norm, e.position, s.ranker
     LIMIT :limit
     """
@@ -198,6 +210,7 @@ def most_disagreed(conn: Connection, *, day: dt.date, limit: int) -> tuple[Disag
             ranker=r.ranker,
             query_id=r.query_id,
             query_text=r.query_text,
+            segment=r.segment or {},
             result_id=r.result_id,
             position=int(r.position),
             title=r.title,
