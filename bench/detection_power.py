@@ -29,6 +29,12 @@ are deleted ("rewound") so the next cell starts from the same baseline.
     .venv/bin/python bench/detection_power.py --quick    # 100 queries/day, 3 cells
     .venv/bin/python bench/detection_power.py --judge lexical
     .venv/bin/python bench/detection_power.py --disagreements  # one day, both judges
+    .venv/bin/python bench/detection_power.py --designs --seeds 10  # fresh vs fresh+panel
+
+``--designs`` compares the fresh-only design with fresh + a paired panel
+(``sampling.panel_share``) at the same daily budget, over ``--seeds`` seeds, in a
+simulation of the daily steps that keeps sampling, the cache's cost and the statistics
+and drops the I/O (``bench/_panel_sim.py`` says what it keeps).
 
 Needs the TREC DL19 data: ``--data-dir`` or ``$JUDGE_MONITOR_TREC_DL19`` (``make data``).
 Prints a table; the last line is the JSON report.
@@ -56,10 +62,12 @@ from sqlalchemy import text  # noqa: E402  (after Prefect's logging defaults are
 
 from monitor.config import JudgeConfig, SamplingConfig, Settings, SourceConfig  # noqa: E402
 from monitor.export.alerts import firing_alerts  # noqa: E402
+from monitor.pipeline.panel_step import panel_rows  # noqa: E402
 from monitor.sources.trec_production import TrecProductionSource  # noqa: E402
 from monitor.store.db import Database  # noqa: E402
 
 WATCHED = ("JudgeMonitorQualityDropVsBaseline", "JudgeMonitorChangePoint")
+PANEL_ALARM = "JudgeMonitorPanelPairedDrop"  # the bench's own: paired CI upper bound < 0
 SIZES = (50, 100, 300)
 SHARES = (0.05, 0.10, 0.25, 0.50, 1.0)
 BASELINE = 14
@@ -114,7 +122,12 @@ def judges_for(name: str) -> list[JudgeConfig]:
 
 
 def settings_for(
-    size: int, judge: str, cell: Cell | None, start: dt.date | None, data_dir: Path
+    size: int,
+    judge: str,
+    cell: Cell | None,
+    start: dt.date | None,
+    data_dir: Path,
+    panel_share: float = 0.0,
 ) -> Settings:
     options: dict[str, Any] = {
         "data_dir": str(data_dir),
@@ -127,7 +140,9 @@ def settings_for(
     return Settings(
         judges=judges_for(judge),
         source=SourceConfig(kind="trec_production", options=options),
-        sampling=SamplingConfig(size=size, seed=SEED, strata=["traffic"], top_k=10),
+        sampling=SamplingConfig(
+            size=size, seed=SEED, strata=["traffic"], top_k=10, panel_share=panel_share
+        ),
         ks=[10],
         baseline_days=BASELINE,
     )
@@ -149,6 +164,10 @@ def run_one(database: Database, settings: Settings, day: dt.date) -> DayFigures:
                 & set(WATCHED)
             )
         )
+        # the paired panel's figure (not yet a rule): its CI entirely below 0
+        for row in panel_rows(conn, day, settings):
+            if row.ci_high is not None and row.ci_high < 0:
+                fired += (PANEL_ALARM,)
         values = dict(
             conn.execute(
                 text(
@@ -226,10 +245,11 @@ def run_size(
     clean_days: int,
     max_days: int,
     data_dir: Path,
+    panel_share: float = 0.0,
 ) -> dict[str, Any]:
     """The clean run and every regression cell for one sample size."""
     t0 = time.perf_counter()
-    clean_settings = settings_for(size, judge, None, None, data_dir)
+    clean_settings = settings_for(size, judge, None, None, data_dir, panel_share)
     clean = [
         run_one(database, clean_settings, block + dt.timedelta(days=i)) for i in range(clean_days)
     ]
@@ -243,7 +263,7 @@ def run_size(
     source = TrecProductionSource(clean_settings.source)
     results = []
     for cell in cells:
-        settings = settings_for(size, judge, cell, start, data_dir)
+        settings = settings_for(size, judge, cell, start, data_dir, panel_share)
         result = CellResult(cell=cell, true_drop=true_drop(source, cell))
         for i in range(max_days):
             figures = run_one(database, settings, start + dt.timedelta(days=i))
@@ -333,6 +353,61 @@ def disagreements(database: Database, data_dir: Path, limit: int) -> None:
     report("detection_power_disagreements", {"day": day.isoformat(), "rows": out})
 
 
+def designs(args: argparse.Namespace, started: float) -> None:
+    """Fresh-only vs fresh + panel at the same budget, side by side, over seeds."""
+    from _panel_sim import compare
+
+    shares = (0.05, 0.10, 0.25)
+    clean_days = 30 if args.quick else CLEAN_DAYS
+    figures = compare(
+        args.data_dir,
+        seeds=args.seeds,
+        size=args.size,
+        searches=args.searches,
+        panel_share=args.panel_share,
+        shares=shares,
+        clean_days=clean_days,
+        max_days=args.max_days,
+    )
+    print(
+        f"\n{args.searches} searches/day, sampling.size {args.size}, {args.seeds} seeds, "
+        f"judge = NIST grades; detection within {args.max_days} days"
+    )
+    header = (
+        f"{'design':<13}{'regression':<11}{'true':>7}{'judged':>8}{'paired':>8}"
+        f"{'day-1 share':>12}{'median day':>11}{'paid/day':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    for name, d in figures.items():
+        for c in d["cells"]:
+            print(
+                f"{name:<13}{c['cell']:<11}{fmt(c['true_drop']):>7}{fmt(c['judged_drop']):>8}"
+                f"{fmt(c['paired_drop']):>8}{c['caught_day1_share']:>12.0%}"
+                f"{(str(c['median_day']) if c['median_day'] else f'>{args.max_days}'):>11}"
+                f"{c['paid_per_day']:>9.1f}"
+            )
+        print(
+            f"{name:<13}clean: false alarms {d['false_alarms_per_clean_run']} per "
+            f"{clean_days} days, paid/day {d['paid_per_day_clean']}, "
+            f"panel queries/day {d['panel_queries_per_day']}"
+        )
+    print()
+    report(
+        "detection_power_designs",
+        {
+            "seeds": args.seeds,
+            "size": args.size,
+            "searches_per_day": args.searches,
+            "panel_share": args.panel_share,
+            "clean_days": clean_days,
+            "max_days": args.max_days,
+            "seconds": round(time.perf_counter() - started, 1),
+            "designs": figures,
+        },
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--judge", choices=["semantic", "lexical", "both"], default="semantic")
@@ -340,11 +415,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-days", type=int, default=7, help="regression days per cell")
     parser.add_argument("--disagreements", action="store_true")
     parser.add_argument("--limit", type=int, default=10)
+    parser.add_argument("--designs", action="store_true", help="fresh vs fresh+panel, seeds")
+    parser.add_argument("--seeds", type=int, default=10, help="with --designs")
+    parser.add_argument("--size", type=int, default=20, help="with --designs: sampling.size")
+    parser.add_argument("--searches", type=int, default=100, help="with --designs: per day")
+    parser.add_argument("--panel-share", type=float, default=0.5, help="with --designs")
+    parser.add_argument(
+        "--pipeline-panel-share",
+        type=float,
+        default=0.0,
+        help="without --designs: the real pipeline with this panel_share (its paired CI "
+        "below 0 counts as an alert)",
+    )
     add_data_dir_option(parser)
     args = parser.parse_args(argv)
     args.data_dir = require_data_dir(args.data_dir)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     started = time.perf_counter()
+    if args.designs:
+        designs(args, started)
+        return
     with scratch_database() as database:
         if args.disagreements:
             disagreements(database, args.data_dir, args.limit)
@@ -362,6 +452,7 @@ def main(argv: list[str] | None = None) -> None:
                 clean_days=clean_days,
                 max_days=args.max_days,
                 data_dir=args.data_dir,
+                panel_share=args.pipeline_panel_share,
             )
             for i, size in enumerate(sizes)
         ]
@@ -371,6 +462,7 @@ def main(argv: list[str] | None = None) -> None:
         {
             "judge": args.judge,
             "quick": args.quick,
+            "panel_share": args.pipeline_panel_share,
             "clean_days": clean_days,
             "max_days": args.max_days,
             "seconds": round(time.perf_counter() - started, 1),

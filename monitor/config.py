@@ -134,6 +134,24 @@ class SamplingConfig(BaseModel):
     min_per_stratum: int = Field(default=5, ge=0)
     hard_oversample: float = Field(default=1.0, ge=1.0, description="x times more likely.")
     top_k: int = Field(default=10, gt=0)
+    panel_share: float = Field(
+        default=0.0,
+        description="Share of `size` judged every day as a paired panel (sampling_panel.py).",
+    )
+    panel_rotation_days: int = Field(
+        default=28, gt=0, description="Days a panel query stays before it is re-drawn."
+    )
+
+    @field_validator("panel_share")
+    @classmethod
+    def _panel_share_in_range(cls, value: float) -> float:
+        # a share of 1 would leave no fresh sample: the traffic's estimate needs one
+        if not 0.0 <= value < 1.0:
+            raise ValueError(
+                f"panel_share must be at least 0 and below 1 (a share of the daily size), "
+                f"got {value}"
+            )
+        return value
 
 
 class Settings(BaseSettings):
@@ -233,6 +251,11 @@ class Settings(BaseSettings):
         default=False,
         description="Let `serve` schedule the daily run on the built-in demo source.",
     )
+    label_window_days: int = Field(
+        default=1,
+        description="Days of human labels (the day and the ones before it) behind a day's "
+        "corrected figures: 1 = the day's own labels only, 7 = the last 7 days'.",
+    )
 
     @field_validator("database_url", mode="before")
     @classmethod
@@ -241,6 +264,13 @@ class Settings(BaseSettings):
             return None
         raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
         return SecretStr(normalize_database_url(raw))
+
+    @field_validator("label_window_days")
+    @classmethod
+    def _label_window(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(f"must be at least 1 day (1 = the day's own labels only), got {value}")
+        return value
 
     @model_validator(mode="after")
     def _unique_judges(self) -> Settings:

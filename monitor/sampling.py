@@ -52,6 +52,7 @@ from rich.table import Table
 
 from monitor.config import SamplingConfig
 from monitor.errors import InputError
+from monitor.sampling_panel import PANEL_STRATUM, select_panel
 from monitor.types import SampledQuery, SearchRecord
 
 __all__ = [
@@ -229,11 +230,14 @@ def sample_day(
     day: dt.date,
     config: SamplingConfig,
     sd: dict[str, float] | None = None,
+    history: set[str] | None = None,
 ) -> DailySample:
     """The day's sample, by the design in the module docstring.
 
     ``sd``: the stored per-query sd of nDCG@10 per stratum, used when
     ``config.allocation`` is "neyman" (``neyman_sizes``; proportional without it).
+    ``history``: queries seen on earlier days; ``panel_share`` of them are taken with
+    certainty as stratum "panel" (``sampling_panel``), the fresh strata get the rest.
     """
     seed_text = str(_seed(config.seed, day))
     units: dict[str, _Unit] = {}
@@ -253,25 +257,31 @@ def sample_day(
         if unit.pick is None or draw < unit.pick[0]:
             unit.pick = (draw, record)
 
-    strata: dict[str, list[_Unit]] = {}
-    for norm in sorted(units):
+    panel = select_panel(
+        {n: u.searches for n, u in units.items()}, history or (), day=day, config=config
+    )
+    strata: dict[str, list[_Unit]] = (
+        {PANEL_STRATUM: [units[n] for n in sorted(panel)]} if panel else {}
+    )
+    for norm in sorted(set(units) - panel):
         u = units[norm]
         home = max(sorted(u.by_stratum), key=u.by_stratum.__getitem__)
         strata.setdefault(home, []).append(u)
 
     searches_of = {k: sum(u.searches for u in us) for k, us in strata.items()}
+    fresh = {k: float(v) for k, v in searches_of.items() if k != PANEL_STRATUM}
     if config.allocation == "equal":
-        sizes = {k: 1.0 for k in strata}
+        sizes = {k: 1.0 for k in fresh}
     elif config.allocation == "neyman":
-        sizes, _ = neyman_sizes({k: float(v) for k, v in searches_of.items()}, sd)
+        sizes, _ = neyman_sizes(fresh, sd)
     else:
-        sizes = {k: float(v) for k, v in searches_of.items()}
+        sizes = fresh
     n_of = allocate(
         sizes,
-        {k: len(us) for k, us in strata.items()},
-        total=config.size,
+        {k: len(strata[k]) for k in fresh},
+        total=config.size - len(panel),
         minimum=config.min_per_stratum,
-    )
+    ) | ({PANEL_STRATUM: len(panel)} if panel else {})
 
     chosen: list[tuple[SampledQuery, int, float]] = []
     counts: dict[str, StratumCounts] = {}

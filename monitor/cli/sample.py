@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import statistics
 from pathlib import Path
@@ -12,7 +13,13 @@ from monitor.cli.app import app, console
 from monitor.cli.run import past_day
 from monitor.errors import InputError
 
-__all__ = ["plan_command", "sample_command", "stored_ndcg_sd"]
+__all__ = ["plan_command", "plan_labels", "sample_command", "stored_ndcg_sd"]
+
+#: What to run when no label is stored yet.
+LABEL_FIRST = (
+    "label some first: judge-monitor labels export --for-annotation --date YYYY-MM-DD "
+    "--queries 40 --out DIR, then judge-monitor labels import FILE"
+)
 
 
 @app.command("sample")
@@ -86,12 +93,26 @@ def plan_command(
     sd: float | None = typer.Option(None, "--sd", help="Per-query sd of nDCG@10, if known."),
     alpha: float = typer.Option(0.05, "--alpha", help="False-alarm rate per day."),
     power: float = typer.Option(0.8, "--power", help="Chance of catching a real drop."),
+    labels: bool = typer.Option(
+        False, "--labels", help="Plan human labels instead: how many a day reach --target-width."
+    ),
+    target_width: float = typer.Option(
+        0.05, "--target-width", help="With --labels: the 95% CI width (high − low) to reach."
+    ),
+    segment: str = typer.Option(
+        "all", "--segment", help="With --labels: the segment, e.g. locale=de (default all)."
+    ),
 ) -> None:
     """The smallest nDCG@10 drop the configured daily sample detects, and how many queries
-    a day detect a drop of --drop (variance from stored runs, or stated)."""
+    a day detect a drop of --drop (variance from stored runs, or stated); with --labels,
+    how many human labels a day the corrected nDCG@10 (list ideal) needs for a CI
+    --target-width wide."""
     from monitor.config import load_settings
     from monitor.metrics.power import detectable_drop, queries_needed
 
+    if labels:
+        plan_labels(target_width=target_width, segment=segment)
+        return
     if sd is not None:
         how = "as given (--sd)"
     elif (stored := stored_ndcg_sd()) is not None:
@@ -119,3 +140,68 @@ def plan_command(
             f"{n:,} sampled queries a day detect a drop of {drop} in nDCG@10 "
             f"(one-sided alpha {alpha}, power {power}); per-query sd {sd:.3f}, {how}."
         )
+
+
+def plan_labels(*, target_width: float, segment: str, k: int = 10) -> None:
+    """Print how many labelled queries a day give the corrected nDCG@k (list ideal,
+    ``ndcg_list``: people grade only the list, so the corrected nDCG is the list-ideal
+    one) a 95% CI ``target_width`` wide, and what that saves against labelling without
+    the judge.
+
+    The agreement (sd of the human and judge values, their correlation) is measured on
+    every stored labelled query of the segment (the samples picked for annotation whose
+    results all have a human grade), PPI's power analysis (``ppi.labels_needed``) does
+    the rest, with the segment's judged queries a labelled day as the judge-only set.
+    """
+    from monitor.config import load_settings
+    from monitor.metrics.ppi import agreement_moments, labels_needed
+    from monitor.pipeline.corrected_step import agreement_pairs, read_window
+    from monitor.store.db import connect
+
+    if not (math.isfinite(target_width) and 0 < target_width < 1):
+        raise InputError(f"--target-width must be in (0, 1), got {target_width}")
+    settings = load_settings()
+    database = connect(settings)
+    try:
+        window = read_window(
+            database, first=dt.date.min, last=dt.date.max, top_k=settings.sampling.top_k
+        )
+    finally:
+        database.dispose()
+    if not window.labelled:
+        raise InputError(f"no stored human labels of picked samples yet: {LABEL_FIRST}")
+    y, yhat, w, per_day = agreement_pairs(
+        window, segment=segment, k=k, relevant=settings.relevant_grade
+    )
+    if y.size < 2:
+        raise InputError(
+            f"--segment {segment!r}: {y.size} labelled queries stored in it, at least 2 are "
+            f"needed to measure the judge's agreement; {LABEL_FIRST}"
+        )
+    sd_h, sd_j, corr = agreement_moments(y, yhat, w)
+    note = ""
+    if not math.isfinite(corr):  # a judge (or people) giving one value says nothing
+        corr, note = 0.0, " (undefined: one of them does not vary; taken as 0)"
+    queries = max(2, round(per_day))
+    plan = labels_needed(
+        sd_human=sd_h, sd_judge=sd_j, correlation=corr, target_width=target_width, queries=queries
+    )
+    console.print(
+        f"measured on {y.size:,} stored labelled queries of segment {segment}: per-query sd "
+        f"of nDCG@{k} (list ideal) {sd_h:.3f} (people) and {sd_j:.3f} (judges), correlation "
+        f"{corr:.2f}{note}; {queries:,} judged queries a labelled day."
+    )
+    if plan.labels is None or plan.saved is None:
+        console.print(
+            f"{plan.reason}: the corrected nDCG@{k} (list ideal) cannot reach a 95% CI width of "
+            f"{target_width:g} from one day (a wider label_window_days pools days); "
+            f"humans only would need {plan.humans_only:,} labelled queries."
+        )
+        return
+    console.print(
+        f"{plan.labels:,} labelled queries a day give the corrected nDCG@{k} (list ideal) "
+        f"of {segment} a "
+        f"95% CI {target_width:g} wide (expected {plan.width:.3f}); humans only would need "
+        f"{plan.humans_only:,}: the judge saves {plan.saved:,} labels a day "
+        f"({plan.saved / plan.humans_only:.0%})."
+    )

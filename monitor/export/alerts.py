@@ -78,9 +78,12 @@ def day_rules(rules: Sequence[AlertRule] | None = None) -> list[AlertRule]:
     return [r for r in chosen if r.families and r.families <= DAY_FAMILIES and not r.uses_time]
 
 
-def _watched(rule: AlertRule) -> str | None:
+def _watched(rule: AlertRule, labels: Mapping[str, str]) -> str | None:
+    """The figure a firing is about: the rule's first main family whose selector fits the
+    firing's labels (the quality-drop rule watches the ensemble's ``ndcg`` or, where
+    human labels correct it, the corrected ``ndcg_list``)."""
     for selector in selectors(rule.node):
-        if selector.name in _MAIN:
+        if selector.name in _MAIN and selector.matches({**labels, NAME: selector.name}):
             return selector.name
     return None
 
@@ -102,9 +105,9 @@ def evaluate_day(
     at = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()
     out = []
     for rule in day_rules(rules):
-        watched = _watched(rule)
         for firing in rule.evaluate(samples, at=at):
             labels = firing.labels
+            watched = _watched(rule, labels)
             value = _find(samples, watched, labels) if watched else None
             baseline = _find(samples, watched + "_baseline", labels) if watched else None
             out.append(

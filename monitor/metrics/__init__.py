@@ -3,7 +3,8 @@
 One concern per module: ``estimate`` (a value with its CI), ``quality`` (per-query
 figures), ``agreement`` (judges vs judges and vs people), ``bias`` (position and length),
 ``drift`` (distribution tests), ``changepoint`` (CUSUM on a daily series), ``power``
-(sample sizing) and ``daily`` (the day's rows for ``daily_metrics``).
+(sample sizing), ``paired`` (the panel's paired change) and ``daily`` (the day's rows for
+``daily_metrics``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from monitor.metrics.daily import (
     MetricRow,
     compute_changepoint,
     compute_drift,
+    compute_grade_counts,
     compute_human_agreement,
     compute_judge_health,
     compute_quality,
@@ -82,6 +84,7 @@ __all__ = [
     "chi_square_test",
     "compute_changepoint",
     "compute_drift",
+    "compute_grade_counts",
     "compute_human_agreement",
     "compute_judge_health",
     "compute_quality",

@@ -43,7 +43,9 @@ class MetricSpec:
     is exported, for alerts that compare today with the recent past. ``better``: which
     way is good news (None: neither, e.g. a correlation that should stay near 0).
     ``scale``: the exported value is the stored one times this (a figure stored in days
-    is exported in seconds, the Prometheus base unit).
+    is exported in seconds, the Prometheus base unit). ``in_report``: False for a figure
+    kept for other figures' sake (the daily grade histograms drift reads), which the
+    report's tables leave out.
     """
 
     metric: str
@@ -55,6 +57,7 @@ class MetricSpec:
     baseline: bool = False
     better: Direction | None = None
     scale: float = 1.0
+    in_report: bool = True
 
     @property
     def family(self) -> str:
@@ -72,8 +75,11 @@ def _m(
     baseline: bool = False,
     better: Direction | None = None,
     scale: float = 1.0,
+    in_report: bool = True,
 ) -> MetricSpec:
-    return MetricSpec(metric, name or metric, help, section, unit, ci, baseline, better, scale)
+    return MetricSpec(
+        metric, name or metric, help, section, unit, ci, baseline, better, scale, in_report
+    )
 
 
 Q: Section = "quality"
@@ -89,6 +95,7 @@ METRICS: tuple[MetricSpec, ...] = (
     _m("bad_top1_rate", Q, "Share of queries whose first result is irrelevant.", baseline=True, better="lower"),
     _m("no_relevant_rate", Q, "Share of queries with no relevant result at all.", baseline=True, better="lower"),
     _m("unjudged_share", Q, "Share of results without a valid ensemble grade.", baseline=True, better="lower"),
+    _m("panel_ndcg_change", Q, "Paired panel: mean over panel queries of today's nDCG@10 minus the query's own recent mean, t CI (0 = unchanged).", better="higher"),
     # judge health
     _m("krippendorff_alpha", H, "Krippendorff's alpha (ordinal) among the ensemble's judges.", better="higher"),
     _m("cohen_kappa", H, "Weighted Cohen's kappa of a judge pair (judge label 'a~b').", better="higher"),
@@ -121,6 +128,7 @@ METRICS: tuple[MetricSpec, ...] = (
     _m("canary_grade_shift", H, "Mean grade change of the canary anchors since the judge's first days (signed).", ci=False),
     _m("partial_ensemble_share", H, "Share of results whose ensemble grade lacks a judge (its call failed or was invalid).", ci=False, better="lower"),
     # drift against the baseline window
+    _m("grade_count", D, "Valid grades a judge gave that day, by grade (k = the grade 0-3; the ensemble's rounded): the histogram drift compares.", name="graded_results", ci=False, in_report=False),
     _m("grade_psi", D, "Population stability index of grades vs baseline (>0.2: drift).", ci=False, better="lower"),
     _m("grade_chi2_pvalue", D, "Chi-square p-value, grade distribution vs baseline.", ci=False, better="higher"),
     _m("query_mix_psi", D, "Population stability index of the segment mix (>0.2: drift).", ci=False, better="lower"),

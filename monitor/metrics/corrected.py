@@ -12,6 +12,12 @@ A picked sample counts as labelled when every one of its top-k results has a hum
 (the labels that came back are then assumed missing at random within their stratum).
 For a window of several days (the last 7, say) pass the window's queries and strata keyed
 by day: the function does not care which days the queries are from.
+
+The nDCG corrected is ``ndcg_list`` (the ideal from the judged list itself), not the
+headline pooled ``ndcg`` (ideal from every result ever judged for the query): people
+grade only the labelled list's results, so a pooled human ideal does not exist, and the
+list's own ideal is the one figure both sides (judge and humans) share. The rows are
+stored under ``ndcg_list`` so that nothing sets them beside the pooled figure.
 """
 
 from __future__ import annotations
@@ -39,7 +45,8 @@ __all__ = [
 CORRECTED = "corrected"
 HUMANS = "humans"
 #: The per-query figures corrected (means over queries; rates of 0/1 flags included).
-CORRECTED_FIGURES = ("ndcg", "precision", "bad_top1_rate")
+#: nDCG is the list-ideal one (``ndcg_list``): humans grade only the list, see above.
+CORRECTED_FIGURES = ("ndcg_list", "precision", "bad_top1_rate")
 
 
 def human_grades(
@@ -58,6 +65,7 @@ def human_grades(
 
 
 def _split_key(key: str) -> tuple[str, int]:
+    """ "ndcg_list@10" -> ("ndcg_list", 10); "bad_top1_rate" -> ("bad_top1_rate", 0)."""
     name, _, cut = key.partition("@")
     return name, int(cut) if cut else 0
 

@@ -43,6 +43,7 @@ __all__ = [
     "MetricRow",
     "compute_changepoint",
     "compute_drift",
+    "compute_grade_counts",
     "compute_human_agreement",
     "compute_judge_health",
     "compute_quality",
@@ -267,6 +268,21 @@ def compute_human_agreement(
             rows.append(MetricRow.of(f"human_{field}", getattr(agreement, field), judge=name, k=k))
         for field in ("kappa", "tau", "rho"):
             rows.append(MetricRow.of(f"human_{field}", getattr(agreement, field), judge=name))
+    return rows
+
+
+def compute_grade_counts(grades_by_judge: Mapping[str, Sequence[float | None]]) -> list[MetricRow]:
+    """Each judge's histogram of the day's valid grades ("grade_count", k = the grade).
+
+    Stored with the day's figures so that a later day's baseline window is the sum of
+    its days' histograms (a few rows a day) rather than a recount of every verdict in
+    the window: drift only ever compares the counts (``drift.grade_counts``).
+    """
+    rows: list[MetricRow] = []
+    for name in sorted(grades_by_judge):
+        counts = drift.grade_counts(grades_by_judge[name])
+        n = int(counts.sum())
+        rows += [_value("grade_count", float(c), n, judge=name, k=g) for g, c in enumerate(counts)]
     return rows
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection
 
@@ -26,12 +26,15 @@ from monitor.metrics.daily import (
     MetricRow,
     compute_changepoint,
     compute_drift,
+    compute_grade_counts,
     compute_human_agreement,
     compute_judge_health,
     compute_quality,
 )
 from monitor.pipeline.canary import canary_rows
-from monitor.store import metric_reads, pool_reads
+from monitor.pipeline.corrected_step import corrected_rows
+from monitor.pipeline.panel_step import panel_rows
+from monitor.store import metric_reads, pool, pool_reads
 from monitor.store import repository as repo
 from monitor.store.db import Database
 from monitor.store.reads import daily_series
@@ -104,13 +107,41 @@ def _label_pairs(conn: Connection, day: dt.date) -> list[LabelPair]:
 def _grades_by_judge(
     conn: Connection, start: dt.date, end: dt.date
 ) -> dict[str, list[float | None]]:
-    """Valid grades per judge (and the ensemble) for samples dated in [start, end]."""
+    """Valid grades per judge (and the ensemble) for samples dated in [start, end].
+
+    From the grade histograms the metrics step stored for those days
+    (``compute_grade_counts``); a day without them is counted from its verdicts.
+    """
     out: dict[str, list[float | None]] = defaultdict(list)
-    for name, grade in metric_reads.judge_grades_between(conn, first=start, last=end):
-        out[name].append(grade)
-    for grade in metric_reads.ensemble_grades_between(conn, first=start, last=end):
-        out[ENSEMBLE].append(grade)
+    stored = metric_reads.stored_grade_counts(conn, first=start, last=end)
+    for day in sorted(stored):
+        for name, counts in stored[day].items():
+            for value, n in sorted(counts.items()):
+                out[name] += [float(value)] * n
+    for first, last in _runs_without(stored.keys(), start, end):
+        for name, grade in metric_reads.judge_grades_between(conn, first=first, last=last):
+            out[name].append(grade)
+        for grade in metric_reads.ensemble_grades_between(conn, first=first, last=last):
+            out[ENSEMBLE].append(grade)
     return dict(out)
+
+
+def _runs_without(
+    days: Iterable[dt.date], start: dt.date, end: dt.date
+) -> list[tuple[dt.date, dt.date]]:
+    """The runs of consecutive days in [start, end] that are not in ``days``."""
+    have, runs = set(days), []
+    day, first = start, None
+    while day <= end:
+        if day not in have and first is None:
+            first = day
+        if day in have and first is not None:
+            runs.append((first, day - dt.timedelta(days=1)))
+            first = None
+        day += dt.timedelta(days=1)
+    if first is not None:
+        runs.append((first, end))
+    return runs
 
 
 def _day_grades(
@@ -199,6 +230,8 @@ def compute_day_metrics(database: Database, day: dt.date, settings: Settings) ->
     """Compute and store every figure of ``day``; return the rows stored."""
     baseline_start = day - dt.timedelta(days=settings.baseline_days)
     baseline_end = day - dt.timedelta(days=1)
+    with database.engine.begin() as conn:  # the judgment pool up to the day, kept
+        pool.fold_through(conn, day=day)
     with database.engine.connect() as conn:
         queries = _graded_queries(conn, day)
         verdicts = _verdict_rows(conn, day)
@@ -212,6 +245,7 @@ def compute_day_metrics(database: Database, day: dt.date, settings: Settings) ->
 
     current_grades = _day_grades(verdicts, queries)
     rows = compute_quality(queries, ks=settings.ks, relevant=settings.relevant_grade)
+    rows += compute_grade_counts(current_grades)  # later days' baselines sum these
     rows += compute_judge_health(verdicts, flags or None)
     if pairs:
         rows += compute_human_agreement(pairs, relevant=settings.relevant_grade)
@@ -222,6 +256,8 @@ def compute_day_metrics(database: Database, day: dt.date, settings: Settings) ->
     series = [*history, _today_ndcg(rows, CHANGEPOINT_K)]
     rows += compute_changepoint(series, baseline_days=settings.baseline_days, cutoff=CHANGEPOINT_K)
     rows += canary_rows(database, day)  # the judge canary's grades of the day
+    rows += corrected_rows(database, day, settings)  # human labels correct the judge's
+    rows += panel_rows(database, day, settings)  # the paired panel's change (if configured)
     rows.append(partial_ensemble_share(answered, len(settings.judges)))
     with database.engine.begin() as conn:
         # recomputing a day replaces all its figures: none left over from a former run

@@ -25,6 +25,7 @@ from monitor.judging.ensemble import judge_with_cache
 from monitor.judging.workers import warm_workers
 from monitor.pipeline.allocation import stored_stratum_sd
 from monitor.pipeline.judged import JudgeOutcome, failed_calls_note, raise_for_judging
+from monitor.pipeline.panel_step import panel_history
 from monitor.sampling import DailySample, sample_day
 from monitor.sources.base import BadRows, Source
 from monitor.sources.factory import build_source
@@ -122,13 +123,16 @@ def fetch_sample(
     database: Database | None = None,
 ) -> tuple[DailySample, BadRows]:
     """Read the day's searches from the source and draw the day's sample (a Neyman
-    allocation reads each stratum's stored sd of nDCG@10 from ``database``)."""
+    allocation reads each stratum's stored sd of nDCG@10 from ``database``, a paired
+    panel the queries seen before: ``panel_step.panel_history``)."""
     sd = None
     if settings.sampling.allocation == "neyman" and database is not None:
         sd = stored_stratum_sd(database, day, settings)
+    history = panel_history(database, day, settings) if database is not None else None
     source = source or build_source(settings.source)
     start, end = day_window(day)
-    sample = sample_day(source.fetch(start, end), day=day, config=settings.sampling, sd=sd)
+    records = source.fetch(start, end)
+    sample = sample_day(records, day=day, config=settings.sampling, sd=sd, history=history)
     source.report.check(settings.source.max_bad_row_share)
     return sample, source.report
 

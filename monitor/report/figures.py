@@ -19,18 +19,29 @@ from monitor.metrics.daily import MetricRow
 from monitor.types import MAX_GRADE
 
 __all__ = [
+    "LABELLED_JUDGES",
     "SECTIONS",
     "ReportLine",
     "compare_to_baseline",
     "format_ci",
     "format_value",
     "grade_shares",
+    "judge_caption",
     "section_of",
     "trend_arrow",
 ]
 
 #: Order within a section: the catalogue's; unknown metrics follow alphabetically.
 _RANK = {spec.metric: i for i, spec in enumerate(METRICS)}
+#: A figure corrected by human labels, and its humans-only companion, right after the
+#: ensemble's (judge-only) line of the same metric they correct (``metrics.corrected``;
+#: for nDCG that is ``ndcg_list``, the list-ideal figure, after the pooled ``ndcg``).
+_AFTER_ENSEMBLE = {"ensemble": 0, "corrected": 1, "humans": 2}
+
+
+def _judge_order(judge: str) -> tuple[str, int]:
+    at = _AFTER_ENSEMBLE.get(judge)
+    return (judge, 0) if at is None else ("ensemble", at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +54,26 @@ class ReportLine:
     baseline_n_days: int
     arrow: str
     assessment: str  # "better" | "worse" | "same" | "" (direction unknown or no baseline)
+
+
+#: The judges of the rows human labels give (``metrics.corrected``).
+LABELLED_JUDGES = ("corrected", "humans")
+
+
+def judge_caption(judge: str, n: int, *, short: bool = False) -> str:
+    """How the report names a row's judge: the corrected and humans-only rows say how
+    many human labels they rest on."""
+    if judge == "corrected":
+        plural = "s" if n != 1 else ""
+        return (
+            f"corrected, {n:,} label{plural}"
+            if short
+            else f"corrected by {n:,} human label{plural}"
+        )
+    if judge == "humans":
+        plural = "s" if n != 1 else ""
+        return f"humans, {n:,} label{plural}" if short else f"humans only, {n:,} label{plural}"
+    return judge
 
 
 def section_of(metric: str, segment: str) -> str:
@@ -93,6 +124,7 @@ def compare_to_baseline(
 
     ``history`` holds the baseline window's rows (one per figure and day).
     """
+    today = [r for r in today if (spec := spec_of(r.metric)) is None or spec.in_report]
     past: dict[tuple[str, str, str, int], list[float]] = defaultdict(list)
     for row in history:
         if row.value is not None and math.isfinite(row.value):
@@ -120,7 +152,7 @@ def compare_to_baseline(
             _RANK.get(ln.current.metric, len(_RANK)),
             ln.current.metric,
             ln.current.k,
-            ln.current.judge,
+            _judge_order(ln.current.judge),
             ln.current.segment,
         )
     )

@@ -14,7 +14,13 @@ import html
 from collections.abc import Sequence
 
 from monitor.report.charts import COLOURS, Line, Mark, bars_svg, change_chart, line_chart
-from monitor.report.figures import ReportLine, format_ci, format_value, grade_shares
+from monitor.report.figures import (
+    ReportLine,
+    format_ci,
+    format_value,
+    grade_shares,
+    judge_caption,
+)
 from monitor.report.health import Series
 from monitor.report.model import Alert, DailyReport, SegmentTrend
 from monitor.report.queries import Disagreement, QueryView, ResultView
@@ -63,7 +69,8 @@ def _figures_table(lines: Sequence[ReportLine], *, with_section: bool) -> str:
         c = ln.current
         section = f"<td>{_e(ln.section)}</td>" if with_section else ""
         out.append(
-            f"<tr>{section}<td>{_e(c.label)}</td><td>{_e(c.segment)}</td><td>{_e(c.judge)}</td>"
+            f"<tr>{section}<td>{_e(c.label)}</td><td>{_e(c.segment)}</td>"
+            f"<td>{_e(judge_caption(c.judge, c.n))}</td>"
             f"{_line_cells(ln)}</tr>"
         )
     out.append("</table>")

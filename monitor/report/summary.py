@@ -35,6 +35,33 @@ def _against(s: SegmentDrop, k: int) -> str:
     return text
 
 
+def _corrected(report: DailyReport, focus: str) -> str | None:
+    """The focus segment's list-ideal nDCG (``ndcg_list``) corrected by human labels
+    against the judge-only ``ndcg_list``; None when no label was stored for the day's
+    window (no corrected row). People grade only the labelled list, so the corrected
+    figure is the list-ideal one, never the headline pooled nDCG: the sentence compares
+    like with like and says so."""
+    k = report.trend_k
+    rows = {
+        ln.current.judge: ln.current
+        for ln in report.lines
+        if (ln.current.metric, ln.current.k, ln.current.segment) == ("ndcg_list", k, focus)
+    }
+    fixed = rows.get("corrected")
+    if fixed is None:
+        return None
+    figure = f"nDCG@{k} (list ideal)"
+    if fixed.value is None:
+        return f"No corrected {figure} of {focus}: {fixed.reason or 'no value'}."
+    judged = rows.get("ensemble")
+    against = "" if judged is None or judged.value is None else f" (judge-only {judged.value:.3f})"
+    plural = "s" if fixed.n != 1 else ""
+    return (
+        f"Corrected by {fixed.n:,} human label{plural}, {figure} of {focus} is "
+        f"{fixed.value:.3f}{_ci(fixed.ci_low, fixed.ci_high)}{against}."
+    )
+
+
 def summary(report: DailyReport) -> list[str]:
     """A few sentences answering what changed on the report's day."""
     out: list[str] = []
@@ -58,6 +85,8 @@ def summary(report: DailyReport) -> list[str]:
     focus = report.segment or "all"
     if focus in by_segment:
         out.append(_against(by_segment[focus], k) + ".")
+    if (corrected := _corrected(report, focus)) is not None:
+        out.append(corrected)
     clear = [s for s in report.segments if s.clear and s.segment != focus]
     if clear:
         worst = clear[0]

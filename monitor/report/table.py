@@ -18,7 +18,13 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor.metrics.catalog import spec_of
-from monitor.report.figures import ReportLine, format_ci, format_value
+from monitor.report.figures import (
+    LABELLED_JUDGES,
+    ReportLine,
+    format_ci,
+    format_value,
+    judge_caption,
+)
 from monitor.report.model import Alert, DailyReport, SegmentDrop
 from monitor.report.summary import summary
 
@@ -78,7 +84,13 @@ def _ci(low: float | None, high: float | None) -> str:
 
 def _name(ln: ReportLine) -> str:
     c = ln.current
-    return c.label if c.judge == "ensemble" else f"{c.label} ({c.judge})"
+    if c.judge == "ensemble":
+        return c.label
+    if c.judge in LABELLED_JUDGES:
+        # "ndcg_list@10 (corrected, 40 labels)": the corrected nDCG is the list-ideal one
+        # (metrics.corrected); a name past _MAX_NAME wraps at a space, within 80 columns
+        return f"{c.label} ({judge_caption(c.judge, c.n, short=True)})"
+    return f"{c.label} ({c.judge})"
 
 
 def _group_key(ln: ReportLine) -> str:

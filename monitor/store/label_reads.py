@@ -28,6 +28,7 @@ __all__ = [
     "SampleRef",
     "SelectedSample",
     "day_samples",
+    "design_strata",
     "record_selection",
     "samples_by_id",
     "selected_samples",
@@ -78,6 +79,23 @@ def day_samples(conn: Connection, *, day: dt.date) -> tuple[DaySample, ...]:
         )
         for r in rows
     )
+
+
+def design_strata(
+    conn: Connection, *, first: dt.date, last: dt.date
+) -> dict[int, tuple[dt.date, str, str]]:
+    """Which (day, ranker, sampling stratum) does each production sample of ``first``..
+    ``last`` belong to? By sample id: the strata an annotation pick is drawn in."""
+    # not ``day_samples``: the corrected figures need the strata of a window's samples,
+    # not their results' JSON
+    rows = conn.execute(
+        text(
+            "SELECT id, sample_date, ranker, stratum FROM samples "
+            f"WHERE sample_date BETWEEN :first AND :last AND {PRODUCTION_SAMPLES}"
+        ),
+        {"first": first, "last": last},
+    ).all()
+    return {int(r.id): (r.sample_date, r.ranker, r.stratum) for r in rows}
 
 
 def record_selection(

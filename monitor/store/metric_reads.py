@@ -19,6 +19,7 @@ days asked for, however many months are stored.
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -36,6 +37,7 @@ __all__ = [
     "pointwise_verdicts",
     "result_lengths",
     "sample_mix",
+    "stored_grade_counts",
 ]
 
 # The newest generation of each judge per sample day; bound to ``:a``/``:b``, the dates read.
@@ -173,6 +175,26 @@ def judge_grades_between(
     for name, grade, n in rows:
         pairs += [(name, float(grade))] * int(n)
     return pairs
+
+
+def stored_grade_counts(
+    conn: Connection, *, first: dt.date, last: dt.date
+) -> dict[dt.date, dict[str, dict[int, int]]]:
+    """Which grade histograms did the metrics step store for the days ``first`` to
+    ``last``? By day, then judge (and the ensemble): count by grade. A day that has
+    none is absent (its figures predate them, or it had no valid grade)."""
+    rows = conn.execute(
+        text(
+            "SELECT metric_date, judge, k, value FROM daily_metrics "
+            "WHERE metric = 'grade_count' AND segment = 'all' AND value IS NOT NULL "
+            "AND metric_date BETWEEN :a AND :b"
+        ),
+        {"a": first, "b": last},
+    ).all()
+    out: dict[dt.date, dict[str, dict[int, int]]] = defaultdict(lambda: defaultdict(dict))
+    for day, judge, grade, count in rows:
+        out[day][judge][int(grade)] = int(count)
+    return {day: dict(judges) for day, judges in out.items()}
 
 
 def ensemble_grades_between(conn: Connection, *, first: dt.date, last: dt.date) -> list[float]:

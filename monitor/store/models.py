@@ -8,6 +8,10 @@ stored once.
 The tables that grow by the day (``samples``, ``verdicts``, ``ensemble_grades``,
 ``pairwise_judgments``) are partitioned by month on their day (``monitor.store.partitions``);
 Postgres requires that day in their primary and unique keys, so it is there.
+
+It is one module (over 400 lines) because the schema is read as a whole: a migration
+is checked against all of it at once, and one table's keys are often explained by
+another's (the judgment pool's tables by the ensemble grades they sum).
 """
 
 from __future__ import annotations
@@ -47,6 +51,9 @@ __all__ = [
     "Judge",
     "JudgeCalibration",
     "PairwiseJudgment",
+    "PoolDay",
+    "PoolFold",
+    "QueryPool",
     "Run",
     "Sample",
     "Verdict",
@@ -378,3 +385,44 @@ class CanaryGrade(Base):
     status: Mapped[str] = mapped_column(String(16))
     grade: Mapped[int | None] = mapped_column(SmallInteger)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class PoolDay(Base):
+    """One day's part of the judgment pool: the ensemble grades that day's production
+    samples gave each (normalized query, result), summed, with how many there were.
+
+    The pooled nDCG's ideal is the mean grade of every result judged for the query up to
+    the day (``monitor.store.pool``); this is what a day adds to it, kept so that a rerun
+    of the day can take its old part out of ``query_pool`` before adding the new one.
+    """
+
+    __tablename__ = "pool_days"
+    __table_args__ = (Index("ix_pool_days_query_norm", "query_norm", "sample_date"),)
+
+    sample_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    query_norm: Mapped[str] = mapped_column(Text, primary_key=True)
+    result_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    grade_sum: Mapped[float] = mapped_column(Double)
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class QueryPool(Base):
+    """The judgment pool as of the newest folded day: every folded day's ``pool_days``
+    summed by (normalized query, result). One row per result ever judged for a query,
+    so the day's read of its queries' pools does not grow with the history."""
+
+    __tablename__ = "query_pool"
+
+    query_norm: Mapped[str] = mapped_column(Text, primary_key=True)
+    result_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    grade_sum: Mapped[float] = mapped_column(Double)
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class PoolFold(Base):
+    """A day whose grades are in ``query_pool`` (its part in ``pool_days``), and when."""
+
+    __tablename__ = "pool_folds"
+
+    sample_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    folded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())

@@ -12,7 +12,9 @@ Retention (``prune``) drops whole months, every partitioned table's partition of
 month together, and only months that lie entirely before the cutoff: a month that
 straddles it is kept whole (never a partial month, and never a ``DELETE`` of millions of
 rows). ``daily_metrics`` and ``runs`` are kept: a few hundred figures a day are the
-history the dashboards and the change-point test read.
+history the dashboards and the change-point test read. The judgment pool
+(``monitor.store.pool``) forgets the dropped days' grades, as the pooled nDCG read from
+the stored grades would.
 
 The verdict cache is not partitioned: it is keyed by content, and an answer paid for in
 January serves December's identical question. Instead each entry carries ``last_used``,
@@ -36,6 +38,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, text
 
 from monitor.errors import InputError
+from monitor.store import pool
 from monitor.store.db import Database
 
 __all__ = [
@@ -243,6 +246,8 @@ def prune(
             # children before the samples they belong to (no constraint forces it)
             for p in sorted(old, key=lambda p: (p.first, -list(PARTITIONED).index(p.table))):
                 conn.execute(text(f'DROP TABLE "{p.name}"'))
+            if old:  # the judgment pool forgets the grades that went with them
+                pool.unfold_before(conn, cutoff=max(p.end for p in old))
     pruned = _prune_cache(database, cutoff, dry_run=dry_run, batch=cache_batch) if cache else None
     return PruneReport(
         cutoff=cutoff,

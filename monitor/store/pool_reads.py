@@ -13,8 +13,12 @@ found better results for a query would otherwise lower production's nDCG from th
 day on without production having changed, and fire a quality alert. ``include_compare``
 pools the compare flow's rankings too, for an offline look at absolute quality.
 
-One read per day, for that day's queries only: ``ix_samples_query_norm`` finds their
-samples on every day; the ensemble grades are found by their sample's id and date.
+One read per day, for that day's queries only. When the kept pool (``monitor.store.pool``,
+folded by the metrics step) is exactly the pool up to the day, from it: one row per
+result ever judged for each query, whatever the history. Otherwise (a day recomputed
+after later days were folded, or the compare flow's pool) from the ensemble grades:
+``ix_samples_query_norm`` finds the queries' samples on every day, their grades are found
+by the sample's id and date.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import datetime as dt
 from sqlalchemy import Connection, text
 
 from monitor.store.models import PRODUCTION_SAMPLES
+from monitor.store.pool import serves_day
 
 __all__ = ["pooled_grades", "stratum_grades"]
 
@@ -35,6 +40,17 @@ def pooled_grades(
     sample id: one grade per distinct result judged for the sample's query on any day up
     to ``day`` (the mean ensemble grade of that result), in no particular order. A
     sample whose query has no graded result is left out."""
+    if not include_compare and serves_day(conn, day=day):
+        rows = conn.execute(
+            text(
+                "SELECT t.id, array_agg(q.grade_sum / q.n) AS grades FROM samples t "
+                "JOIN query_pool q ON q.query_norm = t.query_norm "
+                f"WHERE t.sample_date = :d AND {PRODUCTION_SAMPLES} "
+                "AND q.n > 0 GROUP BY t.id"
+            ),
+            {"d": day},
+        ).all()
+        return {int(i): tuple(float(g) for g in grades) for i, grades in rows}
     pool_filter = "" if include_compare else f"AND {PRODUCTION_SAMPLES} "
     rows = conn.execute(
         text(

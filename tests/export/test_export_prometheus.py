@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from monitor.export.pushgateway import push_run_metrics
-from monitor.store.repository import ensure_judge
+from monitor.store.repository import ensure_judge, upsert_daily_metrics
 
 _HTTP = httpx.Client()  # one client: building one per query costs ~40 ms
 REPO = Path(__file__).resolve().parents[2]
@@ -31,6 +31,7 @@ SEGMENTS = ("all", "locale=de", "locale=en")
 JUDGES = ("ensemble", "lexical", "llm", "lexical~llm")
 BAD_DAY = {
     "ndcg": 0.3,
+    "panel_ndcg_change": -0.1,
     "grade_psi": 0.5,
     "changepoint_cusum": 8.0,
     "changepoint_start_days_ago": 3.0,
@@ -122,7 +123,16 @@ def prometheus_url(
 ) -> str:
     """Prometheus scraping the exporter over a bad seeded day and the Pushgateway."""
     today = dt.datetime.now(dt.UTC).date()
-    seed.history(latest=today, days=10, today=lambda metric: BAD_DAY.get(metric, 0.6))
+    history = seed.history(latest=today, days=10, today=lambda metric: BAD_DAY.get(metric, 0.6))
+    # labelled days: the list-ideal nDCG@10 (ndcg_list), judge-only and corrected by human
+    # labels (the seed stores ndcg_list at k 0 only); at the pooled figure's levels, so that
+    # the bad day drops it too
+    with seed.engine.begin() as conn:
+        for (day, (metric, segment, _, k)), row in sorted(history.values.items()):
+            if (metric, k) == ("ndcg", 10):
+                rows = [("ndcg_list", segment, judge, k, *row, None)
+                        for judge in ("ensemble", "corrected")]  # fmt: skip
+                upsert_daily_metrics(conn, day=day, rows=rows)
     with seed.engine.begin() as conn:  # judges as they gave verdicts: judge_monitor_judge_info
         for name in ("lexical", "llm"):
             ensure_judge(conn, name=name, kind="lexical", model=name, prompt_version="v1",

@@ -31,24 +31,24 @@ def _row(
 
 
 def test_corrected_row_covers_the_human_figure_the_judge_misses() -> None:
-    """With 30 random labels, the corrected nDCG@10 CI holds the day's human nDCG@10; the
-    judge-only figure is far above it."""
+    """With 30 random labels, the corrected nDCG@10 (list ideal) CI holds the day's human
+    nDCG@10 (list ideal); the judge-only list-ideal figure is far above it."""
     queries, truth = _day(1)
     rng = np.random.default_rng(2)
     picked = rng.choice(len(queries), size=30, replace=False)
     labelled = {int(i): truth[int(i)] for i in picked}
     strata = {q.sample_id: "day" for q in queries}
     rows = compute_corrected(queries, labelled, strata, ks=(10,))
-    human_mean = float(np.mean([query_figures(truth[i], (10,))["ndcg@10"] for i in truth]))
-    corrected = _row(rows, "ndcg", CORRECTED)
+    human_mean = float(np.mean([query_figures(truth[i], (10,))["ndcg_list@10"] for i in truth]))
+    corrected = _row(rows, "ndcg_list", CORRECTED)
     assert corrected.ci_low is not None and corrected.ci_high is not None
     assert corrected.ci_low <= human_mean <= corrected.ci_high and corrected.n == 30
-    judge_only = _row(compute_quality(queries, ks=(10,), n_boot=200), "ndcg", "ensemble")
+    judge_only = _row(compute_quality(queries, ks=(10,), n_boot=200), "ndcg_list", "ensemble")
     assert judge_only.ci_low is not None and judge_only.ci_low > corrected.ci_high
-    humans = _row(rows, "ndcg", HUMANS)
+    humans = _row(rows, "ndcg_list", HUMANS)
     assert humans.ci_low is not None and humans.ci_high is not None
     assert corrected.ci_high - corrected.ci_low <= humans.ci_high - humans.ci_low + 1e-12
-    assert {r.metric for r in rows} == {"ndcg", "precision", "bad_top1_rate"}
+    assert {r.metric for r in rows} == {"ndcg_list", "precision", "bad_top1_rate"}
 
 
 def test_a_segment_with_too_few_labels_is_null_with_a_reason() -> None:
@@ -59,9 +59,9 @@ def test_a_segment_with_too_few_labels_is_null_with_a_reason() -> None:
     labelled = {i: truth[i] for i in de + en}
     strata = {q.sample_id: q.segment["locale"] for q in queries}
     rows = compute_corrected(queries, labelled, strata, ks=(10,))
-    thin = _row(rows, "ndcg", CORRECTED, segment="locale=de")
+    thin = _row(rows, "ndcg_list", CORRECTED, segment="locale=de")
     assert thin.value is None and thin.reason == "3 labelled queries < 5" and thin.n == 3
-    assert _row(rows, "ndcg", CORRECTED, segment="locale=en").value is not None
+    assert _row(rows, "ndcg_list", CORRECTED, segment="locale=en").value is not None
     none = compute_corrected(queries, {}, strata, ks=(10,))
     assert all(r.value is None and r.reason == "0 labelled queries < 5" for r in none)
 
@@ -76,8 +76,8 @@ def test_coverage_over_simulated_days() -> None:
         rng = np.random.default_rng(day)
         labelled = {int(i): truth[int(i)] for i in rng.choice(120, size=20, replace=False)}
         rows = compute_corrected(queries, labelled, dict.fromkeys(range(120), "d"), ks=(10,))
-        row = _row(rows, "ndcg", CORRECTED)
-        truth_mean = float(np.mean([query_figures(truth[i], (10,))["ndcg@10"] for i in truth]))
+        row = _row(rows, "ndcg_list", CORRECTED)
+        truth_mean = float(np.mean([query_figures(truth[i], (10,))["ndcg_list@10"] for i in truth]))
         assert row.ci_low is not None and row.ci_high is not None
         hits += row.ci_low <= truth_mean <= row.ci_high
     assert hits / 80 >= 0.9

@@ -1,0 +1,298 @@
+"""Fresh-only vs fresh + paired panel at the same daily budget, over many seeds.
+
+The full daily pipeline (``detection_power.py``'s default mode) costs minutes per
+simulated day range, too slow for ≥ 10 seeds × 2 designs. This simulation keeps every
+piece that decides detection and cost and drops only the I/O:
+
+* traffic: ``TrecProductionSource.day_records`` (DL19 queries, Zipf popularity, a bm25
+  share from the regression's first day), seeded per run;
+* sampling: the real ``monitor.sampling.sample_day`` (with ``panel_share`` and the
+  history of the queries sampled in the last ``baseline_days``, as ``fetch_sample`` reads
+  it);
+* the judge: the NIST grade of each shown passage (unjudged = 0). A perfect judge, so
+  what differs between the designs is the statistics, not the judge's errors;
+* cost: the verdict cache's semantics — a (query, passage) pair is paid the first time
+  it is judged, never again;
+* figures: the pooled nDCG@10 (``pooled_ndcg_at_k``, the pool = every passage judged for
+  the query so far), the weighted daily mean with its CI (``weighted_mean``), the paired
+  change (``paired_change``, each panel query's lists on its past days scored against
+  today's pool, as ``panel_step`` does);
+* alarms: fresh — the quality-drop rule as the rules state it (judged nDCG@10 > 0.05
+  below the baseline, the mean of the last ``baseline_days`` days, and the CI's upper
+  bound below it) or CUSUM > 5; panel design — either of those, or the paired change's
+  CI upper bound below 0.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from monitor.config import SamplingConfig, SourceConfig
+from monitor.metrics.changepoint import cusum
+from monitor.metrics.estimate import weighted_mean
+from monitor.metrics.paired import PanelQuery, paired_change
+from monitor.metrics.quality import pooled_ndcg_at_k
+from monitor.sampling import sample_day
+from monitor.sampling_panel import PANEL_STRATUM
+from monitor.sources.trec import read_qrels
+from monitor.sources.trec_production import QRELS_FILE, TrecProductionSource
+
+BASELINE = 14
+START = dt.date(2025, 1, 1)
+DROP_RULE = 0.05
+
+
+@dataclass
+class _State:
+    """What the store would hold: the cache, the pool, each query's judged lists."""
+
+    cache: set[tuple[str, str]] = field(default_factory=set)
+    pool: dict[str, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
+    lists: dict[str, list[tuple[dt.date, list[tuple[int, tuple[float, ...]]]]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    sampled: dict[dt.date, set[str]] = field(default_factory=dict)
+    series: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Day:
+    ndcg: float
+    ci_high: float
+    paired: float | None
+    paired_high: float | None
+    paid: int
+    panel: int
+
+
+def _source(data_dir: Path, seed: int, share: float, start: dt.date | None, n: int) -> Any:
+    options = {
+        "data_dir": str(data_dir),
+        "searches_per_day": n,
+        "seed": seed,
+        "share": share,
+        "start": start.isoformat() if start else None,
+    }
+    return TrecProductionSource(SourceConfig(kind="trec_production", options=options))
+
+
+def _run_day(
+    state: _State,
+    source: Any,
+    qrels: dict[tuple[str, str], int],
+    day: dt.date,
+    config: Any,
+    *,
+    all_lists: bool = False,
+) -> Day:
+    """One simulated day. ``all_lists``: a panel query is judged on every distinct list
+    its searches were served that day (through the cache), its figure their
+    search-weighted mean, instead of on the one search the sampler picked."""
+    history = set().union(
+        *(state.sampled.get(day - dt.timedelta(days=i), set()) for i in range(1, BASELINE + 1))
+    )
+    records = source.day_records(day)
+    sample = sample_day(records, day=day, config=config, history=history)
+    served: dict[str, dict[tuple[str, ...], int]] = defaultdict(lambda: defaultdict(int))
+    if all_lists:
+        for rec in records:
+            served[rec.normalized_query][tuple(x.id for x in rec.results)] += 1
+    paid = 0
+    values, weights, panel = [], [], []
+    for sq in sample.queries:
+        r = sq.record
+        q = r.normalized_query
+        in_panel = sq.stratum == PANEL_STRATUM
+        own = tuple(x.id for x in r.results)
+        shown = served[q] if in_panel and all_lists else {own: 1}
+        lists = []
+        for ids, count in shown.items():
+            grades = tuple(float(qrels.get((r.query_id, i), 0)) for i in ids)
+            for i, g in zip(ids, grades, strict=True):
+                if (q, i) not in state.cache:
+                    state.cache.add((q, i))
+                    paid += 1
+                state.pool[q][i] = g
+            lists.append((count, grades))
+        pool = tuple(state.pool[q].values())
+        values.append(_score(lists, pool))
+        weights.append(sq.weight)
+        if in_panel:
+            past = [_score(ls, pool) for d, ls in state.lists[q] if (day - d).days <= BASELINE]
+            panel.append(PanelQuery(q, values[-1], tuple(past)))
+        state.lists[q].append((day, lists))
+    state.sampled[day] = {sq.record.normalized_query for sq in sample.queries}
+    est = weighted_mean(values, weights, seed=day.toordinal())
+    pair = paired_change(panel) if panel else None
+    state.series.append(est.value if est.value is not None else math.nan)
+    return Day(
+        ndcg=est.value if est.value is not None else math.nan,
+        ci_high=est.ci_high if est.ci_high is not None else math.nan,
+        paired=None if pair is None else pair.value,
+        paired_high=None if pair is None else pair.ci_high,
+        paid=paid,
+        panel=len(panel),
+    )
+
+
+def _score(lists: list[tuple[int, tuple[float, ...]]], pool: tuple[float, ...]) -> float:
+    """The search-weighted mean pooled nDCG@10 of a query's judged lists of a day."""
+    total = sum(c for c, _ in lists)
+    return sum(c * pooled_ndcg_at_k(g, 10, pool) for c, g in lists) / total
+
+
+def _alarm(day: Day, state: _State, baseline: float, *, panel: bool) -> bool:
+    fresh = baseline - day.ndcg > DROP_RULE and day.ci_high < baseline
+    stat = cusum(state.series[-2 * BASELINE :], baseline_days=BASELINE).statistic
+    shift = bool(stat) and stat[-1] > 5
+    paired = panel and day.paired_high is not None and day.paired_high < 0
+    return bool(fresh or shift or paired)
+
+
+def run_design(
+    data_dir: Path,
+    *,
+    seed: int,
+    size: int,
+    searches: int,
+    panel_share: float,
+    shares: tuple[float, ...],
+    clean_days: int,
+    max_days: int,
+    all_lists: bool = False,
+) -> dict[str, Any]:
+    """One seed, one design: false alarms over ``clean_days`` clean days, then each
+    regression cell from the same 14-day baseline."""
+    qrels = {(q, d): g for q, d, g in read_qrels(data_dir / QRELS_FILE)}
+    config = SamplingConfig(
+        size=size, seed=seed, strata=["traffic"], top_k=10, panel_share=panel_share
+    )
+    clean = _source(data_dir, seed, 0.0, None, searches)
+    state = _State()
+    days = [START + dt.timedelta(days=i) for i in range(BASELINE + clean_days)]
+    figures = [_run_day(state, clean, qrels, d, config, all_lists=all_lists) for d in days]
+    false_alarms = 0
+    for i in range(BASELINE, len(days)):
+        base = statistics.fmean(f.ndcg for f in figures[i - BASELINE : i])
+        state_series = state.series
+        state.series = state_series[: i + 1]
+        false_alarms += _alarm(figures[i], state, base, panel=panel_share > 0)
+        state.series = state_series
+    paid_per_day = statistics.fmean(f.paid for f in figures[1:])
+    baseline = statistics.fmean(f.ndcg for f in figures[:BASELINE])
+    cells = {}
+    for share in shares:
+        # the regression starts after the first 14 clean days, from the same stored state
+        start = START + dt.timedelta(days=BASELINE)
+        cell_state = _State()
+        source = _source(data_dir, seed, share, start, searches)
+        for d in days[:BASELINE]:
+            _run_day(cell_state, source, qrels, d, config, all_lists=all_lists)
+        detected, judged, paid, paired = None, [], [], []
+        for i in range(max_days):
+            day = start + dt.timedelta(days=i)
+            fig = _run_day(cell_state, source, qrels, day, config, all_lists=all_lists)
+            judged.append(fig.ndcg)
+            paid.append(fig.paid)
+            if fig.paired is not None:
+                paired.append(fig.paired)
+            if detected is None and _alarm(fig, cell_state, baseline, panel=panel_share > 0):
+                detected = i + 1
+        cells[share] = {
+            "detected_day": detected,
+            "judged_drop": baseline - statistics.fmean(judged),
+            "paired_drop": -statistics.fmean(paired) if paired else None,
+            "paid_per_day": statistics.fmean(paid),
+        }
+    return {
+        "false_alarms": false_alarms,
+        "paid_per_day_clean": paid_per_day,
+        "panel_queries": statistics.fmean(f.panel for f in figures[BASELINE:]),
+        "cells": cells,
+    }
+
+
+def true_drop(data_dir: Path, seed: int, share: float, searches: int) -> float:
+    """The traffic's expected human nDCG@10 drop: share × popularity-weighted gap."""
+    source = _source(data_dir, seed, share, START, searches)
+    base = source.ranker_ndcg(source.scenario.base)
+    other = source.ranker_ndcg(source.scenario.regression_ranker)
+    pop = source.popularity()
+    return share * sum(pop[q] * (base[q] - other[q]) for q in pop if not math.isnan(base[q]))
+
+
+def compare(
+    data_dir: Path,
+    *,
+    seeds: int,
+    size: int,
+    searches: int,
+    panel_share: float,
+    shares: tuple[float, ...],
+    clean_days: int,
+    max_days: int,
+) -> dict[str, Any]:
+    """Both designs over ``seeds`` seeds: per cell the share caught on day 1, the
+    median detection day (None past ``max_days``), judged vs true drop, paid calls."""
+    designs: dict[str, Any] = {}
+    options = (("fresh", 0.0, False), ("fresh+panel", panel_share, False))
+    options += (("panel+lists", panel_share, True),)
+    for name, ps, all_lists in options:
+        runs = [
+            run_design(
+                data_dir,
+                seed=s,
+                size=size,
+                searches=searches,
+                panel_share=ps,
+                shares=shares,
+                clean_days=clean_days,
+                max_days=max_days,
+                all_lists=all_lists,
+            )
+            for s in range(seeds)
+        ]
+        cells = []
+        for share in shares:
+            det = [r["cells"][share]["detected_day"] for r in runs]
+            days = sorted(d if d is not None else math.inf for d in det)
+            median = statistics.median(days)
+            paired = [r["cells"][share]["paired_drop"] for r in runs]
+            paired = [p for p in paired if p is not None]
+            cells.append(
+                {
+                    "cell": f"bm25 {share:.0%}",
+                    "true_drop": round(
+                        statistics.fmean(
+                            true_drop(data_dir, s, share, searches) for s in range(seeds)
+                        ),
+                        4,
+                    ),
+                    "judged_drop": round(
+                        statistics.fmean(r["cells"][share]["judged_drop"] for r in runs), 4
+                    ),
+                    "paired_drop": round(statistics.fmean(paired), 4) if paired else None,
+                    "caught_day1_share": round(sum(d == 1 for d in det) / len(det), 2),
+                    "median_day": None if math.isinf(median) else median,
+                    "paid_per_day": round(
+                        statistics.fmean(r["cells"][share]["paid_per_day"] for r in runs), 1
+                    ),
+                }
+            )
+        designs[name] = {
+            "panel_share": ps,
+            "panel_all_lists": all_lists,
+            "false_alarms_per_clean_run": round(
+                statistics.fmean(r["false_alarms"] for r in runs), 2
+            ),
+            "paid_per_day_clean": round(statistics.fmean(r["paid_per_day_clean"] for r in runs), 1),
+            "panel_queries_per_day": round(statistics.fmean(r["panel_queries"] for r in runs), 1),
+            "cells": cells,
+        }
+    return designs

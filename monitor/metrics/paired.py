@@ -1,0 +1,70 @@
+"""The paired panel's statistic: each panel query against its own recent days.
+
+A fresh daily sample compares today's queries with a baseline of other queries, and
+the between-query spread of nDCG drowns a small drop. The panel (``monitor.sampling_panel``)
+judges the same queries every day, so each has a difference of its own: today's
+nDCG@10 minus its mean over the recent days it was judged. Those differences are
+averaged over the panel's queries, each query counting once (the panel is a fixed set
+of head queries, not a probability sample of the traffic: this is the change *on the
+panel*, while the weighted ``ndcg`` keeps estimating all of it), with a t interval over
+queries: mean ± t(0.975, n − 1) · sd / √n.
+
+Pure: the pipeline reads the grades (``monitor.store.panel_reads``) and calls this.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from monitor.errors import InputError
+from monitor.metrics.estimate import Estimate
+
+__all__ = ["MIN_PANEL_QUERIES", "PanelQuery", "paired_change"]
+
+#: Fewer panel queries with history than this give no figure: a t interval over 2-4
+#: queries is too wide to alert on and mostly says which queries happened to be there.
+MIN_PANEL_QUERIES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class PanelQuery:
+    """One panel query: today's figure and its figures on its recent judged days."""
+
+    query_norm: str
+    today: float
+    history: tuple[float, ...]
+
+
+def paired_change(
+    queries: Sequence[PanelQuery], *, min_queries: int = MIN_PANEL_QUERIES, level: float = 0.95
+) -> Estimate:
+    """Mean over panel queries of (today − the query's own recent mean), with a t CI.
+
+    A query whose today or every history value is NaN (nothing judged) is left out; so
+    is one with no history. Fewer than ``min_queries`` left: no value, with the reason.
+    When every difference is equal the interval is that value (sd 0).
+    """
+    if not 0 < level < 1:
+        raise InputError(f"level must be between 0 and 1, got {level}")
+    diffs = []
+    for q in queries:
+        past = [h for h in q.history if math.isfinite(h)]
+        if not past or not math.isfinite(q.today):
+            continue
+        diffs.append(q.today - math.fsum(past) / len(past))
+    n = len(diffs)
+    if n < max(min_queries, 2):
+        return Estimate.missing(
+            n,
+            f"{n} panel queries with judged history (need {max(min_queries, 2)})",
+        )
+    arr = np.asarray(diffs, dtype=np.float64)
+    mean = float(arr.mean())
+    se = float(arr.std(ddof=1)) / math.sqrt(n)
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * se
+    return Estimate(value=mean, ci_low=mean - half, ci_high=mean + half, n=n)

@@ -1,0 +1,61 @@
+"""The paired panel's reads: which queries were seen before, and each panel query's days.
+
+The sampler's panel (``monitor.sampling_panel``) may only hold queries seen on earlier
+days, so that each has days of its own to be compared with: ``seen_queries`` is the
+set of production samples' queries stored in a window before the day. The paired
+statistic (``monitor.metrics.paired``) compares each of the day's panel samples with
+the same query's judged lists on the days before: ``panel_lists`` reads the ensemble
+grades, in rank order, of every production sample of the day's panel queries in the
+window and on the day itself. Only production's samples count (``PRODUCTION_SAMPLES``),
+as for the pooled ideal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Connection, text
+
+from monitor.store.models import PRODUCTION_SAMPLES
+
+__all__ = ["panel_lists", "seen_queries"]
+
+
+def seen_queries(conn: Connection, *, day: dt.date, days: int) -> set[str]:
+    """Which normalized queries have a production sample stored in the ``days`` days
+    before ``day`` (not on ``day`` itself)?"""
+    rows = conn.execute(
+        text(
+            "SELECT DISTINCT query_norm FROM samples "
+            f"WHERE sample_date >= :a AND sample_date < :d AND {PRODUCTION_SAMPLES}"
+        ),
+        {"a": day - dt.timedelta(days=days), "d": day},
+    ).scalars()
+    return {str(q) for q in rows}
+
+
+def panel_lists(
+    conn: Connection, *, day: dt.date, days: int, stratum: str
+) -> list[tuple[int, str, dt.date, list[float | None]]]:
+    """How were the day's panel queries (production samples of ``stratum`` on ``day``)
+    graded on ``day`` and on the ``days`` days before? (sample id, query_norm, date,
+    ensemble grades in rank order, None for an ungraded result) per production sample
+    of those queries with any ensemble row, oldest first."""
+    rows = conn.execute(
+        text(
+            "WITH panel AS (SELECT DISTINCT query_norm FROM samples "
+            f"WHERE sample_date = :d AND stratum = :s AND {PRODUCTION_SAMPLES}) "
+            "SELECT s.id, s.query_norm, s.sample_date, "
+            "array_agg(e.grade ORDER BY e.position) AS grades FROM samples s "
+            "JOIN ensemble_grades e ON e.sample_id = s.id AND e.sample_date = s.sample_date "
+            "WHERE s.sample_date BETWEEN :a AND :d "
+            f"AND s.{PRODUCTION_SAMPLES} "
+            "AND s.query_norm IN (SELECT query_norm FROM panel) "
+            "GROUP BY s.id, s.query_norm, s.sample_date ORDER BY s.sample_date, s.id"
+        ),
+        {"d": day, "a": day - dt.timedelta(days=days), "s": stratum},
+    ).all()
+    return [
+        (int(i), str(q), d, [None if g is None else float(g) for g in grades])
+        for i, q, d, grades in rows
+    ]

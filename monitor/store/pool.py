@@ -1,0 +1,148 @@
+"""The judgment pool kept up to date day by day, so that reading it stays flat in the history.
+
+The pooled nDCG's ideal is, for each of the day's queries, the mean ensemble grade of
+every result judged for the query on any day up to the day (``pool_reads``). Read from
+the ensemble grades, that touches every stored day on which the query was sampled: a
+head query sampled daily for a year is 365 samples to join, every day. Here the pool is
+summed once per day instead:
+
+* ``pool_days`` holds what each day adds (per normalized query and result: the sum of
+  its production ensemble grades and their count);
+* ``query_pool`` holds every folded day's part summed: one row per result ever judged
+  for a query, the pool as of the newest folded day;
+* ``pool_folds`` says which days are in it.
+
+``fold_through(day)`` (the metrics step, before it reads) folds every stored day up to
+``day`` that is not folded yet, and folds ``day`` again: a rerun may have changed its
+grades (a valid answer replacing an invalid one), so its old part is taken out before
+the new one goes in, and the pool is the same as if the day had been graded once. Sums
+commute, so days folded out of order (a backfill) give the same pool.
+
+``pool_reads.pooled_grades`` serves the day from ``query_pool`` when it is exactly the
+pool up to the day (the day is folded and no later day is); otherwise (a day recomputed
+after later days were folded) it reads the ensemble grades as before. Retention
+(``partitions.prune``) takes the dropped days out (``unfold_before``), so the two reads
+always agree. One writer at a time: the fold holds a transaction-level advisory lock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zlib
+
+from sqlalchemy import Connection, text
+
+from monitor.store.models import PRODUCTION_SAMPLES
+
+__all__ = ["fold_through", "serves_day", "unfold_before"]
+
+#: The advisory lock the folds take (one pool, one writer; a second waits, briefly).
+_LOCK = zlib.crc32(b"judge-monitor:query_pool") - (1 << 31)
+
+
+def _unfolded_days(conn: Connection, through: dt.date) -> list[dt.date]:
+    """The days up to ``through`` with stored samples that are not folded yet: one
+    index probe per stored day (a loose scan of ``ix_samples_sample_date``)."""
+    rows = conn.execute(
+        text(
+            "WITH RECURSIVE d(day) AS ("
+            "SELECT min(sample_date) FROM samples WHERE sample_date <= :t "
+            "UNION ALL SELECT (SELECT min(s.sample_date) FROM samples s "
+            "WHERE s.sample_date > d.day AND s.sample_date <= :t) FROM d WHERE d.day IS NOT NULL) "
+            "SELECT day FROM d WHERE day IS NOT NULL "
+            "AND NOT EXISTS (SELECT 1 FROM pool_folds f WHERE f.sample_date = d.day) ORDER BY day"
+        ),
+        {"t": through},
+    )
+    return [r.day for r in rows]
+
+
+def _fold(conn: Connection, day: dt.date) -> None:
+    """Replace ``day``'s part of the pool by what its ensemble grades say now."""
+    conn.execute(text("DROP TABLE IF EXISTS _pool_new"))
+    conn.execute(
+        text(
+            "CREATE TEMP TABLE _pool_new ON COMMIT DROP AS "
+            "SELECT s.query_norm, e.result_id, sum(e.grade) AS grade_sum, count(*)::int AS n "
+            "FROM samples s JOIN ensemble_grades e "
+            "ON e.sample_id = s.id AND e.sample_date = s.sample_date "
+            f"WHERE s.sample_date = :d AND e.sample_date = :d AND {PRODUCTION_SAMPLES} "
+            "AND e.grade IS NOT NULL GROUP BY s.query_norm, e.result_id"
+        ),
+        {"d": day},
+    )
+    # the day's new part minus its old one, added to the running sums
+    conn.execute(
+        text(
+            "INSERT INTO query_pool (query_norm, result_id, grade_sum, n) "
+            "SELECT query_norm, result_id, sum(grade_sum), sum(n) FROM ("
+            "SELECT query_norm, result_id, grade_sum, n FROM _pool_new UNION ALL "
+            "SELECT query_norm, result_id, -grade_sum, -n FROM pool_days WHERE sample_date = :d"
+            ") delta GROUP BY query_norm, result_id HAVING sum(n) <> 0 OR sum(grade_sum) <> 0 "
+            "ON CONFLICT (query_norm, result_id) DO UPDATE SET "
+            "grade_sum = query_pool.grade_sum + EXCLUDED.grade_sum, n = query_pool.n + EXCLUDED.n"
+        ),
+        {"d": day},
+    )
+    conn.execute(text("DELETE FROM pool_days WHERE sample_date = :d"), {"d": day})
+    conn.execute(
+        text(
+            "INSERT INTO pool_days (sample_date, query_norm, result_id, grade_sum, n) "
+            "SELECT :d, query_norm, result_id, grade_sum, n FROM _pool_new"
+        ),
+        {"d": day},
+    )
+    conn.execute(
+        text(
+            "INSERT INTO pool_folds (sample_date) VALUES (:d) "
+            "ON CONFLICT (sample_date) DO UPDATE SET folded_at = now()"
+        ),
+        {"d": day},
+    )
+    conn.execute(text("DROP TABLE _pool_new"))
+
+
+def fold_through(conn: Connection, *, day: dt.date) -> list[dt.date]:
+    """Bring the pool up to ``day``: fold every stored day before it not folded yet, and
+    ``day`` itself again (its grades may have changed since). Return the days folded.
+    Call inside a transaction (``engine.begin()``)."""
+    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK})
+    days = sorted({*_unfolded_days(conn, day), day})
+    for each in days:
+        _fold(conn, each)
+    # rows a refold took to zero: results no longer judged for the query
+    conn.execute(text("DELETE FROM query_pool WHERE n <= 0"))
+    return days
+
+
+def serves_day(conn: Connection, *, day: dt.date) -> bool:
+    """Is ``query_pool`` exactly the pool up to ``day``? (The day is folded, and no
+    later day is: the usual daily case, not a day recomputed after later ones.)"""
+    return bool(
+        conn.execute(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM pool_folds WHERE sample_date = :d) "
+                "AND NOT EXISTS (SELECT 1 FROM pool_folds WHERE sample_date > :d)"
+            ),
+            {"d": day},
+        ).scalar_one()
+    )
+
+
+def unfold_before(conn: Connection, *, cutoff: dt.date) -> int:
+    """Take the days before ``cutoff`` out of the pool (retention dropped their grades);
+    return how many folded days went."""
+    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK})
+    conn.execute(
+        text(
+            "UPDATE query_pool q SET grade_sum = q.grade_sum - d.grade_sum, n = q.n - d.n "
+            "FROM (SELECT query_norm, result_id, sum(grade_sum) AS grade_sum, sum(n) AS n "
+            "FROM pool_days WHERE sample_date < :c GROUP BY query_norm, result_id) d "
+            "WHERE q.query_norm = d.query_norm AND q.result_id = d.result_id"
+        ),
+        {"c": cutoff},
+    )
+    conn.execute(text("DELETE FROM query_pool WHERE n <= 0"))
+    conn.execute(text("DELETE FROM pool_days WHERE sample_date < :c"), {"c": cutoff})
+    gone = conn.execute(text("DELETE FROM pool_folds WHERE sample_date < :c"), {"c": cutoff})
+    return int(gone.rowcount)

@@ -1,0 +1,142 @@
+"""The metrics step adds the corrected (PPI++) and humans-only rows from the picked samples'
+labels, over the label window; none without labels, NULL with a reason when too few."""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+
+import pytest
+from corrected_seed import label_day, seed_judged
+
+from monitor.config import Settings, load_settings
+from monitor.errors import ConfigError
+from monitor.labels.annotation import select_for_annotation
+from monitor.metrics.daily import MetricRow
+from monitor.pipeline.metrics_step import compute_day_metrics
+from monitor.store import label_reads, reads
+from monitor.store import repository as repo
+from monitor.store.db import Database
+
+DAY = dt.date(2026, 10, 7)
+
+
+def _seed(database: Database, day: dt.date) -> None:
+    seed_judged(database, day)
+
+
+def _label(database: Database, day: dt.date, *, picked: int, labelled: int) -> dict[int, float]:
+    return label_day(database, day, picked=picked, labelled=labelled)
+
+
+def _pick(rows: list[MetricRow], judge: str, metric: str = "ndcg_list", k: int = 10) -> MetricRow:
+    (row,) = [r for r in rows if (r.metric, r.judge, r.k, r.segment) == (metric, judge, k, "all")]
+    return row
+
+
+def test_labels_correct_the_judge_only_ndcg(database: Database) -> None:
+    """The judge says every result is perfect; people disagree: the corrected nDCG@10 (list
+    ideal, ``ndcg_list``) follows the people, the humans-only row is their plain mean, and
+    both are stored under ``ndcg_list``, never under the pooled ``ndcg``."""
+    _seed(database, DAY)
+    truth = _label(database, DAY, picked=12, labelled=12)
+    rows = compute_day_metrics(database, DAY, Settings(canary_size=0))
+    judge_only = _pick(rows, "ensemble")
+    humans = _pick(rows, "humans")
+    corrected = _pick(rows, "corrected")
+    assert judge_only.value == pytest.approx(1.0)
+    assert humans.n == corrected.n == len(truth) == 12
+    assert humans.value == pytest.approx(statistics.mean(truth.values()))
+    assert corrected.value is not None and corrected.value < judge_only.value - 0.1
+    assert corrected.ci_low is not None and corrected.ci_high is not None
+    assert corrected.ci_low <= humans.value <= corrected.ci_high
+    assert {r.segment for r in rows if r.judge == "corrected"} == {"all", "locale=en"}
+    labelled = [r for r in rows if r.judge in {"corrected", "humans"}]
+    assert {r.metric for r in labelled} == {"ndcg_list", "precision", "bad_top1_rate"}
+    assert not [r for r in labelled if r.metric == "ndcg"], "no pooled name on a human figure"
+    with database.engine.connect() as conn:
+        stored = [f for f in reads.figures_between(conn, first=DAY, last=DAY)]
+    assert sum(f.judge == "corrected" for f in stored) == sum(r.judge == "corrected" for r in rows)
+    assert not [f for f in stored if f.judge in {"corrected", "humans"} and f.metric == "ndcg"]
+
+
+def test_rerun_gives_the_same_corrected_rows(database: Database) -> None:
+    _seed(database, DAY)
+    _label(database, DAY, picked=10, labelled=10)
+    first = compute_day_metrics(database, DAY, Settings(canary_size=0))
+    again = compute_day_metrics(database, DAY, Settings(canary_size=0))
+    wanted = {"corrected", "humans"}
+    assert [r for r in first if r.judge in wanted] == [r for r in again if r.judge in wanted]
+    with database.engine.connect() as conn:
+        stored = reads.figures_between(conn, first=DAY, last=DAY)
+    keys = [(f.metric, f.segment, f.judge, f.k) for f in stored if f.judge in wanted]
+    assert keys and len(keys) == len(set(keys)), "no duplicate rows on a rerun"
+
+
+def test_no_labels_no_rows(database: Database) -> None:
+    """A day nobody labelled gets no corrected row at all, not a NULL one."""
+    _seed(database, DAY)
+    with database.engine.begin() as conn:  # picked but nothing came back
+        samples = label_reads.day_samples(conn, day=DAY)
+        picks, _ = select_for_annotation(samples, queries=5, seed=1, day=DAY)
+        label_reads.record_selection(conn, day=DAY, picks=picks)
+    rows = compute_day_metrics(database, DAY, Settings(canary_size=0))
+    assert rows and not [r for r in rows if r.judge in {"corrected", "humans"}]
+
+
+def test_too_few_labels_are_null_rows_with_the_reason(database: Database) -> None:
+    _seed(database, DAY)
+    _label(database, DAY, picked=6, labelled=3)
+    rows = compute_day_metrics(database, DAY, Settings(canary_size=0))
+    corrected = _pick(rows, "corrected")
+    assert corrected.value is None and corrected.n == 3
+    assert corrected.reason is not None and "3 labelled queries < 5" in corrected.reason
+
+
+def test_label_window_carries_earlier_days_labels(database: Database) -> None:
+    """Labels of the day before count on the day with a 7-day window, not with 1 day."""
+    before, day = DAY - dt.timedelta(days=1), DAY
+    _seed(database, before)
+    _seed(database, day)
+    truth = _label(database, before, picked=8, labelled=8)
+    one_day = compute_day_metrics(database, day, Settings(canary_size=0))
+    assert not [r for r in one_day if r.judge == "corrected"]
+    week = compute_day_metrics(database, day, Settings(canary_size=0, label_window_days=7))
+    humans = _pick(week, "humans")
+    assert humans.n == 8 and humans.value == pytest.approx(statistics.mean(truth.values()))
+
+
+def test_both_labelled_days_of_a_window_count(database: Database) -> None:
+    before = DAY - dt.timedelta(days=2)
+    _seed(database, before)
+    _seed(database, DAY)
+    first = _label(database, before, picked=6, labelled=6)
+    second = _label(database, DAY, picked=6, labelled=6)
+    rows = compute_day_metrics(database, DAY, Settings(canary_size=0, label_window_days=3))
+    humans = _pick(rows, "humans")
+    assert humans.n == 12
+    assert humans.value == pytest.approx(statistics.mean([*first.values(), *second.values()]))
+
+
+@pytest.mark.parametrize("bad", [0, -3])
+def test_label_window_below_one_day_is_a_clear_error(bad: int) -> None:
+    with pytest.raises(ConfigError, match=r"label_window_days: .*at least 1 day.*got " + str(bad)):
+        load_settings(label_window_days=bad)
+
+
+def test_partly_labelled_sample_is_left_out(database: Database) -> None:
+    """A picked sample with only some of its results graded does not count as labelled."""
+    _seed(database, DAY)
+    truth = _label(database, DAY, picked=8, labelled=6)
+    with database.engine.begin() as conn:
+        picked = {s.id for s in label_reads.selected_samples(conn, first=DAY, last=DAY)}
+        partial = next(
+            s for s in label_reads.day_samples(conn, day=DAY) if s.id in picked - set(truth)
+        )
+        top = min(partial.results, key=lambda r: r["position"])
+        label = repo.NewLabel(
+            None, partial.query_text, partial.query_norm, top["id"], None, 0, "ann"
+        )
+        repo.upsert_human_labels(conn, labels=[label], source="test")
+    rows = compute_day_metrics(database, DAY, Settings(canary_size=0))
+    assert _pick(rows, "humans").n == len(truth) == 6
