@@ -12,8 +12,9 @@ top-10, so a day holds per-day / 30 samples), on scratch databases of its own:
    ``--runs`` rounds after an untimed one, so that the machine's load falls on all three
    alike: medians, and the ratio of the whole history to one day (goal <= 1.5) and to
    the window (what the history beyond the baseline costs); then, once on each, the
-   step's main reads: the day's verdicts, the window's grades, and the pooled grades
-   of the day's queries (``pool_reads.pooled_grades``, which spans every stored day);
+   step's main reads: the day's verdicts, the window's stored grade histograms (and the
+   recount from its verdicts they replace), and the pooled grades of the day's queries
+   (``pool_reads.pooled_grades``: the kept pool, one row per result ever judged);
 3. ``GET /metrics`` on the exporter over HTTP: median of ``--scrapes`` (goal < 100 ms);
 4. bytes per stored verdict: the verdict partitions with their indexes and TOAST, and
    all of a day's tables (samples and ensemble grades too) per verdict;
@@ -292,12 +293,16 @@ def _history(db: Database, last: dt.date, days: list[dt.date]) -> None:
 
 def _reads(db: Database, last: dt.date, window: int) -> dict[str, float]:
     """Seconds of the step's main reads on ``db``: the day's verdicts, the baseline
-    window's grades, and the pooled grades of the day's queries over all stored days
-    (the one read of the step that spans the whole history)."""
+    window's stored grade histograms (what the step reads) and, for comparison, the
+    window's grades recounted from its verdicts (what it reads for days stored without
+    histograms), and the pooled grades of the day's queries (the kept pool)."""
     first = last - dt.timedelta(days=window)
     calls = {
         "day verdicts": lambda c: metric_reads.pointwise_verdicts(c, day=last),
-        "window grades": lambda c: metric_reads.judge_grades_between(
+        "window histograms": lambda c: metric_reads.stored_grade_counts(
+            c, first=first, last=last - dt.timedelta(days=1)
+        ),
+        "window recount": lambda c: metric_reads.judge_grades_between(
             c, first=first, last=last - dt.timedelta(days=1)
         ),
         "pooled grades": lambda c: pool_reads.pooled_grades(c, day=last),

@@ -6,7 +6,8 @@ every write idempotent: the same day, sample, verdict or metric written twice is
 stored once.
 
 The tables that grow by the day (``samples``, ``verdicts``, ``ensemble_grades``,
-``pairwise_judgments``) are partitioned by month on their day (``monitor.store.partitions``);
+``pairwise_judgments``, ``pool_days``) are partitioned by month on their day
+(``monitor.store.partitions``);
 Postgres requires that day in their primary and unique keys, so it is there.
 
 It is one module (over 400 lines) because the schema is read as a whole: a migration
@@ -397,7 +398,10 @@ class PoolDay(Base):
     """
 
     __tablename__ = "pool_days"
-    __table_args__ = (Index("ix_pool_days_query_norm", "query_norm", "sample_date"),)
+    __table_args__ = (
+        Index("ix_pool_days_query_norm", "query_norm", "sample_date"),
+        {"postgresql_partition_by": "RANGE (sample_date)"},
+    )
 
     sample_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     query_norm: Mapped[str] = mapped_column(Text, primary_key=True)

@@ -1,20 +1,22 @@
 """Monthly partitions of the tables that grow by the day, and retention by whole months.
 
-``samples``, ``verdicts``, ``ensemble_grades`` (by their sample's date) and
-``pairwise_judgments`` (by its judgment date) are partitioned by calendar month, one
-partition ``<table>_yYYYYmMM`` per month plus ``<table>_default``, which catches a row
-whose month has no partition yet, so that no insert ever fails. The migration-managed
-SQL function ``judge_monitor_ensure_partitions(first, last)`` creates the months ahead
-(moving any rows the default partition holds for a month into it): the daily run calls
-it through ``ensure_partitions`` for its day's month and the next.
+``samples``, ``verdicts``, ``ensemble_grades`` (by their sample's date),
+``pairwise_judgments`` (by its judgment date) and ``pool_days`` are partitioned by
+calendar month, one partition ``<table>_yYYYYmMM`` per month plus ``<table>_default``,
+which catches a row whose month has no partition yet, so that no insert ever fails.
+The migration-managed SQL function ``judge_monitor_ensure_partitions(first, last)``
+creates the months ahead (moving any rows the default partition holds for a month into
+it): the daily run calls it through ``ensure_partitions`` for its day's month and the
+next.
 
 Retention (``prune``) drops whole months, every partitioned table's partition of the
 month together, and only months that lie entirely before the cutoff: a month that
 straddles it is kept whole (never a partial month, and never a ``DELETE`` of millions of
 rows). ``daily_metrics`` and ``runs`` are kept: a few hundred figures a day are the
-history the dashboards and the change-point test read. The judgment pool
-(``monitor.store.pool``) forgets the dropped days' grades, as the pooled nDCG read from
-the stored grades would.
+history the dashboards and the change-point test read, and so is the judgment pool's
+running sum (``monitor.store.pool``): the pooled ideal keeps every judgment ever made,
+so a prune does not move the next day's nDCG (only the per-day parts of the dropped
+months go, with their ``pool_days`` partitions).
 
 The verdict cache is not partitioned: it is keyed by content, and an answer paid for in
 January serves December's identical question. Instead each entry carries ``last_used``,
@@ -38,7 +40,6 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, text
 
 from monitor.errors import InputError
-from monitor.store import pool
 from monitor.store.db import Database
 
 __all__ = [
@@ -64,6 +65,7 @@ PARTITIONED = {
     "verdicts": "sample_date",
     "ensemble_grades": "sample_date",
     "pairwise_judgments": "judgment_date",
+    "pool_days": "sample_date",
 }
 
 #: ``last_used`` of a cache entry is bumped when it is at least this many days old.
@@ -246,8 +248,6 @@ def prune(
             # children before the samples they belong to (no constraint forces it)
             for p in sorted(old, key=lambda p: (p.first, -list(PARTITIONED).index(p.table))):
                 conn.execute(text(f'DROP TABLE "{p.name}"'))
-            if old:  # the judgment pool forgets the grades that went with them
-                pool.unfold_before(conn, cutoff=max(p.end for p in old))
     pruned = _prune_cache(database, cutoff, dry_run=dry_run, batch=cache_batch) if cache else None
     return PruneReport(
         cutoff=cutoff,

@@ -20,9 +20,12 @@ commute, so days folded out of order (a backfill) give the same pool.
 
 ``pool_reads.pooled_grades`` serves the day from ``query_pool`` when it is exactly the
 pool up to the day (the day is folded and no later day is); otherwise (a day recomputed
-after later days were folded) it reads the ensemble grades as before. Retention
-(``partitions.prune``) takes the dropped days out (``unfold_before``), so the two reads
-always agree. One writer at a time: the fold holds a transaction-level advisory lock.
+after later days were folded) it reads the ensemble grades as before; the two agree
+while nothing was pruned. Retention (``partitions.prune``) drops the ``pool_days``
+months it drops for the other tables but leaves ``query_pool`` alone: the pooled ideal
+remembers every judgment ever made, so pruning a month does not move the next day's
+nDCG (a day recomputed after a prune and after later days reads what the grades still
+hold). One writer at a time: the fold holds a transaction-level advisory lock.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from sqlalchemy import Connection, text
 
 from monitor.store.models import PRODUCTION_SAMPLES
 
-__all__ = ["fold_through", "serves_day", "unfold_before"]
+__all__ = ["fold_through", "serves_day"]
 
 #: The advisory lock the folds take (one pool, one writer; a second waits, briefly).
 _LOCK = zlib.crc32(b"judge-monitor:query_pool") - (1 << 31)
@@ -127,22 +130,3 @@ def serves_day(conn: Connection, *, day: dt.date) -> bool:
             {"d": day},
         ).scalar_one()
     )
-
-
-def unfold_before(conn: Connection, *, cutoff: dt.date) -> int:
-    """Take the days before ``cutoff`` out of the pool (retention dropped their grades);
-    return how many folded days went."""
-    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK})
-    conn.execute(
-        text(
-            "UPDATE query_pool q SET grade_sum = q.grade_sum - d.grade_sum, n = q.n - d.n "
-            "FROM (SELECT query_norm, result_id, sum(grade_sum) AS grade_sum, sum(n) AS n "
-            "FROM pool_days WHERE sample_date < :c GROUP BY query_norm, result_id) d "
-            "WHERE q.query_norm = d.query_norm AND q.result_id = d.result_id"
-        ),
-        {"c": cutoff},
-    )
-    conn.execute(text("DELETE FROM query_pool WHERE n <= 0"))
-    conn.execute(text("DELETE FROM pool_days WHERE sample_date < :c"), {"c": cutoff})
-    gone = conn.execute(text("DELETE FROM pool_folds WHERE sample_date < :c"), {"c": cutoff})
-    return int(gone.rowcount)

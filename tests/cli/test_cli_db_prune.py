@@ -63,13 +63,13 @@ def test_prune_dry_run_then_drop(database_url: str) -> None:
     env = {"DATABASE_URL": database_url}
     dry = run_cli("db", "prune", "--older-than", "2025-02-10", "--dry-run", env=env)
     assert dry.returncode == 0, dry.stderr
-    assert "would drop 1 month(s): 4 partitions, 4 rows" in dry.stdout
+    assert "would drop 1 month(s): 5 partitions, 4 rows" in dry.stdout
     assert "verdicts_y2025m01" in dry.stdout
     assert "kept verdicts_y2025m02" in dry.stdout
     assert _verdicts(database_url) == 3
     done = run_cli("db", "prune", "--older-than", "2025-02-10", env=env)
     assert done.returncode == 0, done.stderr
-    assert "dropped 1 month(s): 4 partitions, 4 rows" in done.stdout
+    assert "dropped 1 month(s): 5 partitions, 4 rows" in done.stdout
     assert _verdicts(database_url) == 1
 
 
@@ -87,5 +87,5 @@ def test_prune_uses_retention_days_or_asks_for_a_cutoff(database_url: str) -> No
     kept = run_cli("db", "prune", env={**env, "JUDGE_MONITOR_RETENTION_DAYS": "365"})
     assert kept.returncode == 0, kept.stderr
     # March 2020 and the April created ahead of it: a sample and its verdict
-    assert "dropped 2 month(s): 8 partitions, 2 rows" in kept.stdout
+    assert "dropped 2 month(s): 10 partitions, 2 rows" in kept.stdout
     assert _verdicts(database_url) == 0

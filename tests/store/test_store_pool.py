@@ -117,20 +117,21 @@ def test_a_day_backfilled_after_later_days_is_read_from_the_grades(database: Dat
     assert kept == read and list(kept.values()) == [[1.0, 2.0, 3.0]]
 
 
-def test_pruning_a_month_takes_its_grades_out_of_the_kept_pool(database: Database) -> None:
-    """Retention drops January: the kept pool forgets January's grades, as the read from
-    the grades does (they are gone with the partition)."""
+def test_pruning_a_month_keeps_its_grades_in_the_kept_pool(database: Database) -> None:
+    """Retention drops January, its ``pool_days`` partition with it: the pooled ideal
+    still remembers January's judgments, so the next day's nDCG does not move."""
     _store(database, JAN, {"a": [("r1", 3.0), ("r2", 3.0)]})
     _store(database, FEB, {"a": [("r1", 1.0)]})
-    _both_reads(database, FEB)
+    before, _ = _both_reads(database, FEB)
     report = partitions.prune(database, cutoff=dt.date(2026, 2, 1), cache=False)
-    assert report.partitions
-    kept, read = _both_reads(database, FEB)
-    assert kept == read and list(kept.values()) == [[1.0]]
+    assert "pool_days_y2026m01" in {p.name for p in report.partitions}
+    _store(database, MAR, {"a": [("r3", 0.0)]})
+    with database.engine.begin() as conn:
+        pool.fold_through(conn, day=MAR)
     with database.engine.connect() as conn:
-        assert (
-            conn.execute(
-                text("SELECT count(*) FROM pool_days WHERE sample_date < '2026-02-01'")
-            ).scalar_one()
-            == 0
-        )
+        kept = pool_reads.pooled_grades(conn, day=MAR)
+        left = conn.execute(text("SELECT min(sample_date) FROM pool_days")).scalar_one()
+    # a: r1 (3 + 1) / 2 and r2 3 from before the prune, r3 0 from March
+    assert sorted(next(iter(kept.values()))) == [0.0, 2.0, 3.0]
+    assert before == {next(iter(before)): [2.0, 3.0]}
+    assert left == FEB
