@@ -6,6 +6,7 @@ import datetime as dt
 import math
 
 import pytest
+from pool_seed import store_lists
 
 from monitor.config import load_settings
 from monitor.errors import InputError
@@ -13,9 +14,7 @@ from monitor.metrics.daily import ALL, ENSEMBLE, MetricRow
 from monitor.metrics.quality import pooled_ndcg_at_k, query_figures
 from monitor.pipeline.metrics_step import compute_day_metrics
 from monitor.store import pool_reads
-from monitor.store import repository as repo
 from monitor.store.db import Database
-from monitor.types import Result, SampledQuery, SearchRecord
 
 DAY1 = dt.date(2026, 4, 1)
 DAY2 = dt.date(2026, 4, 2)
@@ -55,37 +54,6 @@ def test_pool_grade_off_the_scale_is_refused_by_name() -> None:
         pooled_ndcg_at_k([1], 3, [4])
 
 
-def _store(
-    database: Database, day: dt.date, lists: dict[str, list[tuple[str, float]]], ranker: str
-) -> None:
-    """Store one sample per query of ``lists`` (query -> (result id, ensemble grade)s)."""
-    stamp = dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)
-    queries = [
-        SampledQuery(
-            record=SearchRecord(
-                query_id=f"{day}-{query}",
-                query=query,
-                timestamp=stamp,
-                results=tuple(
-                    Result(id=rid, position=p, text=rid) for p, (rid, _) in enumerate(shown, 1)
-                ),
-                ranker=ranker,
-            ),
-            stratum="all",
-            inclusion_probability=0.5,
-        )
-        for query, shown in lists.items()
-    ]
-    with database.engine.begin() as conn:
-        ids = repo.upsert_samples(conn, day=day, queries=queries, top_k=10)
-        rows = [
-            (ids[(ranker, q.record.normalized_query)], rid, p, grade, 0.0, 1, "median")
-            for q in queries
-            for p, (rid, grade) in enumerate(lists[q.record.query], 1)
-        ]
-        repo.upsert_ensemble_grades(conn, rows=rows)
-
-
 def _overall(rows: list[MetricRow], metric: str, k: int) -> float:
     (value,) = [
         r.value
@@ -99,9 +67,9 @@ def test_day_two_worse_than_day_one_drops_pooled_ndcg_not_per_list(database: Dat
     """Day 2 shows each query worse results in a perfect order: pooled nDCG@3 falls to the
     hand-computed 0.1736, per-list stays 1.0; a compare ranking's better result is not pooled."""
     queries = [f"query {i}" for i in range(12)]
-    _store(database, DAY1, {q: [("r1", 3.0), ("r2", 2.0), ("r3", 1.0)] for q in queries}, "p")
-    _store(database, DAY1, {q: [("r9", 3.0), ("r8", 3.0)] for q in queries}, "compare:cand")
-    _store(database, DAY2, {q: [("r3", 1.0), ("r4", 1.0), ("r5", 0.0)] for q in queries}, "p")
+    store_lists(database, DAY1, {q: [("r1", 3.0), ("r2", 2.0), ("r3", 1.0)] for q in queries}, "p")
+    store_lists(database, DAY1, {q: [("r9", 3.0), ("r8", 3.0)] for q in queries}, "compare:cand")
+    store_lists(database, DAY2, {q: [("r3", 1.0), ("r4", 1.0), ("r5", 0.0)] for q in queries}, "p")
     settings = load_settings(baseline_days=1)
 
     day1 = compute_day_metrics(database, DAY1, settings)

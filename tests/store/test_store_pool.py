@@ -10,48 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+from pool_seed import store_lists
 from sqlalchemy import text
 
 from monitor.store import partitions, pool, pool_reads
-from monitor.store import repository as repo
 from monitor.store.db import Database
-from monitor.types import Result, SampledQuery, SearchRecord
 
 JAN, FEB, MAR = dt.date(2026, 1, 20), dt.date(2026, 2, 10), dt.date(2026, 3, 5)
-
-
-def _store(database: Database, day: dt.date, lists: dict[str, list[tuple[str, float]]]) -> None:
-    """One production sample per query (query -> (result id, ensemble grade)s)."""
-    stamp = dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)
-    queries = [
-        SampledQuery(
-            record=SearchRecord(
-                query_id=f"{day}-{query}",
-                query=query,
-                timestamp=stamp,
-                results=tuple(
-                    Result(id=r, position=p, text=r) for p, (r, _) in enumerate(shown, 1)
-                ),
-            ),
-            stratum="all",
-            inclusion_probability=0.5,
-        )
-        for query, shown in lists.items()
-    ]
-    with database.engine.begin() as conn:
-        partitions.ensure_partitions(conn, day=day)
-        ids = repo.upsert_samples(conn, day=day, queries=queries, top_k=10)
-        sample_of = {
-            q.record.query: ids[(q.record.ranker, q.record.normalized_query)] for q in queries
-        }
-        repo.upsert_ensemble_grades(
-            conn,
-            rows=[
-                (sample_of[query], rid, p, grade, 0.0, 1, "median")
-                for query, shown in lists.items()
-                for p, (rid, grade) in enumerate(shown, 1)
-            ],
-        )
 
 
 def _both_reads(
@@ -77,9 +42,9 @@ def _both_reads(
 def test_the_kept_pool_is_the_stored_pool_day_after_day(database: Database) -> None:
     """Three days of the same queries, results coming and going: the kept pool gives each
     day the mean grade of every result judged for its query up to that day."""
-    _store(database, JAN, {"a": [("r1", 3.0), ("r2", 1.0)], "b": [("r1", 0.0)]})
-    _store(database, FEB, {"a": [("r1", 2.0), ("r3", 2.0)], "b": [("r4", 1.0)]})
-    _store(database, MAR, {"a": [("r3", 0.0)], "c": [("r5", 3.0)]})
+    store_lists(database, JAN, {"a": [("r1", 3.0), ("r2", 1.0)], "b": [("r1", 0.0)]})
+    store_lists(database, FEB, {"a": [("r1", 2.0), ("r3", 2.0)], "b": [("r4", 1.0)]})
+    store_lists(database, MAR, {"a": [("r3", 0.0)], "c": [("r5", 3.0)]})
     for day in (JAN, FEB, MAR):
         kept, read = _both_reads(database, day)
         assert kept == read and kept
@@ -91,10 +56,10 @@ def test_the_kept_pool_is_the_stored_pool_day_after_day(database: Database) -> N
 def test_a_rerun_that_changed_the_day_replaces_its_part(database: Database) -> None:
     """The day's grades change (a valid answer replaced an invalid one): folding the day
     again takes its old part out, so nothing is counted twice."""
-    _store(database, JAN, {"a": [("r1", 3.0)]})
-    _store(database, FEB, {"a": [("r1", 1.0), ("r2", 0.0)]})
+    store_lists(database, JAN, {"a": [("r1", 3.0)]})
+    store_lists(database, FEB, {"a": [("r1", 1.0), ("r2", 0.0)]})
     _both_reads(database, FEB)
-    _store(database, FEB, {"a": [("r1", 2.0), ("r2", 2.0)]})  # the rerun's grades
+    store_lists(database, FEB, {"a": [("r1", 2.0), ("r2", 2.0)]})  # the rerun's grades
     kept, read = _both_reads(database, FEB)
     assert kept == read == {next(iter(kept)): [2.0, 2.5]}
     with database.engine.connect() as conn:
@@ -104,15 +69,15 @@ def test_a_rerun_that_changed_the_day_replaces_its_part(database: Database) -> N
 def test_a_day_backfilled_after_later_days_is_read_from_the_grades(database: Database) -> None:
     """Recomputing January after March was folded: the kept pool holds March, so January
     is read from the grades (nothing after it); March's kept pool then has all three."""
-    _store(database, MAR, {"a": [("r1", 3.0)]})
+    store_lists(database, MAR, {"a": [("r1", 3.0)]})
     _both_reads(database, MAR)
-    _store(database, JAN, {"a": [("r2", 1.0)]})
+    store_lists(database, JAN, {"a": [("r2", 1.0)]})
     with database.engine.begin() as conn:
         assert pool.fold_through(conn, day=JAN) == [JAN]
     with database.engine.connect() as conn:
         assert not pool.serves_day(conn, day=JAN)
         assert sorted(next(iter(pool_reads.pooled_grades(conn, day=JAN).values()))) == [1.0]
-    _store(database, FEB, {"a": [("r3", 2.0)]})
+    store_lists(database, FEB, {"a": [("r3", 2.0)]})
     kept, read = _both_reads(database, MAR)
     assert kept == read and list(kept.values()) == [[1.0, 2.0, 3.0]]
 
@@ -120,12 +85,12 @@ def test_a_day_backfilled_after_later_days_is_read_from_the_grades(database: Dat
 def test_pruning_a_month_keeps_its_grades_in_the_kept_pool(database: Database) -> None:
     """Retention drops January, its ``pool_days`` partition with it: the pooled ideal
     still remembers January's judgments, so the next day's nDCG does not move."""
-    _store(database, JAN, {"a": [("r1", 3.0), ("r2", 3.0)]})
-    _store(database, FEB, {"a": [("r1", 1.0)]})
+    store_lists(database, JAN, {"a": [("r1", 3.0), ("r2", 3.0)]})
+    store_lists(database, FEB, {"a": [("r1", 1.0)]})
     before, _ = _both_reads(database, FEB)
     report = partitions.prune(database, cutoff=dt.date(2026, 2, 1), cache=False)
     assert "pool_days_y2026m01" in {p.name for p in report.partitions}
-    _store(database, MAR, {"a": [("r3", 0.0)]})
+    store_lists(database, MAR, {"a": [("r3", 0.0)]})
     with database.engine.begin() as conn:
         pool.fold_through(conn, day=MAR)
     with database.engine.connect() as conn:
