@@ -164,7 +164,8 @@ def run_one(database: Database, settings: Settings, day: dt.date) -> DayFigures:
                 & set(WATCHED)
             )
         )
-        # the paired panel's figure (not yet a rule): its CI entirely below 0
+        # the paired panel's figure with its CI entirely below 0 (looser than the
+        # JudgeMonitorPanelDrop rule, which firing_alerts counts, and also wants a margin)
         for row in panel_rows(conn, day, settings):
             if row.ci_high is not None and row.ci_high < 0:
                 fired += (PANEL_ALARM,)

@@ -24,6 +24,7 @@ import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -66,6 +67,15 @@ class GradedQuery:
     weight: float
     grades: tuple[float | None, ...]
     pool: tuple[float | None, ...] | None = None
+
+    @classmethod
+    def from_row(
+        cls, row: tuple[int, Any, float, Any], pool: tuple[float | None, ...] | None = None
+    ) -> GradedQuery:
+        """From the store's (sample id, segment, weight, grades): segment values as text."""
+        sample_id, segment, weight, grades = row
+        segment_text = {str(k): str(v) for k, v in (segment or {}).items()}
+        return cls(sample_id, segment_text, weight, tuple(grades or ()), pool)
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,18 +64,8 @@ class LabelledWindow:
 
 
 def _queries(conn: Connection, days: Sequence[dt.date]) -> list[GradedQuery]:
-    out = []
-    for day in days:
-        for sample_id, segment, weight, grades in metric_reads.graded_queries(conn, day=day):
-            out.append(
-                GradedQuery(
-                    sample_id=sample_id,
-                    segment={str(k): str(v) for k, v in (segment or {}).items()},
-                    weight=weight,
-                    grades=tuple(grades or ()),
-                )
-            )
-    return out
+    rows = [row for day in days for row in metric_reads.graded_queries(conn, day=day)]
+    return [GradedQuery.from_row(row) for row in rows]
 
 
 def read_window(database: Database, *, first: dt.date, last: dt.date, top_k: int) -> LabelledWindow:

@@ -49,14 +49,8 @@ def _graded_queries(conn: Connection, day: dt.date) -> list[GradedQuery]:
     (``pool_reads``: every result judged for the query up to the day, the pooled ideal)."""
     pools = pool_reads.pooled_grades(conn, day=day)
     return [
-        GradedQuery(
-            sample_id=sample_id,
-            segment={str(k): str(v) for k, v in (segment or {}).items()},
-            weight=weight,
-            grades=tuple(grades or ()),
-            pool=pools.get(sample_id, ()),
-        )
-        for sample_id, segment, weight, grades in metric_reads.graded_queries(conn, day=day)
+        GradedQuery.from_row(row, pool=pools.get(row[0], ()))
+        for row in metric_reads.graded_queries(conn, day=day)
     ]
 
 
