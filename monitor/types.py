@@ -25,6 +25,7 @@ __all__ = [
     "SearchRecord",
     "Verdict",
     "VerdictStatus",
+    "in_segment",
     "normalize_query",
 ]
 
@@ -38,6 +39,15 @@ GRADE_LABELS: dict[int, str] = {
 MAX_GRADE = 3
 
 _SPACES = re.compile(r"\s+")
+
+
+def in_segment(values: Mapping[str, Any], segment: str | None) -> bool:
+    """Whether a sample with these segment values belongs to ``segment`` (``key=value``;
+    None or ``all``: every sample does)."""
+    if segment is None or segment == "all":
+        return True
+    key, _, value = segment.partition("=")
+    return key in values and str(values[key]) == value
 
 
 def normalize_query(text: str) -> str:

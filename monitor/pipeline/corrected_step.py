@@ -37,6 +37,7 @@ from monitor.metrics.quality import query_figures
 from monitor.store import label_reads, metric_reads
 from monitor.store.db import Database
 from monitor.store.label_reads import SelectedSample
+from monitor.types import in_segment
 
 __all__ = ["LabelledWindow", "agreement_pairs", "corrected_rows", "read_window"]
 
@@ -117,7 +118,7 @@ def agreement_pairs(
     y, yhat, w = [], [], []
     per_day: dict[str, int] = {}
     for q in window.queries:
-        if segment != ALL and segment not in {f"{n}={v}" for n, v in q.segment.items()}:
+        if not in_segment(q.segment, segment):
             continue
         day = window.strata.get(q.sample_id, "").split("|", 1)[0]
         per_day[day] = per_day.get(day, 0) + 1

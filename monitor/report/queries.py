@@ -30,6 +30,7 @@ from sqlalchemy import Connection
 from monitor.metrics.quality import ndcg_at_k
 from monitor.store import report_reads
 from monitor.store.sample_reads import pointwise_opinions
+from monitor.types import in_segment
 
 __all__ = [
     "Disagreement",
@@ -37,7 +38,6 @@ __all__ = [
     "QueryView",
     "ResultView",
     "disagreements",
-    "in_segment",
     "segment_label",
     "worst_queries",
 ]
@@ -154,15 +154,6 @@ def _views(
         )
         for s, ndcg, mean, n in picked
     )
-
-
-def in_segment(values: Mapping[str, Any], segment: str | None) -> bool:
-    """Whether a sample with these segment values belongs to ``segment`` (``key=value``;
-    None or ``all``: every sample does)."""
-    if segment is None or segment == "all":
-        return True
-    key, _, value = segment.partition("=")
-    return key in values and str(values[key]) == value
 
 
 def worst_queries(
