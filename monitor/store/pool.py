@@ -87,6 +87,15 @@ def _fold(conn: Connection, day: dt.date) -> None:
         ),
         {"d": day},
     )
+    # results whose only judgments were the day's old part: no longer judged for the query
+    # (only the old part's keys can have come down to zero; found by the primary key)
+    conn.execute(
+        text(
+            "DELETE FROM query_pool q USING pool_days p WHERE p.sample_date = :d "
+            "AND q.query_norm = p.query_norm AND q.result_id = p.result_id AND q.n <= 0"
+        ),
+        {"d": day},
+    )
     conn.execute(text("DELETE FROM pool_days WHERE sample_date = :d"), {"d": day})
     conn.execute(
         text(
@@ -113,8 +122,6 @@ def fold_through(conn: Connection, *, day: dt.date) -> list[dt.date]:
     days = sorted({*_unfolded_days(conn, day), day})
     for each in days:
         _fold(conn, each)
-    # rows a refold took to zero: results no longer judged for the query
-    conn.execute(text("DELETE FROM query_pool WHERE n <= 0"))
     return days
 
 

@@ -100,3 +100,17 @@ def test_pruning_a_month_keeps_its_grades_in_the_kept_pool(database: Database) -
     assert sorted(next(iter(kept.values()))) == [0.0, 2.0, 3.0]
     assert before == {next(iter(before)): [2.0, 3.0]}
     assert left == FEB
+
+
+def test_a_result_the_rerun_no_longer_grades_leaves_the_kept_pool(database: Database) -> None:
+    """A day's rerun without one of its results (its sample replaced): the result judged
+    only that day goes from ``query_pool`` altogether, not as a row with count 0."""
+    store_lists(database, FEB, {"a": [("r1", 1.0), ("r2", 2.0)]})
+    _both_reads(database, FEB)
+    with database.engine.begin() as conn:
+        conn.execute(text("DELETE FROM ensemble_grades WHERE result_id = 'r2'"))
+    kept, read = _both_reads(database, FEB)
+    assert kept == read and list(kept.values()) == [[1.0]]
+    with database.engine.connect() as conn:
+        left = conn.execute(text("SELECT result_id, n FROM query_pool")).all()
+    assert [tuple(r) for r in left] == [("r1", 1)]
