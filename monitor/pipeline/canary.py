@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 from monitor.config import Settings
 from monitor.errors import JudgeMonitorError
-from monitor.judges.base import Judge
+from monitor.judges.base import Judge, gather_or_raise
 from monitor.metrics.canary import canary_figures, reference_grades
 from monitor.metrics.daily import ALL, MetricRow
 from monitor.pipeline.steps import StoredSample, judge_ids_for
@@ -104,17 +104,20 @@ async def judge_canary(
         JudgeItem(a.query_text, Result(a.result_id, position=a.position + 1, text=a.result_text))
         for a in anchors
     ]
-    grades: list[CanaryGrade] = []
-    for judge in judges:
+
+    async def graded(judge: Judge) -> list[CanaryGrade]:
         try:
             verdicts = await judge.judge(items)  # the judge itself: no verdict cache
         except (JudgeMonitorError, OSError) as exc:
             log.warning("judge canary: %s did not answer: %s", judge.name, exc)
-            continue
-        grades += [
+            return []
+        return [
             CanaryGrade(day, ids[judge.name], judge.name, a.anchor, v.grade)
             for a, v in zip(anchors, verdicts, strict=True)
         ]
+
+    # the judges side by side, as the day's judging asks them: one round trip, not one each
+    grades = [g for each in await gather_or_raise([graded(j) for j in judges]) for g in each]
     with database.engine.begin() as conn:
         return store_canary_grades(conn, grades=grades)
 

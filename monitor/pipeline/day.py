@@ -19,7 +19,7 @@ from typing import Protocol, TypeVar
 
 from monitor.config import Settings
 from monitor.export.pushgateway import push_run_metrics
-from monitor.judges.base import Judge
+from monitor.judges.base import Judge, gather_or_raise
 from monitor.judges.factory import build_ensemble, close_judges
 from monitor.pipeline.canary import judge_canary
 from monitor.pipeline.metrics_step import compute_day_metrics
@@ -189,10 +189,19 @@ async def _judge(
     day: dt.date,
 ) -> JudgeOutcome:
     try:
-        outcome = await judge_as_configured(database, settings, judges, samples, judge_progress)
-        # the judge canary: fixed anchors, re-judged without the cache
-        await judge_canary(database, settings, judges, samples, day)
-        return outcome
+        judged: list[JudgeOutcome] = []
+
+        async def judging() -> None:
+            judged.append(
+                await judge_as_configured(database, settings, judges, samples, judge_progress)
+            )
+
+        async def canary() -> None:  # fixed anchors, re-judged without the cache
+            await judge_canary(database, settings, judges, samples, day)
+
+        # the canary beside the day's judging, not after it: its few calls add no round trip
+        await gather_or_raise([judging(), canary()])
+        return judged[0]
     finally:
         await close_judges(judges)  # on this event loop, before it ends
 
