@@ -24,7 +24,7 @@ from prefect.schedules import Cron, Schedule
 from flows.backfill import backfill
 from flows.calibrate import calibrate
 from flows.compare import compare
-from flows.daily import daily
+from flows.daily import daily, endpoint_limit, existing_limits
 from monitor.config import Settings
 from monitor.errors import ConfigError
 
@@ -171,11 +171,11 @@ def ensure_endpoint_limits(settings: Settings, slots: int = ENDPOINT_SLOTS) -> l
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 
+    names = [endpoint_limit(judge.name) for judge in settings.judges]
+    existing = set(existing_limits(names))
     created = []
     with get_client(sync_client=True) as client:
-        existing = {limit.name for limit in client.read_global_concurrency_limits(limit=200)}
-        for judge in settings.judges:
-            name = f"judge-endpoint-{judge.name}"
+        for name in names:
             if name not in existing:
                 client.create_global_concurrency_limit(
                     GlobalConcurrencyLimitCreate(name=name, limit=slots)

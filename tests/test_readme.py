@@ -10,6 +10,7 @@ the docs points at something that is there.
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,23 @@ def test_every_make_target_the_readme_names_exists() -> None:
     assert {"demo", "test", "data"} <= named
     unknown = sorted(named - targets)
     assert not unknown, f"README.md names make targets the Makefile lacks: {unknown}"
+
+
+def test_make_demo_installs_only_the_base_package(tmp_path: Path) -> None:
+    """`make demo` on a fresh machine installs the package without the test tools (the
+    demo's "about three minutes" include the install); `make test` adds them."""
+    venv = tmp_path / "venv"  # absent: make lists every step of a fresh machine
+    demo = subprocess.run(
+        ["make", "-n", "demo", f"VENV={venv}"], cwd=REPO, capture_output=True, text=True
+    )
+    assert demo.returncode == 0, demo.stderr
+    installs = [line for line in demo.stdout.splitlines() if "pip install" in line]
+    assert any(line.endswith("pip install -q -e .") for line in installs), installs
+    assert not any("[dev" in line for line in installs), installs
+    test = subprocess.run(
+        ["make", "-n", "test", f"VENV={venv}"], cwd=REPO, capture_output=True, text=True
+    )
+    assert "'.[dev]'" in test.stdout
 
 
 def test_the_two_commands_come_first() -> None:

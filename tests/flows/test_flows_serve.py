@@ -212,3 +212,33 @@ def test_serve_setup_only_creates_the_limits_and_the_schedule_then_exits(
     with get_client(sync_client=True) as client:
         names = {limit.name for limit in client.read_global_concurrency_limits(limit=200)}
     assert "judge-endpoint-setup-only" in names
+
+
+def test_the_judge_step_holds_a_slot_of_an_existing_endpoint_limit_only() -> None:
+    """With ``serve``'s limit in place the judge step runs holding one of its slots; a
+    judge without a limit is judged without any acquisition (and without failing)."""
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+
+    from flows.daily import existing_limits, prefect_steps
+
+    settings = load_settings(judges=[JudgeConfig(name="slot-held", kind="lexical")])
+    ensure_endpoint_limits(settings)
+    assert existing_limits(["judge-endpoint-slot-held", "judge-endpoint-none"]) == [
+        "judge-endpoint-slot-held"
+    ]
+
+    def active_slots() -> int:
+        with get_client(sync_client=True) as client:
+            return client.read_global_concurrency_limit_by_name(
+                "judge-endpoint-slot-held"
+            ).active_slots
+
+    @flow
+    def one_step() -> tuple[int, int]:
+        held = prefect_steps("judge", active_slots, judges=["slot-held"])
+        unguarded = prefect_steps("judge", lambda: 7, judges=["no-limit-here"])
+        return held, unguarded
+
+    assert one_step() == (1, 7)
+    assert active_slots() == 0  # released after the step
