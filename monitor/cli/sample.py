@@ -13,7 +13,13 @@ from monitor.cli.app import app, console
 from monitor.cli.run import past_day
 from monitor.errors import InputError
 
-__all__ = ["plan_command", "plan_labels", "sample_command", "stored_ndcg_sd"]
+__all__ = [
+    "plan_command",
+    "plan_labels",
+    "sample_command",
+    "stored_ndcg_sd",
+    "stored_panel_sd",
+]
 
 #: What to run when no label is stored yet.
 LABEL_FIRST = (
@@ -54,12 +60,9 @@ def sample_command(
         console.print(f"wrote {written:,} sampled queries to {out}")
 
 
-def stored_ndcg_sd(days: int = 14) -> tuple[float, int] | None:
-    """Per-query sd of nDCG@10 implied by the stored daily CIs (median over recent days).
-
-    A weighted mean's 95% CI half-width is about 1.96 sd / sqrt(n), so each stored day
-    gives sd ≈ half-width × sqrt(n) / 1.96.
-    """
+def _stored_points(metric: str, days: int) -> list[tuple[float, int]]:
+    """(CI half-width, n) of the latest ``days`` stored days of ``metric`` (segment all,
+    ensemble, k = 10) that have a CI; empty when nothing (or no schema) is stored."""
     from monitor.config import load_settings
     from monitor.store.db import connect
     from monitor.store.reads import daily_series
@@ -67,17 +70,40 @@ def stored_ndcg_sd(days: int = 14) -> tuple[float, int] | None:
     database = connect(load_settings())
     try:
         with database.engine.connect() as conn:
-            series = daily_series(conn, metric="ndcg", segment="all", judge="ensemble", k=10)
+            series = daily_series(conn, metric=metric, segment="all", judge="ensemble", k=10)
     except Exception:
-        return None  # no schema yet: fall back to the stated figures
+        return []  # no schema yet: fall back to the stated figures
     finally:
         database.dispose()
     valued = [p for p in series if p.value is not None]
-    rows = valued[max(len(valued) - days, 0) :]  # the latest ``days`` days with a value
-    sds = [
-        (r.ci_high - r.ci_low) / 2 * math.sqrt(r.n) / 1.96
-        for r in rows
+    return [
+        ((r.ci_high - r.ci_low) / 2, r.n)
+        for r in valued[max(len(valued) - days, 0) :]
         if r.ci_low is not None and r.ci_high is not None and r.n > 1 and r.ci_high > r.ci_low
+    ]
+
+
+def stored_ndcg_sd(days: int = 14) -> tuple[float, int] | None:
+    """Per-query sd of nDCG@10 implied by the stored daily CIs (median over recent days).
+
+    A weighted mean's 95% CI half-width is about 1.96 sd / sqrt(n), so each stored day
+    gives sd ≈ half-width × sqrt(n) / 1.96.
+    """
+    sds = [half * math.sqrt(n) / 1.96 for half, n in _stored_points("ndcg", days)]
+    return (statistics.median(sds), len(sds)) if sds else None
+
+
+def stored_panel_sd(days: int = 14) -> tuple[float, int] | None:
+    """The sd of the panel's per-query differences implied by the stored
+    ``panel_ndcg_change`` CIs (a t interval: half-width = t(0.975, n − 1) sd / √n), the
+    median over recent days."""
+    from scipy import stats
+
+    from monitor.pipeline.panel_step import PANEL_METRIC
+
+    sds = [
+        half * math.sqrt(n) / float(stats.t.ppf(0.975, n - 1))
+        for half, n in _stored_points(PANEL_METRIC, days)
     ]
     return (statistics.median(sds), len(sds)) if sds else None
 
@@ -103,12 +129,14 @@ def plan_command(
         "all", "--segment", help="With --labels: the segment, e.g. locale=de (default all)."
     ),
 ) -> None:
-    """The smallest nDCG@10 drop the configured daily sample detects, and how many queries
-    a day detect a drop of --drop (variance from stored runs, or stated); with --labels,
+    """The smallest nDCG@10 drop the configured daily sample detects (and the paired
+    panel, when configured), and how many queries a day detect a drop of --drop
+    (variance from stored runs, or stated); with --labels,
     how many human labels a day the corrected nDCG@10 (list ideal) needs for a CI
     --target-width wide."""
     from monitor.config import load_settings
     from monitor.metrics.power import detectable_drop, queries_needed
+    from monitor.sampling_panel import panel_size
 
     if labels:
         plan_labels(target_width=target_width, segment=segment)
@@ -127,19 +155,54 @@ def plan_command(
         raise InputError(
             "no stored runs to measure the variance from: give --sd or --baseline-ndcg"
         )
-    budget = load_settings().sampling.size
-    mde = detectable_drop(sd, max(budget, 2), alpha=alpha, power=power)
+    sampling = load_settings().sampling
+    budget, panel = sampling.size, panel_size(sampling)
+    fresh = budget - panel
+    mde = detectable_drop(sd, max(fresh, 2), alpha=alpha, power=power)
+    of_which = f", {fresh:,} of them fresh" if panel else ""
     console.print(
-        f"at the configured {budget:,} queries a day (sampling.size), the smallest drop in "
-        f"daily nDCG@10 detected is {mde:.3f} (fresh sample alone; one-sided alpha {alpha}, "
-        f"power {power}); per-query sd {sd:.3f}, {how}."
+        f"at the configured {budget:,} queries a day (sampling.size{of_which}), the smallest "
+        f"drop in daily nDCG@10 detected is {mde:.3f} (fresh sample alone; one-sided alpha "
+        f"{alpha}, power {power}); per-query sd {sd:.3f}, {how}."
     )
+    _plan_panel(panel, sampling.panel_share, alpha=alpha, power=power)
     if drop is not None:
         n = queries_needed(sd, drop, alpha=alpha, power=power)
         console.print(
             f"{n:,} sampled queries a day detect a drop of {drop} in nDCG@10 "
             f"(one-sided alpha {alpha}, power {power}); per-query sd {sd:.3f}, {how}."
         )
+
+
+def _plan_panel(panel: int, share: float, *, alpha: float, power: float) -> None:
+    """The paired panel's line of ``plan``: its detectable drop from the stored history,
+    or what is missing to say it."""
+    from monitor.metrics.power import detectable_paired_drop
+    from monitor.pipeline.panel_step import PANEL_METRIC
+
+    if panel < 2:
+        console.print(
+            "no paired panel (sampling.panel_share = 0): a panel judges the same head queries "
+            "every day and compares each with its own history, which sees a drop on those "
+            "queries with fewer of them (docs/detection-power.md, A paired panel)."
+        )
+        return
+    stored = stored_panel_sd()
+    if stored is None:
+        console.print(
+            f"with the paired panel ({panel:,} queries a day, sampling.panel_share {share:g}): "
+            f"no {PANEL_METRIC} stored yet to measure it from; it needs a few days of the "
+            "panel's own history (judge-monitor backfill)."
+        )
+        return
+    sd_diff, days = stored
+    mde = detectable_paired_drop(sd_diff, panel, alpha=alpha, power=power)
+    console.print(
+        f"with the paired panel ({panel:,} queries a day, sampling.panel_share {share:g}), the "
+        f"smallest drop in nDCG@10 on the panel's queries detected is {mde:.3f} (one-sided "
+        f"alpha {alpha}, power {power}); sd of each query's change {sd_diff:.3f}, measured "
+        f"from the CIs of the last {days} stored days of {PANEL_METRIC}."
+    )
 
 
 def plan_labels(*, target_width: float, segment: str, k: int = 10) -> None:

@@ -51,7 +51,7 @@ from monitor.metrics.drift import (
     wasserstein_test,
 )
 from monitor.metrics.estimate import Estimate, percentile_interval, weighted_mean
-from monitor.metrics.power import detectable_drop, queries_needed
+from monitor.metrics.power import detectable_drop, detectable_paired_drop, queries_needed
 from monitor.metrics.quality import (
     bad_top1,
     mean_grade,
@@ -90,6 +90,7 @@ __all__ = [
     "compute_quality",
     "cusum",
     "detectable_drop",
+    "detectable_paired_drop",
     "grade_counts",
     "human_agreement",
     "inter_judge_agreement",

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import math
 from pathlib import Path
 
+from scipy import stats
+from sqlalchemy import create_engine
 from test_cli_db import run_cli
 
-from monitor.metrics.power import detectable_drop, queries_needed
+from monitor.metrics.power import detectable_drop, detectable_paired_drop, queries_needed
+from monitor.store import repository as repo
 
 
 def test_sample_prints_strata_and_writes_jsonl(tmp_path: Path, database_url: str) -> None:
@@ -56,3 +61,56 @@ def test_plan_states_the_smallest_drop_the_configured_budget_detects(database_ur
     expected = detectable_drop(0.25, 100)
     assert "configured 100 queries a day" in done.stdout
     assert f"detected is {expected:.3f}" in done.stdout
+
+
+def test_plan_with_a_panel_splits_the_budget_and_measures_the_paired_sd(
+    database_url: str,
+) -> None:
+    """With sampling.panel_share the fresh line counts the fresh queries only, and the
+    panel's line takes the sd of each query's change from the stored panel CIs (t
+    intervals), median over days, into the one-sample detectable drop."""
+    days = [(0.020, 30), (0.030, 28), (0.025, 30)]  # (CI half-width, panel queries)
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        for offset, (half, n) in enumerate(days):
+            repo.replace_daily_metrics(
+                conn,
+                day=dt.date(2026, 3, 1) + dt.timedelta(days=offset),
+                rows=[
+                    (
+                        "panel_ndcg_change",
+                        "all",
+                        "ensemble",
+                        10,
+                        -0.01,
+                        -0.01 - half,
+                        -0.01 + half,
+                        n,
+                        None,
+                    )
+                ],
+            )
+    engine.dispose()
+    sd = sorted(h * math.sqrt(n) / stats.t.ppf(0.975, n - 1) for h, n in days)[1]
+    env = {
+        "DATABASE_URL": database_url,
+        "JUDGE_MONITOR_SAMPLING__SIZE": "100",
+        "JUDGE_MONITOR_SAMPLING__PANEL_SHARE": "0.3",
+    }
+    done = run_cli("plan", "--sd", "0.25", env=env)
+    assert done.returncode == 0, done.stderr
+    out = " ".join(done.stdout.split())
+    assert "100 queries a day (sampling.size, 70 of them fresh)" in out
+    assert f"detected is {detectable_drop(0.25, 70):.3f}" in out
+    assert f"panel's queries detected is {detectable_paired_drop(sd, 30):.3f}" in out
+    assert f"change {sd:.3f}" in out and "last 3 stored days" in out
+
+
+def test_plan_says_what_the_panel_lacks(database_url: str) -> None:
+    """A panel without stored history, and no panel at all, each get their sentence."""
+    env = {"DATABASE_URL": database_url, "JUDGE_MONITOR_SAMPLING__PANEL_SHARE": "0.2"}
+    done = run_cli("plan", "--sd", "0.25", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "no panel_ndcg_change stored yet" in " ".join(done.stdout.split())
+    done = run_cli("plan", "--sd", "0.25", env={"DATABASE_URL": database_url})
+    assert "no paired panel (sampling.panel_share = 0)" in " ".join(done.stdout.split())

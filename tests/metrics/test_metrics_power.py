@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from monitor.errors import InputError
-from monitor.metrics.power import detectable_drop, queries_needed
+from monitor.metrics.power import detectable_drop, detectable_paired_drop, queries_needed
 
 
 def test_matches_the_normal_approximation_formula() -> None:
@@ -46,3 +46,16 @@ def test_detectable_drop_inverts_queries_needed() -> None:
     assert queries_needed(0.25, drop) == 100
     with pytest.raises(InputError, match="n: must be at least 2"):
         detectable_drop(0.25, 1)
+
+
+def test_the_paired_drop_is_a_one_sample_figure() -> None:
+    """(z_a + z_b) sd_d / sqrt(n) by hand: the same sd over the same n detects a drop
+    sqrt(2) smaller paired than fresh (no second sample of other queries)."""
+    z = stats.norm.ppf(0.95) + stats.norm.ppf(0.8)
+    paired = detectable_paired_drop(0.1, 25)
+    assert paired == pytest.approx(z * 0.1 / 5, rel=1e-12)
+    assert detectable_drop(0.1, 25) == pytest.approx(paired * 2**0.5, rel=1e-12)
+    with pytest.raises(InputError, match="sd_diff"):
+        detectable_paired_drop(0.0, 25)
+    with pytest.raises(InputError, match="alpha"):
+        detectable_paired_drop(0.1, 25, alpha=1.5)
