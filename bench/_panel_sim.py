@@ -1,4 +1,4 @@
-"""Fresh-only vs fresh + paired panel at the same daily budget, over many seeds.
+"""Fresh-only vs fresh + CUPED vs fresh + paired panel at the same daily budget, over seeds.
 
 The full daily pipeline (``detection_power.py``'s default mode) costs minutes per
 simulated day range, too slow for ≥ 10 seeds × 2 designs. This simulation keeps every
@@ -90,10 +90,12 @@ def _run_day(
     config: Any,
     *,
     all_lists: bool = False,
+    cuped: bool = False,
 ) -> Day:
     """One simulated day. ``all_lists``: a panel query is judged on every distinct list
     its searches were served that day (through the cache), its figure their
-    search-weighted mean, instead of on the one search the sampler picked."""
+    search-weighted mean, instead of on the one search the sampler picked. ``cuped``:
+    the day's figure is the control-variate one (``_cuped``)."""
     history = set().union(
         *(state.sampled.get(day - dt.timedelta(days=i), set()) for i in range(1, BASELINE + 1))
     )
@@ -105,6 +107,7 @@ def _run_day(
             served[rec.normalized_query][tuple(x.id for x in rec.results)] += 1
     paid = 0
     values, weights, panel = [], [], []
+    covariates: list[float | None] = []
     for sq in sample.queries:
         r = sq.record
         q = r.normalized_query
@@ -123,11 +126,14 @@ def _run_day(
         pool = tuple(state.pool[q].values())
         values.append(_score(lists, pool))
         weights.append(sq.weight)
+        past = [_score(ls, pool) for d, ls in state.lists[q] if (day - d).days <= BASELINE]
+        covariates.append(statistics.fmean(past) if past else None)
         if in_panel:
-            past = [_score(ls, pool) for d, ls in state.lists[q] if (day - d).days <= BASELINE]
             panel.append(PanelQuery(q, values[-1], tuple(past)))
         state.lists[q].append((day, lists))
     state.sampled[day] = {sq.record.normalized_query for sq in sample.queries}
+    if cuped and len(state.series) >= BASELINE:
+        values = _cuped(values, weights, covariates, statistics.fmean(state.series[-BASELINE:]))
     est = weighted_mean(values, weights, seed=day.toordinal())
     pair = paired_change(panel) if panel else None
     state.series.append(est.value if est.value is not None else math.nan)
@@ -139,6 +145,30 @@ def _run_day(
         paid=paid,
         panel=len(panel),
     )
+
+
+def _cuped(
+    values: list[float], weights: list[float], covariates: list[float | None], level: float
+) -> list[float]:
+    """CUPED: each query's figure minus θ × (its own recent mean − the baseline level),
+    θ = the weighted regression slope of today's figures on those means over the
+    queries that have one; a query without history keeps its figure. The weighted mean
+    of the result is the day's figure with the luck of *which* queries were drawn taken
+    out, as far as their own past predicts them; unbiased for a change of the ranking
+    because the covariates are from before it."""
+    had = [(y, w, x) for y, w, x in zip(values, weights, covariates, strict=True) if x is not None]
+    if len(had) < 3:
+        return values
+    total = sum(w for _, w, _ in had)
+    mean_x = sum(w * x for _, w, x in had) / total
+    mean_y = sum(w * y for y, w, _ in had) / total
+    var = sum(w * (x - mean_x) ** 2 for _, w, x in had)
+    if var <= 0:
+        return values
+    theta = sum(w * (x - mean_x) * (y - mean_y) for y, w, x in had) / var
+    return [
+        y if x is None else y - theta * (x - level) for y, x in zip(values, covariates, strict=True)
+    ]
 
 
 def _score(lists: list[tuple[int, tuple[float, ...]]], pool: tuple[float, ...]) -> float:
@@ -166,6 +196,7 @@ def run_design(
     clean_days: int,
     max_days: int,
     all_lists: bool = False,
+    cuped: bool = False,
 ) -> dict[str, Any]:
     """One seed, one design: false alarms over ``clean_days`` clean days, then each
     regression cell from the same 14-day baseline."""
@@ -176,7 +207,9 @@ def run_design(
     clean = _source(data_dir, seed, 0.0, None, searches)
     state = _State()
     days = [START + dt.timedelta(days=i) for i in range(BASELINE + clean_days)]
-    figures = [_run_day(state, clean, qrels, d, config, all_lists=all_lists) for d in days]
+    figures = [
+        _run_day(state, clean, qrels, d, config, all_lists=all_lists, cuped=cuped) for d in days
+    ]
     false_alarms = 0
     for i in range(BASELINE, len(days)):
         base = statistics.fmean(f.ndcg for f in figures[i - BASELINE : i])
@@ -193,11 +226,11 @@ def run_design(
         cell_state = _State()
         source = _source(data_dir, seed, share, start, searches)
         for d in days[:BASELINE]:
-            _run_day(cell_state, source, qrels, d, config, all_lists=all_lists)
+            _run_day(cell_state, source, qrels, d, config, all_lists=all_lists, cuped=cuped)
         detected, judged, paid, paired = None, [], [], []
         for i in range(max_days):
             day = start + dt.timedelta(days=i)
-            fig = _run_day(cell_state, source, qrels, day, config, all_lists=all_lists)
+            fig = _run_day(cell_state, source, qrels, day, config, all_lists=all_lists, cuped=cuped)
             judged.append(fig.ndcg)
             paid.append(fig.paid)
             if fig.paired is not None:
@@ -241,9 +274,13 @@ def compare(
     """Both designs over ``seeds`` seeds: per cell the share caught on day 1, the
     median detection day (None past ``max_days``), judged vs true drop, paid calls."""
     designs: dict[str, Any] = {}
-    options = (("fresh", 0.0, False), ("fresh+panel", panel_share, False))
-    options += (("panel+lists", panel_share, True),)
-    for name, ps, all_lists in options:
+    options: list[tuple[str, float, bool, bool]] = [  # name, panel share, all lists, CUPED
+        ("fresh", 0.0, False, False),
+        ("fresh+cuped", 0.0, False, True),
+        ("fresh+panel", panel_share, False, False),
+        ("panel+lists", panel_share, True, False),
+    ]
+    for name, ps, all_lists, cv in options:
         runs = [
             run_design(
                 data_dir,
@@ -255,6 +292,7 @@ def compare(
                 clean_days=clean_days,
                 max_days=max_days,
                 all_lists=all_lists,
+                cuped=cv,
             )
             for s in range(seeds)
         ]
@@ -288,6 +326,7 @@ def compare(
         designs[name] = {
             "panel_share": ps,
             "panel_all_lists": all_lists,
+            "cuped": cv,
             "false_alarms_per_clean_run": round(
                 statistics.fmean(r["false_alarms"] for r in runs), 2
             ),

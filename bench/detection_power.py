@@ -29,10 +29,11 @@ are deleted ("rewound") so the next cell starts from the same baseline.
     .venv/bin/python bench/detection_power.py --quick    # 100 queries/day, 3 cells
     .venv/bin/python bench/detection_power.py --judge lexical
     .venv/bin/python bench/detection_power.py --disagreements  # one day, both judges
-    .venv/bin/python bench/detection_power.py --designs --seeds 10  # fresh vs fresh+panel
+    .venv/bin/python bench/detection_power.py --designs --seeds 10  # the four designs
 
-``--designs`` compares the fresh-only design with fresh + a paired panel
-(``sampling.panel_share``) at the same daily budget, over ``--seeds`` seeds, in a
+``--designs`` compares the fresh-only design with fresh + CUPED (a control variate from
+each query's own history), fresh + a paired panel (``sampling.panel_share``) and the
+panel judged on every served list, at the same daily budget, over ``--seeds`` seeds, in a
 simulation of the daily steps that keeps sampling, the cache's cost and the statistics
 and drops the I/O (``bench/_panel_sim.py`` says what it keeps).
 
@@ -355,7 +356,8 @@ def disagreements(database: Database, data_dir: Path, limit: int) -> None:
 
 
 def designs(args: argparse.Namespace, started: float) -> None:
-    """Fresh-only vs fresh + panel at the same budget, side by side, over seeds."""
+    """The designs (fresh, fresh + CUPED, fresh + panel, panel+lists) at the same budget,
+    side by side, over seeds."""
     from _panel_sim import compare
 
     shares = (0.05, 0.10, 0.25)
@@ -416,7 +418,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-days", type=int, default=7, help="regression days per cell")
     parser.add_argument("--disagreements", action="store_true")
     parser.add_argument("--limit", type=int, default=10)
-    parser.add_argument("--designs", action="store_true", help="fresh vs fresh+panel, seeds")
+    parser.add_argument("--designs", action="store_true", help="fresh, +CUPED, +panel; seeds")
     parser.add_argument("--seeds", type=int, default=10, help="with --designs")
     parser.add_argument("--size", type=int, default=20, help="with --designs: sampling.size")
     parser.add_argument("--searches", type=int, default=100, help="with --designs: per day")
