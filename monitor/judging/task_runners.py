@@ -134,14 +134,16 @@ def _run_flow(
     from prefect import flow
 
     packed, size, chunk, max_failed = job
+    # The flow's function travels with each task's context (Dask pickles it), so it must
+    # close over plain data only: not the judges, whose clients hold locks once they
+    # have been used on this process's loop (the canary asks them meanwhile).
+    specs = [(judge.name, judge.config.model_dump()) for judge in judges]
 
     @flow(name="judge-on-task-runner", task_runner=runner, log_prints=False)
     def judge_on_task_runner() -> dict[str, Outcome]:
         futures = {
-            judge.name: judge_task.submit(
-                judge.name, judge.config.model_dump(), packed, chunk, max_failed
-            )
-            for judge in judges
+            name: judge_task.submit(name, config, packed, chunk, max_failed)
+            for name, config in specs
         }
         outcomes: dict[str, Outcome] = {}
         for name, future in futures.items():
