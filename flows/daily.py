@@ -52,6 +52,9 @@ RETRIES = {"sample": 2, "store": 2, "judge": 0, "metrics": 1}
 
 #: The flow's own timeout, the setting's default; ``serve`` applies the configured
 #: ``flow_timeout_hours`` to the deployment it serves (``flows.serve``).
+#: Concurrency limits read per call to the Prefect API.
+_PAGE = 200
+
 DEFAULT_TIMEOUT_S = float(Settings.model_fields["flow_timeout_hours"].default) * 3600
 
 
@@ -86,8 +89,13 @@ def existing_limits(names: Sequence[str]) -> list[str]:
     """
     from prefect.client.orchestration import get_client
 
+    existing: set[str] = set()
     with get_client(sync_client=True) as client:
-        existing = {limit.name for limit in client.read_global_concurrency_limits(limit=200)}
+        while True:  # every page: a limit past the first page still guards its endpoint
+            page = client.read_global_concurrency_limits(limit=_PAGE, offset=len(existing))
+            existing |= {limit.name for limit in page}
+            if len(page) < _PAGE:
+                break
     return [name for name in names if name in existing]
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from flows.serve import deployments, ensure_endpoint_limits
@@ -242,3 +243,13 @@ def test_the_judge_step_holds_a_slot_of_an_existing_endpoint_limit_only() -> Non
 
     assert one_step() == (1, 7)
     assert active_slots() == 0  # released after the step
+
+
+def test_existing_limits_reads_every_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A limit past the API's first page is still found (pages of 2 here, 3 limits made)."""
+    import flows.daily
+
+    names = [f"judge-endpoint-paged-{i}" for i in range(3)]
+    ensure_endpoint_limits(load_settings(judges=[JudgeConfig(name=n[15:]) for n in names]))
+    monkeypatch.setattr(flows.daily, "_PAGE", 2)
+    assert flows.daily.existing_limits([*names, "judge-endpoint-paged-none"]) == names
