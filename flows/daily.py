@@ -50,11 +50,11 @@ T = TypeVar("T")
 #: (each call retries on its own, and a rerun pays for nothing already answered).
 RETRIES = {"sample": 2, "store": 2, "judge": 0, "metrics": 1}
 
-#: The flow's own timeout, the setting's default; ``serve`` applies the configured
-#: ``flow_timeout_hours`` to the deployment it serves (``flows.serve``).
 #: Concurrency limits read per call to the Prefect API.
 _PAGE = 200
 
+#: The flow's own timeout, the setting's default; ``serve`` applies the configured
+#: ``flow_timeout_hours`` to the deployment it serves (``flows.serve``).
 DEFAULT_TIMEOUT_S = float(Settings.model_fields["flow_timeout_hours"].default) * 3600
 
 
