@@ -49,21 +49,21 @@ Grades = Sequence[float | None] | npt.NDArray[np.float64]
 _MAX_GRADE = 3.0
 
 
-def _to_array(grades: Grades, name: str = "grades") -> npt.NDArray[np.float64]:
-    """Grades as floats with NaN for unjudged positions, checked against the 0–3 scale.
+def _floats(grades: Grades, name: str = "grades") -> list[float]:
+    """Grades as a list of floats with NaN for unjudged positions, checked against the
+    0–3 scale.
 
-    An array of floats (what ``query_figures`` converts once for all its figures) is
-    checked as it is, not rebuilt element by element.
+    Plain Python, not numpy: a list holds ten or twenty grades, and a day computes its
+    figures for thousands of lists, where numpy's per-call cost was most of the metrics
+    step's time.
     """
-    if isinstance(grades, np.ndarray) and grades.dtype == np.float64:
-        arr = grades
-    else:
-        arr = np.array([np.nan if g is None else g for g in grades], dtype=np.float64)
-    judged = arr[~np.isnan(arr)]
-    if np.any((judged < 0) | (judged > _MAX_GRADE)):
-        bad = sorted(set(judged[(judged < 0) | (judged > _MAX_GRADE)].tolist()))[:5]
-        raise InputError(f"{name}: grades must lie in [0, {_MAX_GRADE:g}], got {bad}")
-    return arr
+    values = [math.nan if g is None else float(g) for g in grades]
+    bad = [g for g in values if g == g and not 0.0 <= g <= _MAX_GRADE]
+    if bad:
+        raise InputError(
+            f"{name}: grades must lie in [0, {_MAX_GRADE:g}], got {sorted(set(bad))[:5]}"
+        )
+    return values
 
 
 def _check_k(k: int) -> None:
@@ -71,9 +71,20 @@ def _check_k(k: int) -> None:
         raise InputError(f"k: must be a positive cut-off, got {k}")
 
 
-def _dcg(gains: npt.NDArray[np.float64]) -> float:
-    discounts = 1.0 / np.log2(np.arange(2, gains.size + 2))
-    return float(np.dot(gains, discounts))
+def _judged(values: list[float]) -> list[float]:
+    return [g for g in values if g == g]
+
+
+def _dcg(grades: Sequence[float]) -> float:
+    """DCG with exponential gains 2^g − 1; an unjudged (NaN) position earns nothing."""
+    return sum((2.0**g - 1.0) / math.log2(i + 2) for i, g in enumerate(grades) if g == g)
+
+
+def _ndcg(values: list[float], k: int, ideal: list[float]) -> float:
+    idcg = _dcg(sorted(_judged(ideal), reverse=True)[:k])
+    if idcg <= 0:
+        return math.nan
+    return min(1.0, _dcg(values[:k]) / idcg)
 
 
 def ndcg_at_k(grades: Grades, k: int, *, ideal: Grades | None = None) -> float:
@@ -86,15 +97,19 @@ def ndcg_at_k(grades: Grades, k: int, *, ideal: Grades | None = None) -> float:
     Unjudged positions earn no gain and are left out of the ideal.
     """
     _check_k(k)
-    arr = _to_array(grades)
-    top = arr[:k]
-    gains = np.where(np.isnan(top), 0.0, np.exp2(np.nan_to_num(top)) - 1.0)
-    ideal_arr = arr if ideal is None else _to_array(ideal, "ideal")
-    ideal_grades = np.sort(ideal_arr[~np.isnan(ideal_arr)])[::-1][:k]
-    idcg = _dcg(np.exp2(ideal_grades) - 1.0)
-    if idcg <= 0:
+    values = _floats(grades)
+    return _ndcg(values, k, values if ideal is None else _floats(ideal, "ideal"))
+
+
+def _pooled(values: list[float], k: int, pool: list[float]) -> float:
+    own = sorted(_judged(values), reverse=True)[:k]
+    if not own:
         return math.nan
-    return min(1.0, _dcg(gains) / idcg)
+    best = sorted(_judged(pool), reverse=True)[:k]
+    ideal = best + [0.0] * (len(own) - len(best))
+    ideal[: len(own)] = [max(a, b) for a, b in zip(ideal, own, strict=False)]
+    value = _ndcg(values, k, ideal)
+    return 0.0 if math.isnan(value) else value
 
 
 def pooled_ndcg_at_k(grades: Grades, k: int, pool: Grades) -> float:
@@ -108,17 +123,12 @@ def pooled_ndcg_at_k(grades: Grades, k: int, pool: Grades) -> float:
     NaN when nothing in the list is judged.
     """
     _check_k(k)
-    arr = _to_array(grades)
-    own = np.sort(arr[~np.isnan(arr)])[::-1][:k]
-    if own.size == 0:
-        return math.nan
-    pooled = _to_array(pool, "pool")
-    best = np.sort(pooled[~np.isnan(pooled)])[::-1][:k]
-    ideal = np.zeros(max(own.size, best.size))
-    ideal[: best.size] = best
-    ideal[: own.size] = np.maximum(ideal[: own.size], own)
-    value = ndcg_at_k(arr, k, ideal=ideal)
-    return 0.0 if math.isnan(value) else value
+    return _pooled(_floats(grades), k, _floats(pool, "pool"))
+
+
+def _precision(values: list[float], k: int, relevant: float) -> float:
+    judged = _judged(values[:k])
+    return sum(g >= relevant for g in judged) / len(judged) if judged else math.nan
 
 
 def precision_at_k(grades: Grades, k: int, relevant: float = 2) -> float:
@@ -129,18 +139,23 @@ def precision_at_k(grades: Grades, k: int, relevant: float = 2) -> float:
     an unjudged position should not count as a miss. NaN when no top-k result is judged.
     """
     _check_k(k)
-    top = _to_array(grades)[:k]
-    judged = top[~np.isnan(top)]
-    if judged.size == 0:
-        return math.nan
-    return float(np.mean(judged >= relevant))
+    return _precision(_floats(grades), k, relevant)
+
+
+def _mean(values: list[float]) -> float:
+    judged = _judged(values)
+    return sum(judged) / len(judged) if judged else math.nan
 
 
 def mean_grade(grades: Grades) -> float:
     """Mean grade over the judged positions of the list; NaN when none is judged."""
-    arr = _to_array(grades)
-    judged = arr[~np.isnan(arr)]
-    return float(judged.mean()) if judged.size else math.nan
+    return _mean(_floats(grades))
+
+
+def _bad_top1(values: list[float]) -> float:
+    if not values or values[0] != values[0]:
+        return math.nan
+    return float(values[0] == 0)
 
 
 def bad_top1(grades: Grades) -> float:
@@ -149,10 +164,16 @@ def bad_top1(grades: Grades) -> float:
     The first result is the one most users see and click; an irrelevant one there is
     the most visible failure. An empty or unjudged top position gives NaN.
     """
-    arr = _to_array(grades)
-    if arr.size == 0 or np.isnan(arr[0]):
+    return _bad_top1(_floats(grades))
+
+
+def _no_relevant(values: list[float], relevant: float) -> float:
+    if not values:
+        return 1.0
+    judged = _judged(values)
+    if not judged:
         return math.nan
-    return float(arr[0] == 0)
+    return float(not any(g >= relevant for g in judged))
 
 
 def no_relevant(grades: Grades, relevant: float = 2) -> float:
@@ -161,19 +182,16 @@ def no_relevant(grades: Grades, relevant: float = 2) -> float:
     An empty list (a zero-result search) counts as 1.0: the user found nothing. A
     non-empty list with no judged position at all gives NaN.
     """
-    arr = _to_array(grades)
-    if arr.size == 0:
-        return 1.0
-    judged = arr[~np.isnan(arr)]
-    if judged.size == 0:
-        return math.nan
-    return float(not np.any(judged >= relevant))
+    return _no_relevant(_floats(grades), relevant)
+
+
+def _unjudged(values: list[float]) -> float:
+    return sum(g != g for g in values) / len(values) if values else math.nan
 
 
 def unjudged_share(grades: Grades) -> float:
     """Share of positions with no valid grade; NaN for an empty list."""
-    arr = _to_array(grades)
-    return float(np.mean(np.isnan(arr))) if arr.size else math.nan
+    return _unjudged(_floats(grades))
 
 
 def query_figures(
@@ -196,18 +214,21 @@ def query_figures(
     lists out would hide exactly the worst failure (a segment served garbage). A list
     with no judged position at all stays NaN (unknown, not bad).
     """
-    figures: dict[str, float] = {}
-    arr = _to_array(grades)
-    judged_any = bool(np.any(~np.isnan(arr)))
-    pool_arr = None if pool is None else _to_array(pool, "pool")
     for k in ks:
-        value = ndcg_at_k(arr, k)
+        _check_k(k)
+    values = _floats(grades)
+    judged_any = any(g == g for g in values)
+    pool_values = None if pool is None else _floats(pool, "pool")
+    figures: dict[str, float] = {}
+    for k in ks:
+        value = _ndcg(values, k, values)
         per_list = 0.0 if math.isnan(value) and judged_any else value
-        figures[f"ndcg@{k}"] = per_list if pool_arr is None else pooled_ndcg_at_k(arr, k, pool_arr)
+        pooled = per_list if pool_values is None else _pooled(values, k, pool_values)
+        figures[f"ndcg@{k}"] = pooled
         figures[f"ndcg_list@{k}"] = per_list
-        figures[f"precision@{k}"] = precision_at_k(arr, k, relevant)
-    figures["mean_grade"] = mean_grade(arr)
-    figures["bad_top1_rate"] = bad_top1(arr)
-    figures["no_relevant_rate"] = no_relevant(arr, relevant)
-    figures["unjudged_share"] = unjudged_share(arr)
+        figures[f"precision@{k}"] = _precision(values, k, relevant)
+    figures["mean_grade"] = _mean(values)
+    figures["bad_top1_rate"] = _bad_top1(values)
+    figures["no_relevant_rate"] = _no_relevant(values, relevant)
+    figures["unjudged_share"] = _unjudged(values)
     return figures

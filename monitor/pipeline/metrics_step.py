@@ -57,31 +57,8 @@ def _graded_queries(conn: Connection, day: dt.date) -> list[GradedQuery]:
 def _verdict_rows(conn: Connection, day: dt.date) -> list[JudgeVerdictRow]:
     lengths = metric_reads.result_lengths(conn, day=day)
     return [
-        JudgeVerdictRow(
-            sample_id=sample_id,
-            result_id=result_id,
-            judge=judge,
-            grade=grade,
-            status=status,
-            latency_ms=latency_ms,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            cost_usd=cost_usd,
-            cache_hit=cache_hit,
-            text_length=lengths.get((sample_id, result_id), 0),
-        )
-        for (
-            sample_id,
-            result_id,
-            judge,
-            grade,
-            status,
-            latency_ms,
-            input_tokens,
-            output_tokens,
-            cost_usd,
-            cache_hit,
-        ) in metric_reads.pointwise_verdicts(conn, day=day)
+        JudgeVerdictRow(*row, lengths.get((row[0], row[1]), 0))
+        for row in metric_reads.pointwise_verdicts(conn, day=day)
     ]
 
 
