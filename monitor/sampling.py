@@ -42,7 +42,7 @@ import datetime as dt
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,7 @@ __all__ = [
     "is_hard",
     "neyman_sizes",
     "sample_day",
+    "segment_stratum",
     "stratum_key",
     "stratum_sd",
     "summarize",
@@ -102,9 +103,15 @@ class DailySample:
 
 def stratum_key(record: SearchRecord, fields: Sequence[str]) -> str:
     """``locale=de|surface=app`` for the given fields; ``all`` when there are none."""
+    return segment_stratum(record.segment, fields)
+
+
+def segment_stratum(segment: Mapping[str, Any], fields: Sequence[str]) -> str:
+    """The stratum a search in ``segment`` falls in (``stratum_key`` of its record): how
+    a panel sample, whose design stratum is ``panel``, is put back in its own."""
     if not fields:
         return "all"
-    return "|".join(f"{f}={record.segment.get(f, 'unknown')}" for f in fields)
+    return "|".join(f"{f}={segment.get(f, 'unknown')}" for f in fields)
 
 
 def is_hard(record: SearchRecord) -> bool:

@@ -79,12 +79,8 @@ class GradedQuery:
 
 
 class JudgeVerdictRow(NamedTuple):
-    """One judge's verdict on one result, with what it cost.
-
-    A named tuple, not a frozen dataclass like its neighbours: a day builds one per
-    verdict (60,000 for 2,000 queries and three judges), and a frozen dataclass's
-    constructor cost a tenth of the metrics step.
-    """
+    """One judge's verdict on one result, with what it cost (a named tuple: a day builds
+    one per verdict, and a frozen dataclass's constructor cost a tenth of the step)."""
 
     sample_id: int
     result_id: str

@@ -34,6 +34,8 @@ from monitor.metrics.daily import (
 from monitor.pipeline.canary import canary_rows
 from monitor.pipeline.corrected_step import corrected_rows
 from monitor.pipeline.panel_step import panel_rows
+from monitor.sampling import segment_stratum
+from monitor.sampling_panel import PANEL_STRATUM
 from monitor.store import metric_reads, pool, pool_reads
 from monitor.store import repository as repo
 from monitor.store.db import Database
@@ -130,13 +132,22 @@ def _day_grades(
 
 
 def _mix(
-    conn: Connection, start: dt.date, end: dt.date
+    conn: Connection, start: dt.date, end: dt.date, strata: Sequence[str]
 ) -> tuple[dict[str, float], list[float], set[str]]:
-    """Segment shares (by searches represented), query lengths and query keys."""
+    """Segment shares (by searches represented), query lengths and query keys.
+
+    A panel sample counts in the stratum of its segment, not in ``panel``: the panel is
+    how queries were drawn, not where they were searched, so switching it on must not
+    read as a change in the query mix (a panel sample's weight is its searches).
+    """
     weights: dict[str, float] = defaultdict(float)
     lengths: list[float] = []
     queries: set[str] = set()
-    for stratum, weight, query_norm in metric_reads.sample_mix(conn, first=start, last=end):
+    for stratum, weight, query_norm, segment in metric_reads.sample_mix(
+        conn, first=start, last=end
+    ):
+        if stratum == PANEL_STRATUM:
+            stratum = segment_stratum(segment, strata)
         weights[stratum] += weight
         lengths.append(float(len(query_norm.split())))
         queries.add(query_norm)
@@ -209,8 +220,9 @@ def compute_day_metrics(database: Database, day: dt.date, settings: Settings) ->
         pairs = _label_pairs(conn, day)
         flags = _consistency_flags(conn, day)
         baseline_grades = _grades_by_judge(conn, baseline_start, baseline_end)
-        shares, lengths, today_queries = _mix(conn, day, day)
-        base_shares, base_lengths, seen = _mix(conn, baseline_start, baseline_end)
+        strata = settings.sampling.strata
+        shares, lengths, today_queries = _mix(conn, day, day, strata)
+        base_shares, base_lengths, seen = _mix(conn, baseline_start, baseline_end, strata)
         history = ndcg_history(conn, end=day, days=2 * settings.baseline_days)
         answered = metric_reads.judges_per_result(conn, day=day)
 

@@ -215,17 +215,19 @@ def ensemble_grades_between(conn: Connection, *, first: dt.date, last: dt.date) 
     return grades
 
 
-def sample_mix(conn: Connection, *, first: dt.date, last: dt.date) -> list[tuple[str, float, str]]:
+def sample_mix(
+    conn: Connection, *, first: dt.date, last: dt.date
+) -> list[tuple[str, float, str, dict[str, Any]]]:
     """What was sampled from production on the days ``first`` to ``last``? (stratum,
-    weight, normalized query) per sample."""
+    weight, normalized query, segment) per sample."""
     rows = conn.execute(
         text(
-            "SELECT stratum, weight, query_norm FROM samples WHERE sample_date BETWEEN :a AND :b "
-            f"AND {PRODUCTION_SAMPLES}"
+            "SELECT stratum, weight, query_norm, segment FROM samples "
+            f"WHERE sample_date BETWEEN :a AND :b AND {PRODUCTION_SAMPLES}"
         ),
         {"a": first, "b": last},
     ).all()
-    return [(r.stratum, float(r.weight), r.query_norm) for r in rows]
+    return [(r.stratum, float(r.weight), r.query_norm, r.segment or {}) for r in rows]
 
 
 def consistency_flags(conn: Connection, *, day: dt.date) -> list[tuple[str, bool]]:

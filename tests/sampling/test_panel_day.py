@@ -17,6 +17,7 @@ from monitor.pipeline.day import run_day
 from monitor.pipeline.panel_step import PANEL_METRIC, panel_rows
 from monitor.sampling_panel import PANEL_STRATUM
 from monitor.store.db import Database
+from monitor.store.reads import daily_series
 from monitor.testing import FakeOpenAI
 
 DAY1 = dt.date(2025, 3, 1)
@@ -63,6 +64,7 @@ def _row(
         "query_id": qid,
         "query": query,
         "timestamp": (start + dt.timedelta(minutes=minute)).isoformat(),
+        "segment": {"locale": "de" if len(query) % 2 else "en"},
         "results": results,
     }
 
@@ -191,3 +193,24 @@ def test_a_regressed_panel_day_pays_for_the_changed_results_only_and_reads_the_d
     assert row.value == pytest.approx(-drop * len(changed) / len(panel))
     assert row.ci_high is not None and row.ci_low is not None
     assert row.ci_low < row.value < row.ci_high
+
+
+def test_switching_the_panel_on_does_not_move_the_query_mix(
+    database: Database, fake_llm: FakeOpenAI, tmp_path: Path
+) -> None:
+    """Panel samples count in their own locale's share, not in a stratum "panel": the
+    same traffic reads no mix drift on the day the panel starts (day 1 has none yet)."""
+    _write_logs(tmp_path)
+    base = _settings(tmp_path, fake_llm)
+    settings = base.model_copy(
+        update={"sampling": base.sampling.model_copy(update={"strata": ["locale"]})}
+    )
+    run_day(database, settings, DAY1)
+    run_day(database, settings, DAY2)
+    assert any(s == PANEL_STRATUM for _, s, _ in _day_samples(database, DAY2))
+    with database.engine.connect() as conn:
+        (point,) = daily_series(
+            conn, metric="query_mix_psi", segment="all", judge="ensemble", last=DAY2, first=DAY2
+        )
+    # the same traffic both days: the panel moves queries between strata, not the mix
+    assert point.value is not None and point.value < 0.01
