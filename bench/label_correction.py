@@ -1,7 +1,9 @@
 """Human labels correct a biased judge: PPI++ coverage and CI width on TREC DL19 days.
 
 For each of the six DL19 rankers, each query's judge nDCG@10 (the daily figure: the
-judge's grades of the top 10, ideal from the list itself) and human nDCG@10 (the TREC
+judge's grades of the top 10, ideal pooled over every result the judge graded for the
+query, here the six rankers' top 10s, as the dashboards' ``ndcg``; ``--judge-ideal list``
+takes the list's own ideal, as ``ndcg_list``) and human nDCG@10 (the TREC
 figure: qrels grades, ideal from all of the query's qrels; ``--ideal list`` takes the
 ideal from the shown list, as labelling only the day's top 10 would) are computed once. A simulated
 day draws 100 of the 43 queries at random (with replacement, the same draw for every
@@ -37,7 +39,7 @@ from monitor.labels.calibration import human_ideal, qrels_index
 from monitor.metrics.agreement import human_agreement
 from monitor.metrics.estimate import weighted_mean
 from monitor.metrics.ppi import ppi_fit
-from monitor.metrics.quality import ndcg_at_k, query_figures
+from monitor.metrics.quality import ndcg_at_k, pooled_ndcg_at_k, query_figures
 from monitor.metrics.thresholds import apply_thresholds, fit_thresholds
 from monitor.pipeline.calibrate import read_runs
 from monitor.sources.trec import read_qrels
@@ -110,7 +112,14 @@ def _scored_grades(
 
 
 def per_query_values(
-    data: Path, judge: str, kappa: float, seed: int, *, ideal_from: str, shape: str
+    data: Path,
+    judge: str,
+    kappa: float,
+    seed: int,
+    *,
+    ideal_from: str,
+    shape: str,
+    judge_ideal: str = "pool",
 ) -> dict[str, Any]:
     """Per ranker: (judge nDCG@10, human nDCG@10) of each query, and the judge's kappa."""
     qrels = qrels_index(read_qrels(data / "qrels.dl19-passage.txt"))
@@ -131,6 +140,9 @@ def per_query_values(
         groups = [key[0] if key in qrels else "" for key in keys]
         grades = _scored_grades(judge, keys, shown, human, groups)
     judge_grade = dict(zip(keys, grades.tolist(), strict=True))
+    pool: dict[str, list[float]] = {}
+    for (qid, _), grade in judge_grade.items():
+        pool.setdefault(qid, []).append(float(grade))
     values: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     qids: list[str] | None = None
     for ranker, records in runs.items():
@@ -142,7 +154,10 @@ def per_query_values(
         for qid in qids:
             top = sorted(by_qid[qid].results, key=lambda r: r.position)[:K]
             judge_list = [float(judge_grade[(qid, r.id)]) for r in top]
-            yhat.append(query_figures(judge_list, ks=(K,))[f"ndcg@{K}"])
+            if judge_ideal == "pool":
+                yhat.append(pooled_ndcg_at_k(judge_list, K, pool[qid]))
+            else:
+                yhat.append(query_figures(judge_list, ks=(K,))[f"ndcg@{K}"])
             human_list = [float(qrels.get((qid, r.id), 0)) for r in top]
             if ideal_from == "qrels":
                 y.append(ndcg_at_k(human_list, K, ideal=ideal[qid]))
@@ -248,6 +263,13 @@ def main(argv: list[str] | None = None) -> None:
         help="human nDCG's ideal: all of the query's qrels (the TREC figure, default) or the "
         "shown list's own grades (what labelling only the day's top 10 measures)",
     )
+    parser.add_argument(
+        "--judge-ideal",
+        choices=("pool", "list"),
+        default="pool",
+        help="judge nDCG's ideal: pooled over every result the judge graded for the query "
+        "(the dashboards' ndcg, default) or the list's own (ndcg_list)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     data = require_data_dir(args.data_dir)
@@ -256,7 +278,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.days < 1 or args.day_size <= max(LABEL_COUNTS):
         raise SystemExit(f"--days ≥ 1 and --day-size > {max(LABEL_COUNTS)} are needed")
     judged = per_query_values(
-        data, args.judge, args.kappa, args.seed, ideal_from=args.ideal, shape=args.confusion
+        data,
+        args.judge,
+        args.kappa,
+        args.seed,
+        ideal_from=args.ideal,
+        shape=args.confusion,
+        judge_ideal=args.judge_ideal,
     )
     result = simulate(
         judged["values"],
@@ -272,8 +300,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(
         f"judge {judge_name} (pair kappa {judged['kappa']:.3f}), {judged['queries']} queries, "
-        f"{args.days} days of {args.day_size}, {args.interval} intervals, human nDCG ideal "
-        f"from the {args.ideal}"
+        f"{args.days} days of {args.day_size}, {args.interval} intervals, judge nDCG ideal "
+        f"from the {args.judge_ideal}, human nDCG ideal from the {args.ideal}"
     )
     corr = ", ".join(f"{r} {c:.2f}" for r, c in judged["corr"].items())
     print(f"per-query judge/human nDCG@10 correlation: {corr}")
@@ -302,6 +330,7 @@ def main(argv: list[str] | None = None) -> None:
         "kappa_target": args.kappa if args.judge == "simulated" else None,
         "confusion": args.confusion if args.judge == "simulated" else None,
         "ideal": args.ideal,
+        "judge_ideal": args.judge_ideal,
         "query_corr": {r: round(c, 3) for r, c in judged["corr"].items()},
         "pair_kappa": round(judged["kappa"], 4),
         "days": args.days,
