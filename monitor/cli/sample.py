@@ -6,12 +6,16 @@ import datetime as dt
 import math
 import statistics
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from monitor.cli.app import app, console
 from monitor.cli.run import past_day
 from monitor.errors import InputError
+
+if TYPE_CHECKING:
+    from monitor.config import Settings
 
 __all__ = [
     "plan_command",
@@ -48,16 +52,53 @@ def sample_command(
     source_config = ranker_source(settings, source)
     src = build_source(source_config)
     start, end = day_window(day)
-    sample = sample_day(src.fetch(start, end), day=day, config=settings.sampling)
+    sd, history, note = _design(settings, day) if source == "production" else (None, None, "")
+    sample = sample_day(
+        src.fetch(start, end), day=day, config=settings.sampling, sd=sd, history=history
+    )
     src.report.check(source_config.max_bad_row_share)
     console.print(summarize(sample))
     console.print(
         f"{sample.total_searches:,} searches, {sample.distinct_queries:,} distinct queries, "
         f"{sample.sampled:,} sampled; {src.report.summary()}"
     )
+    if note:
+        console.print(note)
     if out is not None:
         written = write_jsonl(sample, out)
         console.print(f"wrote {written:,} sampled queries to {out}")
+
+
+def _design(
+    settings: Settings, day: dt.date
+) -> tuple[dict[str, float] | None, set[str] | None, str]:
+    """The stored history the day's design reads (``steps.stored_design``: a Neyman
+    allocation's sds, a panel's queries), so the preview draws what ``run`` would; a
+    note when the design needs the store and it cannot be read."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from monitor.errors import DatabaseError
+    from monitor.pipeline.steps import stored_design
+    from monitor.store.db import connect
+
+    sampling = settings.sampling
+    if sampling.allocation != "neyman" and sampling.panel_share <= 0:
+        return None, None, ""
+    try:
+        database = connect(settings)
+    except DatabaseError as exc:
+        return None, None, f"previewed without the stored history ({exc}): no panel, no Neyman sds"
+    try:
+        sd, history = stored_design(database, day, settings)
+    except SQLAlchemyError:
+        return (
+            None,
+            None,
+            "nothing stored yet (judge-monitor db upgrade, run): no panel, no Neyman sds",
+        )
+    finally:
+        database.dispose()
+    return sd, history, ""
 
 
 def _stored_points(metric: str, days: int) -> list[tuple[float, int]]:

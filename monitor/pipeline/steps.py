@@ -115,6 +115,21 @@ def day_window(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return start, start + dt.timedelta(days=1)
 
 
+def stored_design(
+    database: Database, day: dt.date, settings: Settings
+) -> tuple[dict[str, float] | None, set[str] | None]:
+    """What the day's sample design reads from the store: each stratum's stored sd of
+    nDCG@10 (a Neyman allocation; else None) and the queries a panel may take (None
+    when the panel is off). ``sample``'s preview reads the same, so it draws the run's
+    sample."""
+    sd = (
+        stored_stratum_sd(database, day, settings)
+        if settings.sampling.allocation == "neyman"
+        else None
+    )
+    return sd, panel_history(database, day, settings)
+
+
 def fetch_sample(
     settings: Settings,
     day: dt.date,
@@ -125,10 +140,7 @@ def fetch_sample(
     """Read the day's searches from the source and draw the day's sample (a Neyman
     allocation reads each stratum's stored sd of nDCG@10 from ``database``, a paired
     panel the queries seen before: ``panel_step.panel_history``)."""
-    sd = None
-    if settings.sampling.allocation == "neyman" and database is not None:
-        sd = stored_stratum_sd(database, day, settings)
-    history = panel_history(database, day, settings) if database is not None else None
+    sd, history = stored_design(database, day, settings) if database is not None else (None, None)
     source = source or build_source(settings.source)
     start, end = day_window(day)
     records = source.fetch(start, end)

@@ -11,8 +11,14 @@ from scipy import stats
 from sqlalchemy import create_engine
 from test_cli_db import run_cli
 
+from monitor.config import SamplingConfig, Settings, SourceConfig
 from monitor.metrics.power import detectable_drop, detectable_paired_drop, queries_needed
+from monitor.pipeline.steps import fetch_sample, store_sample
+from monitor.sampling_panel import PANEL_STRATUM
 from monitor.store import repository as repo
+from monitor.store.db import Database
+
+DAY = dt.date(2026, 1, 2)
 
 
 def test_sample_prints_strata_and_writes_jsonl(tmp_path: Path, database_url: str) -> None:
@@ -36,6 +42,54 @@ def test_sample_prints_strata_and_writes_jsonl(tmp_path: Path, database_url: str
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert 0 < len(lines) <= 30 + 3 * 5  # size, plus stratum minimums
     assert all(0 < line["inclusion_probability"] <= 1 for line in lines)
+
+
+def _panel_config(tmp_path: Path) -> Path:
+    config = tmp_path / "judge-monitor.toml"
+    config.write_text(
+        "[source]\nkind = 'demo'\n[source.options]\nsearches_per_day = 300\nitems = 400\n"
+        "queries_per_locale = 200\n[sampling]\nsize = 30\npanel_share = 0.5\n"
+    )
+    return config
+
+
+def test_sample_previews_the_panel_the_run_would_take(tmp_path: Path, database: Database) -> None:
+    """With a panel configured, the preview reads the stored history as ``run`` does: it
+    draws the same sample, panel included (it used to preview a fresh-only sample)."""
+    config = _panel_config(tmp_path)
+    settings = Settings(
+        source=SourceConfig(
+            kind="demo", options={"searches_per_day": 300, "items": 400, "queries_per_locale": 200}
+        ),
+        sampling=SamplingConfig(size=30, panel_share=0.5),
+    )
+    yesterday, _ = fetch_sample(settings, DAY - dt.timedelta(days=1))
+    store_sample(database, DAY - dt.timedelta(days=1), yesterday, settings.sampling.top_k)
+    expected, _ = fetch_sample(settings, DAY, database=database)
+    panel = [q for q in expected.queries if q.stratum == PANEL_STRATUM]
+    assert panel  # the run's sample of DAY has a panel
+
+    out = tmp_path / "sample.jsonl"
+    env = {"JUDGE_MONITOR_CONFIG": str(config), "DATABASE_URL": database.url}
+    done = run_cli("sample", "--date", DAY.isoformat(), "--out", str(out), env=env)
+    assert done.returncode == 0, done.stderr
+    assert PANEL_STRATUM in done.stdout
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(line["query"] for line in lines) == sorted(
+        q.record.query for q in expected.queries
+    )
+
+
+def test_sample_says_when_the_panel_has_no_stored_history(
+    tmp_path: Path, empty_database_url: str
+) -> None:
+    """A store with no schema: the preview is drawn without a panel, and says so."""
+    env = {"JUDGE_MONITOR_CONFIG": str(_panel_config(tmp_path)), "DATABASE_URL": empty_database_url}
+    done = run_cli("sample", "--date", DAY.isoformat(), env=env)
+    assert done.returncode == 0, done.stderr
+    assert (
+        "nothing stored yet" in done.stdout and PANEL_STRATUM not in done.stdout.split("nothing")[0]
+    )
 
 
 def test_plan_with_a_stated_sd_matches_the_formula(database_url: str) -> None:
