@@ -62,7 +62,6 @@ __all__ = [
     "is_hard",
     "neyman_sizes",
     "sample_day",
-    "segment_stratum",
     "stratum_key",
     "stratum_sd",
     "summarize",
@@ -101,14 +100,8 @@ class DailySample:
         return len(self.queries)
 
 
-def stratum_key(record: SearchRecord, fields: Sequence[str]) -> str:
-    """``locale=de|surface=app`` for the given fields; ``all`` when there are none."""
-    return segment_stratum(record.segment, fields)
-
-
-def segment_stratum(segment: Mapping[str, Any], fields: Sequence[str]) -> str:
-    """The stratum a search in ``segment`` falls in (``stratum_key`` of its record): how
-    a panel sample, whose design stratum is ``panel``, is put back in its own."""
+def stratum_key(segment: Mapping[str, Any], fields: Sequence[str]) -> str:
+    """``locale=de|surface=app`` for a search in ``segment``; ``all`` without fields."""
     if not fields:
         return "all"
     return "|".join(f"{f}={segment.get(f, 'unknown')}" for f in fields)
@@ -257,7 +250,7 @@ def sample_day(
             unit = units[norm] = _Unit(norm)
         unit.searches += 1
         unit.hard += is_hard(record)
-        key = stratum_key(record, config.strata)
+        key = stratum_key(record.segment, config.strata)
         unit.by_stratum[key] = unit.by_stratum.get(key, 0) + 1
         tag = f"{seed_text}|{record.query_id}|{record.timestamp.isoformat()}"
         draw = int.from_bytes(hashlib.blake2b(tag.encode(), digest_size=8).digest(), "big")

@@ -72,13 +72,13 @@ def sample_command(
 def _design(
     settings: Settings, day: dt.date
 ) -> tuple[dict[str, float] | None, set[str] | None, str]:
-    """The stored history the day's design reads (``steps.stored_design``: a Neyman
+    """The stored history the day's design reads (``allocation.stored_design``: a Neyman
     allocation's sds, a panel's queries), so the preview draws what ``run`` would; a
     note when the design needs the store and it cannot be read."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from monitor.errors import DatabaseError
-    from monitor.pipeline.steps import stored_design
+    from monitor.pipeline.allocation import stored_design
     from monitor.store.db import connect
 
     sampling = settings.sampling

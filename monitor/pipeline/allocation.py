@@ -1,4 +1,5 @@
-"""The stored history the Neyman allocation reads: each stratum's spread of nDCG@10.
+"""The stored history a day's sample design reads: each stratum's spread of nDCG@10 (a
+Neyman allocation) and the queries a paired panel may take (``stored_design``).
 
 ``sampling.sample_day`` allocates a Neyman sample in proportion to searches × the
 stratum's per-query sd of nDCG@10 (``sampling.neyman_sizes``); this reads that sd from
@@ -14,11 +15,12 @@ import datetime as dt
 
 from monitor.config import Settings
 from monitor.metrics.quality import query_figures
+from monitor.pipeline.panel_step import panel_history
 from monitor.sampling import stratum_sd
 from monitor.store import pool_reads
 from monitor.store.db import Database
 
-__all__ = ["stored_stratum_sd"]
+__all__ = ["stored_design", "stored_stratum_sd"]
 
 _K = 10
 
@@ -36,3 +38,14 @@ def stored_stratum_sd(database: Database, day: dt.date, settings: Settings) -> d
         (stratum, query_figures(grades, (_K,), relevant)[f"ndcg_list@{_K}"])
         for stratum, grades in rows
     )
+
+
+def stored_design(
+    database: Database, day: dt.date, settings: Settings
+) -> tuple[dict[str, float] | None, set[str] | None]:
+    """What the day's sample design reads from the store: each stratum's sd (a Neyman
+    allocation; else None) and the queries a panel may take (None when it is off). The
+    run and ``sample``'s preview both read it, so the preview draws the run's sample."""
+    neyman = settings.sampling.allocation == "neyman"
+    sd = stored_stratum_sd(database, day, settings) if neyman else None
+    return sd, panel_history(database, day, settings)

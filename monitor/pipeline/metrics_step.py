@@ -34,7 +34,7 @@ from monitor.metrics.daily import (
 from monitor.pipeline.canary import canary_rows
 from monitor.pipeline.corrected_step import corrected_rows
 from monitor.pipeline.panel_step import panel_rows
-from monitor.sampling import segment_stratum
+from monitor.sampling import stratum_key
 from monitor.sampling_panel import PANEL_STRATUM
 from monitor.store import metric_reads, pool, pool_reads
 from monitor.store import repository as repo
@@ -147,7 +147,7 @@ def _mix(
         conn, first=start, last=end
     ):
         if stratum == PANEL_STRATUM:
-            stratum = segment_stratum(segment, strata)
+            stratum = stratum_key(segment, strata)
         weights[stratum] += weight
         lengths.append(float(len(query_norm.split())))
         queries.add(query_norm)

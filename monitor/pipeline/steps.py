@@ -23,9 +23,8 @@ from monitor.judges.ensemble import aggregate
 from monitor.judging.cache import Progress
 from monitor.judging.ensemble import judge_with_cache
 from monitor.judging.workers import warm_workers
-from monitor.pipeline.allocation import stored_stratum_sd
+from monitor.pipeline.allocation import stored_design
 from monitor.pipeline.judged import JudgeOutcome, failed_calls_note, raise_for_judging
-from monitor.pipeline.panel_step import panel_history
 from monitor.sampling import DailySample, sample_day
 from monitor.sources.base import BadRows, Source
 from monitor.sources.factory import build_source
@@ -113,21 +112,6 @@ def day_window(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     """The UTC instants a day's traffic lies between."""
     start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
     return start, start + dt.timedelta(days=1)
-
-
-def stored_design(
-    database: Database, day: dt.date, settings: Settings
-) -> tuple[dict[str, float] | None, set[str] | None]:
-    """What the day's sample design reads from the store: each stratum's stored sd of
-    nDCG@10 (a Neyman allocation; else None) and the queries a panel may take (None
-    when the panel is off). ``sample``'s preview reads the same, so it draws the run's
-    sample."""
-    sd = (
-        stored_stratum_sd(database, day, settings)
-        if settings.sampling.allocation == "neyman"
-        else None
-    )
-    return sd, panel_history(database, day, settings)
 
 
 def fetch_sample(
