@@ -144,7 +144,7 @@ def _mix(
     lengths: list[float] = []
     queries: set[str] = set()
     for stratum, weight, query_norm, segment in metric_reads.sample_mix(
-        conn, first=start, last=end
+        conn, first=start, last=end, segment_of=PANEL_STRATUM
     ):
         if stratum == PANEL_STRATUM:
             stratum = stratum_key(segment, strata)

@@ -216,16 +216,19 @@ def ensemble_grades_between(conn: Connection, *, first: dt.date, last: dt.date) 
 
 
 def sample_mix(
-    conn: Connection, *, first: dt.date, last: dt.date
+    conn: Connection, *, first: dt.date, last: dt.date, segment_of: str
 ) -> list[tuple[str, float, str, dict[str, Any]]]:
     """What was sampled from production on the days ``first`` to ``last``? (stratum,
-    weight, normalized query, segment) per sample."""
+    weight, normalized query, segment) per sample; the segment only for samples of the
+    stratum ``segment_of`` (empty for the others: the window holds thousands of rows a
+    day, and only those need it)."""
     rows = conn.execute(
         text(
-            "SELECT stratum, weight, query_norm, segment FROM samples "
+            "SELECT stratum, weight, query_norm, "
+            "CASE WHEN stratum = :p THEN segment END AS segment FROM samples "
             f"WHERE sample_date BETWEEN :a AND :b AND {PRODUCTION_SAMPLES}"
         ),
-        {"a": first, "b": last},
+        {"a": first, "b": last, "p": segment_of},
     ).all()
     return [(r.stratum, float(r.weight), r.query_norm, r.segment or {}) for r in rows]
 

@@ -49,7 +49,7 @@ def test_production_samples_leave_out_the_compare_flows(database: Database) -> N
     with database.engine.connect() as conn:
         assert len(stored_samples(conn, day=DAY)) == 5
         assert len(stored_samples(conn, day=DAY, ranker=COMPARE_PREFIX + "bm25")) == 4
-        assert len(metric_reads.sample_mix(conn, first=DAY, last=DAY)) == 5
+        assert len(metric_reads.sample_mix(conn, first=DAY, last=DAY, segment_of="panel")) == 5
         assert len(metric_reads.result_lengths(conn, day=DAY)) == 5
     with database.engine.begin() as conn:
         repo.delete_production_samples(conn, day=DAY)
