@@ -435,36 +435,28 @@ def _ranked() -> table.Panel:
 
 
 def _judge_vs_corrected(pid: int) -> timeseries.Panel:
-    """The judge-only list-ideal nDCG@10 (``ndcg_list``, of the judge variable's judge,
-    the ensemble by default) beside the same figure corrected by human labels
+    """The judge-only nDCG@10 (the headline pooled ``ndcg``, of the judge variable's
+    judge, the ensemble by default) beside the same figure corrected by human labels
     (judge="corrected", with its 95% CI band): a widening gap is a judge drifting away
     from what people see. Repeated per segment.
 
-    Both lines are ``ndcg_list``, not the headline pooled ``ndcg``: people grade only the
-    labelled list's results, so the corrected figure has the list's own ideal, and the
-    judge-only line must have it too for the gap to mean anything.
-
     The corrected line is drawn where the judge-only one is (``and ignoring (judge)``),
     so the judge variable still drives the panel."""
-    judge_only = (
-        f'judge_monitor_ndcg_list{{{SEG},judge=~"$judge",judge!~"corrected|humans",k="10"}}'
-    )
-    shown = f' and ignoring (judge) judge_monitor_ndcg_list{{{SEG},judge=~"$judge",k="10"}}'
+    judge_only = f'judge_monitor_ndcg{{{SEG},judge=~"$judge",judge!~"corrected|humans",k="10"}}'
+    shown = f' and ignoring (judge) judge_monitor_ndcg{{{SEG},judge=~"$judge",k="10"}}'
     corrected = f'{SEG},judge="corrected",k="10"'
     panel = _line(
         pid,
-        "Judge-only vs corrected nDCG@10 (list ideal) — $segment",
-        "The judges' nDCG@10 with the ideal from the judged list itself (ndcg_list, "
-        "judge-only) and the same figure corrected by the day's human labels (PPI++, "
-        "docs/calibration.md) with its 95% CI band. The list ideal, not the pooled one of "
-        "the headline nDCG: people grade only the labelled list, so that is the figure "
-        "both sides share. Empty where no labels are stored (judge-monitor labels export "
-        "--for-annotation, then labels import).",
+        "Judge-only vs corrected nDCG@10 — $segment",
+        "The judges' nDCG@10 (judge-only) and the same figure corrected by human labels "
+        "(PPI++, docs/calibration.md) with its 95% CI band; the human side's ideal is every "
+        "human label stored for the query. Empty where no labels are stored (judge-monitor "
+        "labels export --for-annotation, then labels import).",
         [
             (judge_only, "judge-only ({{judge}})"),
-            (f"judge_monitor_ndcg_list{{{corrected}}}{shown}", "corrected"),
-            (f"judge_monitor_ndcg_list_ci_lower{{{corrected}}}{shown}", "corrected CI low"),
-            (f"judge_monitor_ndcg_list_ci_upper{{{corrected}}}{shown}", "corrected CI high"),
+            (f"judge_monitor_ndcg{{{corrected}}}{shown}", "corrected"),
+            (f"judge_monitor_ndcg_ci_lower{{{corrected}}}{shown}", "corrected CI low"),
+            (f"judge_monitor_ndcg_ci_upper{{{corrected}}}{shown}", "corrected CI high"),
         ],
         minimum=0,
         maximum=1,

@@ -173,7 +173,7 @@ def plan_command(
     """The smallest nDCG@10 drop the configured daily sample detects (and the paired
     panel, when configured), and how many queries a day detect a drop of --drop
     (variance from stored runs, or stated); with --labels,
-    how many human labels a day the corrected nDCG@10 (list ideal) needs for a CI
+    how many human labels a day the corrected nDCG@10 needs for a CI
     --target-width wide."""
     from monitor.config import load_settings
     from monitor.metrics.power import detectable_drop, queries_needed
@@ -247,10 +247,9 @@ def _plan_panel(panel: int, share: float, *, alpha: float, power: float) -> None
 
 
 def plan_labels(*, target_width: float, segment: str, k: int = 10) -> None:
-    """Print how many labelled queries a day give the corrected nDCG@k (list ideal,
-    ``ndcg_list``: people grade only the list, so the corrected nDCG is the list-ideal
-    one) a 95% CI ``target_width`` wide, and what that saves against labelling without
-    the judge.
+    """Print how many labelled queries a day give the corrected nDCG@k (the headline
+    pooled ``ndcg``) a 95% CI ``target_width`` wide, and what that saves against
+    labelling without the judge.
 
     The agreement (sd of the human and judge values, their correlation) is measured on
     every stored labelled query of the segment (the samples picked for annotation whose
@@ -292,18 +291,18 @@ def plan_labels(*, target_width: float, segment: str, k: int = 10) -> None:
     )
     console.print(
         f"measured on {y.size:,} stored labelled queries of segment {segment}: per-query sd "
-        f"of nDCG@{k} (list ideal) {sd_h:.3f} (people) and {sd_j:.3f} (judges), correlation "
+        f"of nDCG@{k} {sd_h:.3f} (people) and {sd_j:.3f} (judges), correlation "
         f"{corr:.2f}{note}; {queries:,} judged queries a labelled day."
     )
     if plan.labels is None or plan.saved is None:
         console.print(
-            f"{plan.reason}: the corrected nDCG@{k} (list ideal) cannot reach a 95% CI width of "
+            f"{plan.reason}: the corrected nDCG@{k} cannot reach a 95% CI width of "
             f"{target_width:g} from one day (a wider label_window_days pools days); "
             f"humans only would need {plan.humans_only:,} labelled queries."
         )
         return
     console.print(
-        f"{plan.labels:,} labelled queries a day give the corrected nDCG@{k} (list ideal) "
+        f"{plan.labels:,} labelled queries a day give the corrected nDCG@{k} "
         f"of {segment} a "
         f"95% CI {target_width:g} wide (expected {plan.width:.3f}); humans only would need "
         f"{plan.humans_only:,}: the judge saves {plan.saved:,} labels a day "

@@ -81,7 +81,7 @@ def day_rules(rules: Sequence[AlertRule] | None = None) -> list[AlertRule]:
 def _watched(rule: AlertRule, labels: Mapping[str, str]) -> str | None:
     """The figure a firing is about: the rule's first main family whose selector fits the
     firing's labels (the quality-drop rule watches the ensemble's ``ndcg`` or, where
-    human labels correct it, the corrected ``ndcg_list``)."""
+    human labels correct it, the corrected one)."""
     for selector in selectors(rule.node):
         if selector.name in _MAIN and selector.matches({**labels, NAME: selector.name}):
             return selector.name

@@ -13,11 +13,13 @@ A picked sample counts as labelled when every one of its top-k results has a hum
 For a window of several days (the last 7, say) pass the window's queries and strata keyed
 by day: the function does not care which days the queries are from.
 
-The nDCG corrected is ``ndcg_list`` (the ideal from the judged list itself), not the
-headline pooled ``ndcg`` (ideal from every result ever judged for the query): people
-grade only the labelled list's results, so a pooled human ideal does not exist, and the
-list's own ideal is the one figure both sides (judge and humans) share. The rows are
-stored under ``ndcg_list`` so that nothing sets them beside the pooled figure.
+Both nDCGs are corrected. The headline pooled ``ndcg`` of a labelled query has a human
+side with a human ideal: every grade people ever gave a result of the query (the median
+of its annotators), on any day, as TREC's qrels pool what its assessors judged; the judge
+side is the pooled figure the dashboards show (``GradedQuery.pool``). A query labelled
+once has a human pool that is its own list, so its human ``ndcg`` is its ``ndcg_list``;
+the pool, and the figure's reach beyond the list, grows as the query's lists are
+labelled again. ``ndcg_list`` (both ideals from the labelled list) is corrected too.
 """
 
 from __future__ import annotations
@@ -39,14 +41,15 @@ __all__ = [
     "HUMANS",
     "compute_corrected",
     "human_grades",
+    "human_pool",
 ]
 
 #: The ``judge`` of a corrected row, and of its humans-only companion.
 CORRECTED = "corrected"
 HUMANS = "humans"
-#: The per-query figures corrected (means over queries; rates of 0/1 flags included).
-#: nDCG is the list-ideal one (``ndcg_list``): humans grade only the list, see above.
-CORRECTED_FIGURES = ("ndcg_list", "precision", "bad_top1_rate")
+#: The per-query figures corrected (means over queries; rates of 0/1 flags included):
+#: both nDCGs, the pooled headline one and the list-ideal one, see above.
+CORRECTED_FIGURES = ("ndcg", "ndcg_list", "precision", "bad_top1_rate")
 
 
 def human_grades(
@@ -64,6 +67,12 @@ def human_grades(
     return tuple(out)
 
 
+def human_pool(grades: Mapping[str, Sequence[int]]) -> tuple[float, ...]:
+    """The human ideal's grades of a query: one per result people labelled for it (the
+    median of its annotators' grades), in no particular order."""
+    return tuple(float(statistics.median(given)) for given in grades.values() if given)
+
+
 def _split_key(key: str) -> tuple[str, int]:
     """ "ndcg_list@10" -> ("ndcg_list", 10); "bad_top1_rate" -> ("bad_top1_rate", 0)."""
     name, _, cut = key.partition("@")
@@ -78,16 +87,23 @@ def compute_corrected(
     ks: Sequence[int] = (3, 10),
     relevant: float = 2,
     min_labels: int = MIN_LABELS,
+    pools: Mapping[int, Sequence[float]] | None = None,
 ) -> list[MetricRow]:
     """Corrected and humans-only rows for every per-query figure, overall and per segment.
 
     ``labelled`` maps the sample id of each fully labelled picked sample to its human
     grades by position; ``strata`` maps every sample id to its design stratum (the
-    stratum the annotation pick was drawn in, e.g. ``"<day>|<ranker>|<stratum>"``).
+    stratum the annotation pick was drawn in, e.g. ``"<day>|<ranker>|<stratum>"``);
+    ``pools`` maps a labelled sample id to its query's human pool (``human_pool``), the
+    ideal of its human pooled ``ndcg`` (none: the list's own). The judge side of the
+    pooled ``ndcg`` is each query's ``pool``, as in ``daily.compute_quality``.
     """
-    judge_figures = [query_figures(q.grades, ks, relevant) for q in queries]
+    human_pools = pools or {}
+    judge_figures = [query_figures(q.grades, ks, relevant, pool=q.pool) for q in queries]
     human_figures = [
-        query_figures(labelled[q.sample_id], ks, relevant) if q.sample_id in labelled else None
+        query_figures(labelled[q.sample_id], ks, relevant, pool=human_pools.get(q.sample_id))
+        if q.sample_id in labelled
+        else None
         for q in queries
     ]
     mask = np.array([f is not None for f in human_figures], dtype=bool)

@@ -3,10 +3,10 @@
 The metrics step calls ``corrected_rows`` once a day. It reads the samples picked for
 annotation in the label window (``label_window_days``: the day, or the day and the ones
 before it), their human grades, the window's graded queries and their design strata
-(``store.label_reads``, ``store.metric_reads``), and hands them to the pure
-``metrics.corrected.compute_corrected``: judge ``"corrected"`` (PPI++) and ``"humans"``
-(humans-only) rows for the list-ideal nDCG (``ndcg_list``), precision and the bad-top-1
-rate, overall and per segment.
+(``store.label_reads``, ``store.metric_reads``, ``store.pool_reads``), and hands them to
+the pure ``metrics.corrected.compute_corrected``: judge ``"corrected"`` (PPI++) and
+``"humans"`` (humans-only) rows for both nDCGs (the headline pooled ``ndcg`` and the
+list-ideal ``ndcg_list``), precision and the bad-top-1 rate, overall and per segment.
 
 Only the window's days that have an annotation batch take part: the picked samples are a
 random subset of *their* day's sample, not of a day nobody sent to annotators, whose
@@ -15,10 +15,10 @@ A window with no human grade at all gives no row (no NULL row for every day of e
 installation that never labels); with grades but too few for a segment, that segment's
 rows are NULL with ``compute_corrected``'s reason.
 
-The judge-only side of the correction is each query's ensemble grades with the list's
-own ideal, so the corrected nDCG is the list-ideal nDCG a person would give, stored as
-``ndcg_list`` beside the ensemble's ``ndcg_list``: people grade only the labelled list,
-so there is no human figure of the headline pooled ``ndcg`` to correct it with.
+The judge-only side of the pooled ``ndcg`` is each query's ensemble grades against the
+judgment pool of its day (``pool_reads.pooled_grades``), as the dashboards' figure is; the
+human side is the labelled list against every human label stored for the query
+(``metrics.corrected.human_pool``), whenever it was imported.
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ import numpy as np
 from sqlalchemy import Connection
 
 from monitor.config import Settings
-from monitor.metrics.corrected import compute_corrected, human_grades
+from monitor.metrics.corrected import compute_corrected, human_grades, human_pool
 from monitor.metrics.daily import ALL, GradedQuery, MetricRow
 from monitor.metrics.quality import query_figures
-from monitor.store import label_reads, metric_reads
+from monitor.store import label_reads, metric_reads, pool_reads
 from monitor.store.db import Database
 from monitor.store.label_reads import SelectedSample
 from monitor.types import in_segment
@@ -47,14 +47,16 @@ class LabelledWindow:
     """What the correction of a window is computed from.
 
     ``selected``: the picked samples of the window (labelled or not); ``labelled``: the
-    human grades by position of the fully labelled ones; ``queries``: the graded queries
-    of the window's days that have an annotation batch; ``strata``: every such query's
+    human grades by position of the fully labelled ones; ``pools``: their queries' human
+    pools (``human_pool``); ``queries``: the graded queries of the window's days that have
+    an annotation batch, each with its judgment pool; ``strata``: every such query's
     design stratum, ``"<day>|<ranker>|<stratum>"`` (``"<day>|*|*"`` for a day whose pick
     was a simple random sample).
     """
 
     selected: tuple[SelectedSample, ...]
     labelled: dict[int, tuple[float, ...]]
+    pools: dict[int, tuple[float, ...]]
     queries: list[GradedQuery]
     strata: dict[int, str]
 
@@ -65,8 +67,12 @@ class LabelledWindow:
 
 
 def _queries(conn: Connection, days: Sequence[dt.date]) -> list[GradedQuery]:
-    rows = [row for day in days for row in metric_reads.graded_queries(conn, day=day)]
-    return [GradedQuery.from_row(row) for row in rows]
+    out: list[GradedQuery] = []
+    for day in days:
+        pools = pool_reads.pooled_grades(conn, day=day)
+        rows = metric_reads.graded_queries(conn, day=day)
+        out.extend(GradedQuery.from_row(row, pool=pools.get(row[0], ())) for row in rows)
+    return out
 
 
 def read_window(database: Database, *, first: dt.date, last: dt.date, top_k: int) -> LabelledWindow:
@@ -74,7 +80,7 @@ def read_window(database: Database, *, first: dt.date, last: dt.date, top_k: int
     with database.engine.connect() as conn:
         selected = label_reads.selected_samples(conn, first=first, last=last)
         if not any(s.grades for s in selected):
-            return LabelledWindow(selected, {}, [], {})
+            return LabelledWindow(selected, {}, {}, [], {})
         days = sorted({s.day for s in selected})
         simple = {s.day for s in selected if s.selection.get("design") == "simple"}
         design = label_reads.design_strata(conn, first=days[0], last=days[-1])
@@ -87,7 +93,8 @@ def read_window(database: Database, *, first: dt.date, last: dt.date, top_k: int
         for s in selected
         if (grades := human_grades(s.results, s.grades, top_k=top_k)) is not None
     }
-    return LabelledWindow(selected, labelled, queries, strata)
+    pools = {s.id: human_pool(s.pool) for s in selected if s.id in labelled}
+    return LabelledWindow(selected, labelled, pools, queries, strata)
 
 
 def corrected_rows(database: Database, day: dt.date, settings: Settings) -> list[MetricRow]:
@@ -103,18 +110,25 @@ def corrected_rows(database: Database, day: dt.date, settings: Settings) -> list
         window.strata,
         ks=settings.ks,
         relevant=settings.relevant_grade,
+        pools=window.pools,
     )
 
 
 def agreement_pairs(
-    window: LabelledWindow, *, segment: str = ALL, k: int = 10, relevant: float = 2
+    window: LabelledWindow,
+    *,
+    segment: str = ALL,
+    k: int = 10,
+    relevant: float = 2,
+    metric: str = "ndcg",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """The human and judge list-ideal nDCG@k (``ndcg_list``, the figure corrected) of the
-    window's labelled queries in ``segment``, their weights (sampling weight over
-    selection probability) and the mean judged queries a labelled day has in the
-    segment: the inputs of ``ppi.agreement_moments`` and ``ppi.labels_needed``."""
+    """The human and judge nDCG@k (``metric``: the pooled ``ndcg``, the headline figure
+    corrected, or ``ndcg_list``) of the window's labelled queries in ``segment``, their
+    weights (sampling weight over selection probability) and the mean judged queries a
+    labelled day has in the segment: the inputs of ``ppi.agreement_moments`` and
+    ``ppi.labels_needed``."""
     picked = {s.id: s for s in window.selected}
-    key = f"ndcg_list@{k}"
+    key = f"{metric}@{k}"
     y, yhat, w = [], [], []
     per_day: dict[str, int] = {}
     for q in window.queries:
@@ -125,8 +139,9 @@ def agreement_pairs(
         if q.sample_id not in window.labelled:
             continue
         s = picked[q.sample_id]
-        y.append(query_figures(window.labelled[q.sample_id], (k,), relevant)[key])
-        yhat.append(query_figures(q.grades, (k,), relevant)[key])
+        human = window.labelled[q.sample_id]
+        y.append(query_figures(human, (k,), relevant, pool=window.pools.get(q.sample_id))[key])
+        yhat.append(query_figures(q.grades, (k,), relevant, pool=q.pool)[key])
         w.append(s.weight / float(s.selection.get("probability") or 1.0))
     queries = sum(per_day.values()) / len(per_day) if per_day else 0.0
     return np.array(y), np.array(yhat), np.array(w), queries

@@ -34,8 +34,7 @@ __all__ = [
 #: Order within a section: the catalogue's; unknown metrics follow alphabetically.
 _RANK = {spec.metric: i for i, spec in enumerate(METRICS)}
 #: A figure corrected by human labels, and its humans-only companion, right after the
-#: ensemble's (judge-only) line of the same metric they correct (``metrics.corrected``;
-#: for nDCG that is ``ndcg_list``, the list-ideal figure, after the pooled ``ndcg``).
+#: ensemble's (judge-only) line of the same metric they correct (``metrics.corrected``).
 _AFTER_ENSEMBLE = {"ensemble": 0, "corrected": 1, "humans": 2}
 
 

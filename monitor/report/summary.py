@@ -36,21 +36,19 @@ def _against(s: SegmentDrop, k: int) -> str:
 
 
 def _corrected(report: DailyReport, focus: str) -> str | None:
-    """The focus segment's list-ideal nDCG (``ndcg_list``) corrected by human labels
-    against the judge-only ``ndcg_list``; None when no label was stored for the day's
-    window (no corrected row). People grade only the labelled list, so the corrected
-    figure is the list-ideal one, never the headline pooled nDCG: the sentence compares
-    like with like and says so."""
+    """The focus segment's headline nDCG corrected by human labels against the
+    judge-only one; None when no label was stored for the day's window (no corrected
+    row)."""
     k = report.trend_k
     rows = {
         ln.current.judge: ln.current
         for ln in report.lines
-        if (ln.current.metric, ln.current.k, ln.current.segment) == ("ndcg_list", k, focus)
+        if (ln.current.metric, ln.current.k, ln.current.segment) == ("ndcg", k, focus)
     }
     fixed = rows.get("corrected")
     if fixed is None:
         return None
-    figure = f"nDCG@{k} (list ideal)"
+    figure = f"nDCG@{k}"
     if fixed.value is None:
         return f"No corrected {figure} of {focus}: {fixed.reason or 'no value'}."
     judged = rows.get("ensemble")

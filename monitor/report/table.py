@@ -87,8 +87,8 @@ def _name(ln: ReportLine) -> str:
     if c.judge == "ensemble":
         return c.label
     if c.judge in LABELLED_JUDGES:
-        # "ndcg_list@10 (corrected, 40 labels)": the corrected nDCG is the list-ideal one
-        # (metrics.corrected); a name past _MAX_NAME wraps at a space, within 80 columns
+        # "ndcg@10 (corrected, 40 labels)": a name past _MAX_NAME wraps at a space,
+        # within 80 columns
         return f"{c.label} ({judge_caption(c.judge, c.n, short=True)})"
     return f"{c.label} ({c.judge})"
 

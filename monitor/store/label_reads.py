@@ -172,8 +172,10 @@ def samples_by_id(conn: Connection, *, ids: Sequence[int]) -> dict[int, SampleRe
 class SelectedSample:
     """A sample picked for annotation, with the human grades stored for its results.
 
-    ``grades`` maps a result id to every annotator's grade of it (a result nobody
-    labelled is absent); ``selection`` is what ``record_selection`` stored.
+    ``grades`` maps each of its results' ids to every annotator's grade of it (a result
+    nobody labelled is absent); ``pool`` does the same for every result people ever
+    labelled for its query, its own results among them (the human ideal of the pooled
+    nDCG); ``selection`` is what ``record_selection`` stored.
     """
 
     id: int
@@ -185,13 +187,14 @@ class SelectedSample:
     results: list[dict[str, Any]]
     selection: dict[str, Any]
     grades: dict[str, list[int]]
+    pool: dict[str, list[int]]
 
 
 def selected_samples(
     conn: Connection, *, first: dt.date, last: dt.date
 ) -> tuple[SelectedSample, ...]:
     """Which samples of ``first``..``last`` were picked for annotation, and what grades do
-    people give their results? By day, then id."""
+    people give their results and every other result of their query? By day, then id."""
     rows = conn.execute(
         text(
             """
@@ -204,7 +207,6 @@ def selected_samples(
             SELECT h.result_id, jsonb_agg(h.grade ORDER BY h.annotator) AS grades
             FROM human_labels h
             WHERE h.query_norm = s.query_norm
-              AND h.result_id IN (SELECT r->>'id' FROM jsonb_array_elements(s.results) r)
             GROUP BY h.result_id
         ) x
     ) g ON true
@@ -214,17 +216,23 @@ def selected_samples(
         ),
         {"first": first, "last": last, "key": SELECTION_KEY},
     )
-    return tuple(
-        SelectedSample(
-            id=int(r.id),
-            day=r.sample_date,
-            ranker=r.ranker,
-            stratum=r.stratum,
-            segment=r.segment or {},
-            weight=float(r.weight),
-            results=list(r.results or []),
-            selection=dict(r.selection),
-            grades={k: [int(g) for g in v] for k, v in r.grades.items()},
+    out = []
+    for r in rows:
+        results = list(r.results or [])
+        pool = {str(k): [int(g) for g in v] for k, v in r.grades.items()}
+        shown = {str(result.get("id")) for result in results}
+        out.append(
+            SelectedSample(
+                id=int(r.id),
+                day=r.sample_date,
+                ranker=r.ranker,
+                stratum=r.stratum,
+                segment=r.segment or {},
+                weight=float(r.weight),
+                results=results,
+                selection=dict(r.selection),
+                grades={k: v for k, v in pool.items() if k in shown},
+                pool=pool,
+            )
         )
-        for r in rows
-    )
+    return tuple(out)

@@ -1,5 +1,6 @@
 """The corrected figures reach the scrape: judge="corrected" and "humans" series with CIs,
-under the list-ideal nDCG family (``judge_monitor_ndcg_list``) the correction is of."""
+under the family of the figure corrected (the headline ``judge_monitor_ndcg``, and the
+list-ideal ``judge_monitor_ndcg_list``)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ def test_corrected_rows_are_exported_with_the_judge_label(seed: Any, database: D
             conn,
             day=LATEST,
             rows=[
+                ("ndcg", "all", "ensemble", 10, 0.7, 0.65, 0.75, 200, None),
+                ("ndcg", "all", "corrected", 10, 0.51, 0.45, 0.57, 40, None),
                 ("ndcg_list", "all", "ensemble", 10, 0.8, 0.75, 0.85, 200, None),
                 ("ndcg_list", "all", "corrected", 10, 0.61, 0.55, 0.67, 40, None),
                 ("ndcg_list", "all", "humans", 10, 0.6, 0.5, 0.7, 40, None),
@@ -53,9 +56,10 @@ def test_corrected_rows_are_exported_with_the_judge_label(seed: Any, database: D
     assert got[(PREFIX + "ndcg_list_ci_upper", "corrected", "all")] == 0.67
     assert got[(PREFIX + "ndcg_list", "humans", "all")] == 0.6
     assert got[(PREFIX + "ndcg_list", "ensemble", "all")] == 0.8, "the judge-only line stays"
-    assert (PREFIX + "ndcg", "ensemble", "all") in got, "and the pooled one beside it"
+    assert got[(PREFIX + "ndcg", "corrected", "all")] == 0.51, "the headline figure's own"
+    assert got[(PREFIX + "ndcg_ci_upper", "corrected", "all")] == 0.57
+    assert got[(PREFIX + "ndcg", "ensemble", "all")] == 0.7
     assert (PREFIX + "ndcg_list", "corrected", "locale=de") not in got, "a NULL row is no series"
-    assert not [key for key in got if key[0] == PREFIX + "ndcg" and key[1] == "corrected"]
 
 
 def _sample(name: str, judge: str, segment: str, value: float) -> InstantSample:
@@ -64,15 +68,19 @@ def _sample(name: str, judge: str, segment: str, value: float) -> InstantSample:
 
 
 def test_the_day_view_names_the_corrected_figure_a_firing_is_about() -> None:
-    """The quality-drop rule fires on the corrected list-ideal nDCG in one segment and
-    on the ensemble's nDCG in another: each firing carries its own figure and baseline."""
+    """The quality-drop rule fires on the corrected nDCG in one segment and on the
+    ensemble's in another: each firing carries its own figure and baseline. A corrected
+    list-ideal nDCG that dropped is not what the rule watches."""
     samples = [
         _sample("ndcg", "ensemble", "locale=de", 0.72),
         _sample("ndcg_baseline", "ensemble", "locale=de", 0.72),
         _sample("ndcg_ci_upper", "ensemble", "locale=de", 0.74),
-        _sample("ndcg_list", "corrected", "locale=de", 0.6),
-        _sample("ndcg_list_baseline", "corrected", "locale=de", 0.7),
-        _sample("ndcg_list_ci_upper", "corrected", "locale=de", 0.66),
+        _sample("ndcg", "corrected", "locale=de", 0.6),
+        _sample("ndcg_baseline", "corrected", "locale=de", 0.7),
+        _sample("ndcg_ci_upper", "corrected", "locale=de", 0.66),
+        _sample("ndcg_list", "corrected", "locale=en", 0.4),
+        _sample("ndcg_list_baseline", "corrected", "locale=en", 0.7),
+        _sample("ndcg_list_ci_upper", "corrected", "locale=en", 0.45),
         _sample("ndcg", "ensemble", "locale=fr", 0.5),
         _sample("ndcg_baseline", "ensemble", "locale=fr", 0.7),
         _sample("ndcg_ci_upper", "ensemble", "locale=fr", 0.55),

@@ -124,14 +124,15 @@ def prometheus_url(
     """Prometheus scraping the exporter over a bad seeded day and the Pushgateway."""
     today = dt.datetime.now(dt.UTC).date()
     history = seed.history(latest=today, days=10, today=lambda metric: BAD_DAY.get(metric, 0.6))
-    # labelled days: the list-ideal nDCG@10 (ndcg_list), judge-only and corrected by human
-    # labels (the seed stores ndcg_list at k 0 only); at the pooled figure's levels, so that
-    # the bad day drops it too
+    # labelled days: nDCG@10 corrected by human labels (both nDCGs) and the list-ideal
+    # judge-only one (the seed stores ndcg_list at k 0 only); at the pooled figure's levels,
+    # so that the bad day drops them too
     with seed.engine.begin() as conn:
         for (day, (metric, segment, _, k)), row in sorted(history.values.items()):
             if (metric, k) == ("ndcg", 10):
                 rows = [("ndcg_list", segment, judge, k, *row, None)
                         for judge in ("ensemble", "corrected")]  # fmt: skip
+                rows.append(("ndcg", segment, "corrected", k, *row, None))
                 upsert_daily_metrics(conn, day=day, rows=rows)
     with seed.engine.begin() as conn:  # judges as they gave verdicts: judge_monitor_judge_info
         for name in ("lexical", "llm"):

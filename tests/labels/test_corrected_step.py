@@ -13,6 +13,7 @@ from monitor.config import Settings, load_settings
 from monitor.errors import ConfigError
 from monitor.labels.annotation import select_for_annotation
 from monitor.metrics.daily import MetricRow
+from monitor.metrics.quality import query_figures
 from monitor.pipeline.metrics_step import compute_day_metrics
 from monitor.store import label_reads, reads
 from monitor.store import repository as repo
@@ -34,16 +35,17 @@ def _pick(rows: list[MetricRow], judge: str, metric: str = "ndcg_list", k: int =
     return row
 
 
-def test_labels_correct_the_judge_only_ndcg(database: Database) -> None:
-    """The judge says every result is perfect; people disagree: the corrected nDCG@10 (list
-    ideal, ``ndcg_list``) follows the people, the humans-only row is their plain mean, and
-    both are stored under ``ndcg_list``, never under the pooled ``ndcg``."""
+@pytest.mark.parametrize("metric", ["ndcg", "ndcg_list"])
+def test_labels_correct_the_judge_only_ndcg(database: Database, metric: str) -> None:
+    """The judge says every result is perfect; people disagree: the corrected nDCG@10 (the
+    pooled headline one and the list-ideal one: with no other label of the queries they
+    agree) follows the people, and the humans-only row is their plain mean."""
     _seed(database, DAY)
     truth = _label(database, DAY, picked=12, labelled=12)
     rows = compute_day_metrics(database, DAY, Settings(canary_size=0))
-    judge_only = _pick(rows, "ensemble")
-    humans = _pick(rows, "humans")
-    corrected = _pick(rows, "corrected")
+    judge_only = _pick(rows, "ensemble", metric)
+    humans = _pick(rows, "humans", metric)
+    corrected = _pick(rows, "corrected", metric)
     assert judge_only.value == pytest.approx(1.0)
     assert humans.n == corrected.n == len(truth) == 12
     assert humans.value == pytest.approx(statistics.mean(truth.values()))
@@ -52,12 +54,34 @@ def test_labels_correct_the_judge_only_ndcg(database: Database) -> None:
     assert corrected.ci_low <= humans.value <= corrected.ci_high
     assert {r.segment for r in rows if r.judge == "corrected"} == {"all", "locale=en"}
     labelled = [r for r in rows if r.judge in {"corrected", "humans"}]
-    assert {r.metric for r in labelled} == {"ndcg_list", "precision", "bad_top1_rate"}
-    assert not [r for r in labelled if r.metric == "ndcg"], "no pooled name on a human figure"
+    assert {r.metric for r in labelled} == {"ndcg", "ndcg_list", "precision", "bad_top1_rate"}
     with database.engine.connect() as conn:
         stored = [f for f in reads.figures_between(conn, first=DAY, last=DAY)]
     assert sum(f.judge == "corrected" for f in stored) == sum(r.judge == "corrected" for r in rows)
-    assert not [f for f in stored if f.judge in {"corrected", "humans"} and f.metric == "ndcg"]
+
+
+def test_the_human_pool_is_every_label_of_the_query(database: Database) -> None:
+    """People also graded a result of each labelled query that the list does not show (a
+    3, imported with ``labels import``): the humans-only pooled nDCG@10 is the mean of the
+    lists against that pool, computed here by hand, below the list-ideal figure, which
+    the extra label leaves as it was."""
+    _seed(database, DAY)
+    truth = label_day(database, DAY, picked=10, labelled=10, human_top=lambda n, i: 1)
+    with database.engine.begin() as conn:
+        labelled = [s for s in label_reads.day_samples(conn, day=DAY) if s.id in truth]
+        extra = [
+            repo.NewLabel(None, s.query_text, s.query_norm, f"{s.id}-unseen", None, 3, "ann")
+            for s in labelled
+        ]
+        repo.upsert_human_labels(conn, labels=extra, source="qrels")
+    given = [1.0, 2.0, 1.0]  # each labelled list, as label_day grades it
+    by_hand = query_figures(given, (10,), 2, pool=[*given, 3.0])["ndcg@10"]
+    rows = compute_day_metrics(database, DAY, Settings(canary_size=0))
+    pooled = _pick(rows, "humans", "ndcg")
+    assert len(labelled) == 10 and pooled.n == 10
+    assert pooled.value == pytest.approx(by_hand)
+    assert pooled.value < statistics.mean(truth.values()) - 0.05
+    assert _pick(rows, "humans").value == pytest.approx(statistics.mean(truth.values()))
 
 
 def test_rerun_gives_the_same_corrected_rows(database: Database) -> None:

@@ -1,6 +1,6 @@
 """`report` shows the figure corrected by human labels next to the judge-only one of the
-same metric (nDCG: the list-ideal ``ndcg_list``, not the pooled ``ndcg``), and nothing new
-on a day without labels."""
+same metric (the headline pooled ``ndcg`` beside the ensemble's, not the list-ideal
+``ndcg_list``), and nothing new on a day without labels."""
 
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ def _put(conn: Connection, day: dt.date, rows: list[MetricRow]) -> None:
     )
 
 
-#: the judge-only nDCG@10: pooled (the headline) and with the list's own ideal (what the
-#: corrected figure corrects), at different levels so that a mix-up shows
+#: the judge-only nDCG@10: pooled (the headline, what the summary's corrected figure
+#: corrects) and with the list's own ideal, at different levels so that a mix-up shows
 POOLED = MetricRow("ndcg", "all", "ensemble", 10, 0.7, 0.68, 0.72, 200, None)
 LIST = MetricRow("ndcg_list", "all", "ensemble", 10, 0.8, 0.78, 0.82, 200, None)
 
@@ -57,30 +57,32 @@ def _terminal(report: DailyReport) -> str:
     return out.getvalue()
 
 
-CORRECTED = MetricRow("ndcg_list", "all", "corrected", 10, 0.61, 0.55, 0.67, 40, None)
-HUMANS = MetricRow("ndcg_list", "all", "humans", 10, 0.6, 0.5, 0.7, 40, None)
+CORRECTED = MetricRow("ndcg", "all", "corrected", 10, 0.61, 0.55, 0.67, 40, None)
+HUMANS = MetricRow("ndcg", "all", "humans", 10, 0.6, 0.5, 0.7, 40, None)
+LIST_CORRECTED = MetricRow("ndcg_list", "all", "corrected", 10, 0.66, 0.6, 0.72, 40, None)
 
 
 def test_corrected_figure_sits_next_to_the_judge_only_one(database: Database) -> None:
-    report = _seed(database, [HUMANS, CORRECTED])
+    report = _seed(database, [HUMANS, CORRECTED, LIST_CORRECTED])
     order = [(ln.current.metric, ln.current.judge) for ln in report.headline]
-    assert order[:4] == [
+    assert order[:5] == [
         ("ndcg", "ensemble"),
+        ("ndcg", "corrected"),
+        ("ndcg", "humans"),
         ("ndcg_list", "ensemble"),
         ("ndcg_list", "corrected"),
-        ("ndcg_list", "humans"),
     ]
-    sentence = (  # against the judge-only list-ideal 0.800, not the pooled 0.700
-        "Corrected by 40 human labels, nDCG@10 (list ideal) of all is 0.610 "
-        "[95% CI 0.550, 0.670] (judge-only 0.800)."
+    sentence = (  # against the judge-only pooled 0.700, not the list-ideal 0.800
+        "Corrected by 40 human labels, nDCG@10 of all is 0.610 "
+        "[95% CI 0.550, 0.670] (judge-only 0.700)."
     )
     assert sentence in as_json(report)["summary"]
     text = _terminal(report)
     # the name may wrap at a space within its column (report.table._MAX_NAME)
     wrap = r"(?: |[^\n]*\n *)"
-    assert re.search(rf"ndcg_list@10 \(corrected, 40{wrap}labels\)", text), text
-    assert re.search(r"ndcg_list@10 \(corrected, 40[^\n]*0\.610 +\[0\.550, 0\.670\] +40\b", text)
-    assert re.search(rf"ndcg_list@10 \(humans, 40{wrap}labels\)", text), text
+    assert re.search(rf"ndcg@10 \(corrected, 40{wrap}labels\)", text), text
+    assert re.search(r"ndcg@10 \(corrected, 40[^\n]*0\.610 +\[0\.550, 0\.670\] +40\b", text)
+    assert re.search(rf"ndcg@10 \(humans, 40{wrap}labels\)", text), text
     page = render_html(report)
     assert "corrected by 40 human labels" in page and "humans only, 40 labels" in page
     assert sentence in page
@@ -96,10 +98,8 @@ def test_without_labels_the_report_says_nothing_new(database: Database) -> None:
 
 
 def test_too_few_labels_say_why(database: Database) -> None:
-    null = MetricRow(
-        "ndcg_list", "all", "corrected", 10, None, None, None, 3, "3 labelled queries < 5"
-    )
+    null = MetricRow("ndcg", "all", "corrected", 10, None, None, None, 3, "3 labelled queries < 5")
     report = _seed(database, [null])
     summary = as_json(report)["summary"]
-    assert "No corrected nDCG@10 (list ideal) of all: 3 labelled queries < 5." in summary
+    assert "No corrected nDCG@10 of all: 3 labelled queries < 5." in summary
     assert "3 labelled queries < 5" in _terminal(report)

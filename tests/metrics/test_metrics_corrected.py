@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from monitor.metrics.corrected import CORRECTED, HUMANS, compute_corrected, human_grades
+from monitor.metrics.corrected import (
+    CORRECTED,
+    HUMANS,
+    compute_corrected,
+    human_grades,
+    human_pool,
+)
 from monitor.metrics.daily import GradedQuery, MetricRow, compute_quality
 from monitor.metrics.quality import query_figures
 
@@ -48,7 +54,7 @@ def test_corrected_row_covers_the_human_figure_the_judge_misses() -> None:
     humans = _row(rows, "ndcg_list", HUMANS)
     assert humans.ci_low is not None and humans.ci_high is not None
     assert corrected.ci_high - corrected.ci_low <= humans.ci_high - humans.ci_low + 1e-12
-    assert {r.metric for r in rows} == {"ndcg_list", "precision", "bad_top1_rate"}
+    assert {r.metric for r in rows} == {"ndcg", "ndcg_list", "precision", "bad_top1_rate"}
 
 
 def test_a_segment_with_too_few_labels_is_null_with_a_reason() -> None:
@@ -91,3 +97,38 @@ def test_human_grades_take_the_median_and_need_every_result() -> None:
     assert human_grades(results, grades, top_k=3) == (2.0, 0.0, 1.5)
     assert human_grades(results, grades, top_k=2) == (2.0, 0.0)
     assert human_grades(results, {"a": [1], "b": [2]}, top_k=3) is None
+
+
+def test_the_pooled_ndcg_is_corrected_against_the_human_pool() -> None:
+    """The headline pooled nDCG's human side has the ideal of every result people labelled
+    for the query: where they labelled better results than the list shows (two 3s in
+    another list of the query), the corrected ``ndcg`` CI holds the day's human pooled
+    figure and lies below the human list-ideal one, which those results do not lower."""
+    queries, truth = _day(5)
+    pooled = [
+        GradedQuery(q.sample_id, q.segment, q.weight, q.grades, pool=(*q.grades, 3.0, 3.0))
+        for q in queries
+    ]
+    pools = {i: (*truth[i], 3.0, 3.0) for i in truth}
+    rng = np.random.default_rng(6)
+    labelled = {int(i): truth[int(i)] for i in rng.choice(len(queries), size=40, replace=False)}
+    strata = {q.sample_id: "day" for q in queries}
+    rows = compute_corrected(
+        pooled, labelled, strata, ks=(10,), pools={i: pools[i] for i in labelled}
+    )
+    human_pooled = float(
+        np.mean([query_figures(truth[i], (10,), pool=pools[i])["ndcg@10"] for i in truth])
+    )
+    human_list = float(np.mean([query_figures(truth[i], (10,))["ndcg_list@10"] for i in truth]))
+    corrected = _row(rows, "ndcg", CORRECTED)
+    assert corrected.ci_low is not None and corrected.ci_high is not None
+    assert corrected.ci_low <= human_pooled <= corrected.ci_high
+    assert corrected.ci_high < human_list, "the human pool's better results lower the figure"
+    listed = _row(rows, "ndcg_list", CORRECTED)
+    assert listed.ci_low is not None and listed.ci_high is not None
+    assert listed.ci_low <= human_list <= listed.ci_high
+
+
+def test_human_pool_takes_each_results_median() -> None:
+    """One grade per labelled result of the query: the median of its annotators."""
+    assert sorted(human_pool({"a": [3, 1, 2], "b": [0], "c": [1, 2], "d": []})) == [0.0, 1.5, 2.0]
