@@ -224,7 +224,13 @@ def _variables(judge_metric: str, judge_default: str) -> list[Any]:
     return [
         db.DatasourceVariable("datasource").label("Data source").type("prometheus"),
         query_var("segment", "Segment", "label_values(judge_monitor_ndcg, segment)", "all"),
-        query_var("judge", "Judge", f"label_values({judge_metric}, judge)", judge_default),
+        # the rows human labels correct are drawn by their own panel, not as judges
+        query_var(
+            "judge",
+            "Judge",
+            f'label_values({judge_metric}{{judge!~"corrected|humans"}}, judge)',
+            judge_default,
+        ),
     ]
 
 

@@ -17,8 +17,9 @@ rows are NULL with ``compute_corrected``'s reason.
 
 The judge-only side of the pooled ``ndcg`` is each query's ensemble grades against the
 judgment pool of its day (``pool_reads.pooled_grades``), as the dashboards' figure is; the
-human side is the labelled list against every human label stored for the query
-(``metrics.corrected.human_pool``), whenever it was imported.
+human side is the labelled list against every human label of a result production
+showed for the query up to the sample's day (``label_reads.selected_samples``,
+``metrics.corrected.human_pool``), whenever it was imported.
 """
 
 from __future__ import annotations

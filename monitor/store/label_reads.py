@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from monitor.store.models import PRODUCTION_SAMPLES
+from monitor.store.models import COMPARE_PREFIX, PRODUCTION_SAMPLES
 
 __all__ = [
     "SELECTION_KEY",
@@ -173,9 +173,11 @@ class SelectedSample:
     """A sample picked for annotation, with the human grades stored for its results.
 
     ``grades`` maps each of its results' ids to every annotator's grade of it (a result
-    nobody labelled is absent); ``pool`` does the same for every result people ever
-    labelled for its query, its own results among them (the human ideal of the pooled
-    nDCG); ``selection`` is what ``record_selection`` stored.
+    nobody labelled is absent); ``pool`` does the same for every labelled result that
+    production showed for its query on the sample's day or before, its own results among
+    them (the human ideal of the pooled nDCG, bounded as the judgment pool is: a compare
+    run's results, or a result production never showed, do not lower production's
+    figure); ``selection`` is what ``record_selection`` stored.
     """
 
     id: int
@@ -194,7 +196,8 @@ def selected_samples(
     conn: Connection, *, first: dt.date, last: dt.date
 ) -> tuple[SelectedSample, ...]:
     """Which samples of ``first``..``last`` were picked for annotation, and what grades do
-    people give their results and every other result of their query? By day, then id."""
+    people give their results and the other results production showed for their query
+    up to their day? By day, then id."""
     rows = conn.execute(
         text(
             """
@@ -207,6 +210,10 @@ def selected_samples(
             SELECT h.result_id, jsonb_agg(h.grade ORDER BY h.annotator) AS grades
             FROM human_labels h
             WHERE h.query_norm = s.query_norm
+              AND h.result_id IN (
+                  SELECT r->>'id' FROM samples p, jsonb_array_elements(p.results) r
+                  WHERE p.query_norm = s.query_norm AND p.sample_date <= s.sample_date
+                    AND p.ranker NOT LIKE :compare)
             GROUP BY h.result_id
         ) x
     ) g ON true
@@ -214,7 +221,7 @@ def selected_samples(
     ORDER BY s.sample_date, s.id
     """
         ),
-        {"first": first, "last": last, "key": SELECTION_KEY},
+        {"first": first, "last": last, "key": SELECTION_KEY, "compare": f"{COMPARE_PREFIX}%"},
     )
     out = []
     for r in rows:

@@ -235,11 +235,14 @@ def test_search_quality_opens_on_headline_and_ranked_segments() -> None:
 
 
 def test_judge_variable_drives_the_quality_panels() -> None:
-    """Search quality's judge variable lists the judges quality is exported for, and every
-    quality panel filters on it (none hard-codes judge="ensemble")."""
+    """Search quality's judge variable lists the judges quality is exported for, not the
+    rows human labels correct (their own panel draws those), and every quality panel
+    filters on it (none hard-codes judge="ensemble")."""
     board = _board("jm-search-quality")
     variable = next(v for v in board["templating"]["list"] if v["name"] == "judge")
-    assert variable["definition"] == "label_values(judge_monitor_ndcg, judge)"
+    assert variable["definition"] == (
+        'label_values(judge_monitor_ndcg{judge!~"corrected|humans"}, judge)'
+    )
     for panel in board["panels"]:
         for target in panel.get("targets", []):
             expr = target["expr"]
