@@ -16,8 +16,8 @@ by day: the function does not care which days the queries are from.
 Both nDCGs are corrected. The headline pooled ``ndcg`` of a labelled query has a human
 side with a human ideal: every grade people gave a result production showed for the
 query up to the sample's day (the median of its annotators), as TREC's qrels pool what
-its assessors judged; the judge
-side is the pooled figure the dashboards show (``GradedQuery.pool``). A query labelled
+its assessors judged; the judge side is the pooled figure the dashboards show
+(``GradedQuery.pool``). A query labelled
 once has a human pool that is its own list, so its human ``ndcg`` is its ``ndcg_list``;
 the pool, and the figure's reach beyond the list, grows as the query's lists are
 labelled again. ``ndcg_list`` (both ideals from the labelled list) is corrected too.

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from monitor.store.models import COMPARE_PREFIX, PRODUCTION_SAMPLES
+from monitor.store.models import PRODUCTION_SAMPLES
 
 __all__ = [
     "SELECTION_KEY",
@@ -200,10 +200,10 @@ def selected_samples(
     up to their day? By day, then id."""
     rows = conn.execute(
         text(
-            """
+            f"""
     SELECT s.id, s.sample_date, s.ranker, s.stratum, s.segment, s.weight, s.results,
            s.signals -> :key AS selection,
-           coalesce(g.grades, '{}'::jsonb) AS grades
+           coalesce(g.grades, '{{}}'::jsonb) AS grades
     FROM samples s
     LEFT JOIN LATERAL (
         SELECT jsonb_object_agg(x.result_id, x.grades) AS grades FROM (
@@ -213,7 +213,7 @@ def selected_samples(
               AND h.result_id IN (
                   SELECT r->>'id' FROM samples p, jsonb_array_elements(p.results) r
                   WHERE p.query_norm = s.query_norm AND p.sample_date <= s.sample_date
-                    AND p.ranker NOT LIKE :compare)
+                    AND {PRODUCTION_SAMPLES})
             GROUP BY h.result_id
         ) x
     ) g ON true
@@ -221,7 +221,7 @@ def selected_samples(
     ORDER BY s.sample_date, s.id
     """
         ),
-        {"first": first, "last": last, "key": SELECTION_KEY, "compare": f"{COMPARE_PREFIX}%"},
+        {"first": first, "last": last, "key": SELECTION_KEY},
     )
     out = []
     for r in rows:
