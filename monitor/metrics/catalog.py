@@ -88,7 +88,7 @@ D: Section = "drift"
 
 METRICS: tuple[MetricSpec, ...] = (
     # quality (judge "ensemble"), weighted estimates with bootstrap CIs
-    _m("ndcg", Q, "Weighted mean nDCG@k of the ensemble grades, ideal pooled over every result judged for the query (0-1).", baseline=True, better="higher"),
+    _m("ndcg", Q, "Weighted mean nDCG@k, ideal pooled over every result judged for the query (0-1); its corrected and humans rows come from human labels.", baseline=True, better="higher"),
     _m("ndcg_list", Q, "Weighted mean nDCG@k with the ideal from the judged list itself: ordering quality (0-1).", baseline=True, better="higher"),
     _m("precision", Q, "Weighted precision@k: share of the top k graded relevant.", baseline=True, better="higher"),
     _m("mean_grade", Q, "Weighted mean ensemble grade of the judged results (0-3).", baseline=True, better="higher"),

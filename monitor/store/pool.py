@@ -19,9 +19,11 @@ the new one goes in, and the pool is the same as if the day had been graded once
 commute, so days folded out of order (a backfill) give the same pool.
 
 ``pool_reads.pooled_grades`` serves the day from ``query_pool`` when it is exactly the
-pool up to the day (the day is folded and no later day is); otherwise (a day recomputed
-after later days were folded) it reads the ensemble grades as before; the two agree
-while nothing was pruned. Retention (``partitions.prune``) drops the ``pool_days``
+pool up to the day (the day is folded and no later day is); when every stored day up to
+the day is folded but later days are too (a label window's earlier days, a day recomputed
+after later ones), from ``query_pool`` minus the later days' ``pool_days``; otherwise (a
+stored day up to it not folded yet) it reads the ensemble grades as before; the three
+agree while nothing was pruned. Retention (``partitions.prune``) drops the ``pool_days``
 months it drops for the other tables but leaves ``query_pool`` alone: the pooled ideal
 remembers every judgment ever made, so pruning a month does not move the next day's
 nDCG (a day recomputed after a prune and after later days reads what the grades still
@@ -37,7 +39,7 @@ from sqlalchemy import Connection, text
 
 from monitor.store.models import PRODUCTION_SAMPLES
 
-__all__ = ["fold_through", "serves_day"]
+__all__ = ["fold_through", "serves_as_of", "serves_day"]
 
 #: The advisory lock the folds take (one pool, one writer; a second waits, briefly).
 _LOCK = zlib.crc32(b"judge-monitor:query_pool") - (1 << 31)
@@ -137,3 +139,10 @@ def serves_day(conn: Connection, *, day: dt.date) -> bool:
             {"d": day},
         ).scalar_one()
     )
+
+
+def serves_as_of(conn: Connection, *, day: dt.date) -> bool:
+    """Is the pool up to ``day`` ``query_pool`` minus the ``pool_days`` of the folded
+    days after it? So when every stored day up to ``day`` is folded (one index probe
+    per stored day): what a folded day after it added is all that separates the two."""
+    return not _unfolded_days(conn, day)

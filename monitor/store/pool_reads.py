@@ -15,10 +15,13 @@ pools the compare flow's rankings too, for an offline look at absolute quality.
 
 One read per day, for that day's queries only. When the kept pool (``monitor.store.pool``,
 folded by the metrics step) is exactly the pool up to the day, from it: one row per
-result ever judged for each query, whatever the history. Otherwise (a day recomputed
-after later days were folded, or the compare flow's pool) from the ensemble grades:
-``ix_samples_query_norm`` finds the queries' samples on every day, their grades are found
-by the sample's id and date.
+result ever judged for each query, whatever the history. When later days are folded too
+(the earlier days of a label window, ``plan --labels``, a day recomputed after later
+ones), from it minus what those days added (``pool_days``, by ``ix_pool_days_query_norm``):
+still flat in the history, since only the days after this one are read. Otherwise (a
+stored day up to this one not folded yet, or the compare flow's pool) from the ensemble
+grades: ``ix_samples_query_norm`` finds the queries' samples on every day, their grades
+are found by the sample's id and date.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import datetime as dt
 from sqlalchemy import Connection, text
 
 from monitor.store.models import PRODUCTION_SAMPLES
-from monitor.store.pool import serves_day
+from monitor.store.pool import serves_as_of, serves_day
 
 __all__ = ["pooled_grades", "stratum_grades"]
 
@@ -47,6 +50,25 @@ def pooled_grades(
                 "JOIN query_pool q ON q.query_norm = t.query_norm "
                 f"WHERE t.sample_date = :d AND {PRODUCTION_SAMPLES} "
                 "AND q.n > 0 GROUP BY t.id"
+            ),
+            {"d": day},
+        ).all()
+        return {int(i): tuple(float(g) for g in grades) for i, grades in rows}
+    if not include_compare and serves_as_of(conn, day=day):
+        rows = conn.execute(
+            text(
+                "WITH today AS (SELECT id, query_norm FROM samples "
+                f"WHERE sample_date = :d AND {PRODUCTION_SAMPLES}), "
+                "later AS (SELECT query_norm, result_id, sum(grade_sum) AS grade_sum, "
+                "sum(n) AS n FROM pool_days WHERE sample_date > :d "
+                "AND query_norm IN (SELECT query_norm FROM today) GROUP BY query_norm, result_id), "
+                "pool AS (SELECT q.query_norm, "
+                "q.grade_sum - coalesce(l.grade_sum, 0) AS grade_sum, "
+                "q.n - coalesce(l.n, 0) AS n FROM query_pool q LEFT JOIN later l "
+                "ON l.query_norm = q.query_norm AND l.result_id = q.result_id "
+                "WHERE q.query_norm IN (SELECT query_norm FROM today)) "
+                "SELECT t.id, array_agg(pool.grade_sum / pool.n) AS grades FROM today t "
+                "JOIN pool ON pool.query_norm = t.query_norm WHERE pool.n > 0 GROUP BY t.id"
             ),
             {"d": day},
         ).all()

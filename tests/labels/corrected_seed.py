@@ -105,3 +105,50 @@ def label_day(
             ]
         repo.upsert_human_labels(conn, labels=labels, source="test")
     return truth
+
+
+def show_earlier(
+    database: Database,
+    day: dt.date,
+    sample_ids: set[int],
+    *,
+    judged: float | None = None,
+    labelled: float | None = None,
+) -> None:
+    """Production showed each of ``sample_ids``' queries (samples of ``day``) the day before
+    with one other result, ``"<id>-earlier"``: judged ``judged`` by the ensemble and
+    graded ``labelled`` by people, where given. What puts a result in each side's pool
+    that the day's list does not hold."""
+    earlier = day - dt.timedelta(days=1)
+    stamp = dt.datetime.combine(earlier, dt.time(12), tzinfo=dt.UTC)
+    with database.engine.begin() as conn:
+        shown = [s for s in label_reads.day_samples(conn, day=day) if s.id in sample_ids]
+        queries = [
+            SampledQuery(
+                record=SearchRecord(
+                    query_id=s.query_id,
+                    query=s.query_text,
+                    timestamp=stamp,
+                    results=(Result(id=f"{s.id}-earlier", position=1, title="t", text="b"),),
+                    segment={"locale": "en"},
+                ),
+                stratum="locale=en",
+                inclusion_probability=0.5,
+            )
+            for s in shown
+        ]
+        ids = repo.upsert_samples(conn, day=earlier, queries=queries, top_k=10)
+        if judged is not None:
+            rows = [
+                (ids[("production", s.query_norm)], f"{s.id}-earlier", 1, judged, 0.0, 1, "median")
+                for s in shown
+            ]
+            repo.upsert_ensemble_grades(conn, rows=rows)
+        if labelled is not None:
+            labels = [
+                repo.NewLabel(
+                    None, s.query_text, s.query_norm, f"{s.id}-earlier", None, labelled, "ann"
+                )
+                for s in shown
+            ]
+            repo.upsert_human_labels(conn, labels=labels, source="test")

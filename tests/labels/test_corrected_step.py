@@ -7,18 +7,18 @@ import datetime as dt
 import statistics
 
 import pytest
-from corrected_seed import label_day, seed_judged
+from corrected_seed import label_day, seed_judged, show_earlier
 
 from monitor.config import Settings, load_settings
 from monitor.errors import ConfigError
 from monitor.labels.annotation import select_for_annotation
 from monitor.metrics.daily import MetricRow
 from monitor.metrics.quality import query_figures
+from monitor.pipeline.corrected_step import agreement_pairs, read_window
 from monitor.pipeline.metrics_step import compute_day_metrics
-from monitor.store import label_reads, reads
+from monitor.store import label_reads, pool, reads
 from monitor.store import repository as repo
 from monitor.store.db import Database
-from monitor.types import Result, SampledQuery, SearchRecord
 
 DAY = dt.date(2026, 10, 7)
 
@@ -68,30 +68,14 @@ def test_the_human_pool_is_every_label_of_what_production_showed(database: Datab
     neither changes."""
     _seed(database, DAY)
     truth = label_day(database, DAY, picked=10, labelled=10, human_top=lambda n, i: 1)
-    stamp = dt.datetime.combine(DAY - dt.timedelta(days=1), dt.time(12), tzinfo=dt.UTC)
+    show_earlier(database, DAY, set(truth), labelled=3)
     with database.engine.begin() as conn:
         labelled = [s for s in label_reads.day_samples(conn, day=DAY) if s.id in truth]
-        earlier = [
-            SampledQuery(
-                record=SearchRecord(
-                    query_id=s.query_id,
-                    query=s.query_text,
-                    timestamp=stamp,
-                    results=(Result(id=f"{s.id}-earlier", position=1, title="t", text="b"),),
-                    segment={"locale": "en"},
-                ),
-                stratum="locale=en",
-                inclusion_probability=0.5,
-            )
+        unseen = [
+            repo.NewLabel(None, s.query_text, s.query_norm, f"{s.id}-unseen", None, 3, "ann")
             for s in labelled
         ]
-        repo.upsert_samples(conn, day=DAY - dt.timedelta(days=1), queries=earlier, top_k=10)
-        extra = [
-            repo.NewLabel(None, s.query_text, s.query_norm, f"{s.id}-{what}", None, 3, "ann")
-            for s in labelled
-            for what in ("earlier", "unseen")
-        ]
-        repo.upsert_human_labels(conn, labels=extra, source="qrels")
+        repo.upsert_human_labels(conn, labels=unseen, source="qrels")
     given = [1.0, 2.0, 1.0]  # each labelled list, as label_day grades it
     by_hand = query_figures(given, (10,), 2, pool=[*given, 3.0])["ndcg@10"]
     rows = compute_day_metrics(database, DAY, Settings(canary_size=0))
@@ -182,3 +166,55 @@ def test_partly_labelled_sample_is_left_out(database: Database) -> None:
         repo.upsert_human_labels(conn, labels=[label], source="test")
     rows = compute_day_metrics(database, DAY, Settings(canary_size=0))
     assert _pick(rows, "humans").n == len(truth) == 6
+
+
+def test_the_judge_side_reads_each_days_judgment_pool(database: Database) -> None:
+    """A 3-day window whose labelled day is not its last: that day's judge figures take
+    their ideal from its judgment pool as of the day (the kept pool less the days after
+    it), which holds a 3 the ensemble gave the day before; so the pooled ``ndcg`` pairs
+    differ from the list ones, and each matches a hand computation."""
+    before = DAY - dt.timedelta(days=2)
+    seed_judged(database, before, top=lambda i: 0)
+    truth = label_day(database, before, picked=8, labelled=8)
+    show_earlier(database, before, set(truth), judged=3.0, labelled=3)
+    seed_judged(database, DAY)
+    rows = compute_day_metrics(database, DAY, Settings(canary_size=0, label_window_days=3))
+    with database.engine.connect() as conn:
+        assert pool.serves_as_of(conn, day=before) and not pool.serves_day(conn, day=before)
+    window = read_window(database, first=before, last=DAY, top_k=10)
+    pools = {q.sample_id: sorted(q.pool) for q in window.queries if q.sample_id in truth}
+    assert list(pools.values()) == [[0.0, 3.0, 3.0, 3.0]] * 8
+    y, yhat, _, _ = agreement_pairs(window, metric="ndcg")
+    y_list, yhat_list, _, _ = agreement_pairs(window, metric="ndcg_list")
+    judge_list = query_figures([0, 3, 3], (10,), 2)["ndcg@10"]
+    judge_pooled = query_figures([0, 3, 3], (10,), 2, pool=[0, 3, 3, 3])["ndcg@10"]
+    assert judge_pooled < judge_list - 0.1
+    assert yhat.tolist() == pytest.approx([judge_pooled] * 8)
+    assert yhat_list.tolist() == pytest.approx([judge_list] * 8)
+    humans_pooled = [
+        query_figures([top, 2, 1], (10,), 2, pool=[top, 2, 1, 3])["ndcg@10"]
+        for top in (0, 1, 3, 0, 1, 3, 0, 1)
+    ]
+    assert sorted(y.tolist()) == pytest.approx(sorted(humans_pooled))
+    assert sorted(y_list.tolist()) == pytest.approx(sorted(truth.values()))
+    assert _pick(rows, "humans", "ndcg").value == pytest.approx(statistics.mean(humans_pooled))
+
+
+def test_labels_only_of_results_not_shown_give_no_corrected_rows(database: Database) -> None:
+    """People graded, for each picked query, a result its list does not hold (a qrels file
+    brought in, say): no picked sample is labelled, so the day has no corrected row."""
+    _seed(database, DAY)
+    with database.engine.begin() as conn:
+        samples = label_reads.day_samples(conn, day=DAY)
+        picks, _ = select_for_annotation(samples, queries=6, seed=1, day=DAY)
+        label_reads.record_selection(conn, day=DAY, picks=picks)
+        unseen = [
+            repo.NewLabel(None, s.query_text, s.query_norm, f"{s.id}-unseen", None, 3, "ann")
+            for s in samples
+            if s.id in picks
+        ]
+        repo.upsert_human_labels(conn, labels=unseen, source="qrels")
+    rows = compute_day_metrics(database, DAY, Settings(canary_size=0))
+    assert rows and not [r for r in rows if r.judge in {"corrected", "humans"}]
+    window = read_window(database, first=DAY, last=DAY, top_k=10)
+    assert len(window.selected) == 6 and not window.labelled

@@ -10,7 +10,7 @@ import subprocess
 from collections.abc import Callable
 
 import numpy as np
-from corrected_seed import label_day, seed_judged
+from corrected_seed import label_day, seed_judged, show_earlier
 
 from monitor.metrics.ppi import agreement_moments, labels_needed
 from monitor.metrics.quality import query_figures
@@ -81,3 +81,32 @@ def test_plan_labels_rejects_a_bad_width(database: Database, cli: Cli) -> None:
     done = cli("plan", "--labels", "--target-width", "0")
     assert done.returncode == 1
     assert "--target-width must be in (0, 1), got 0.0" in done.stderr
+
+
+def test_plan_labels_measures_the_pooled_figure(database: Database, cli: Cli) -> None:
+    """Production showed every labelled query the day before with a result the judge and
+    people both grade 3: the agreement is measured on the pooled ``ndcg`` (each side's
+    ideal holds that 3), not on the list-ideal figure, which correlates differently."""
+    seed_judged(database, DAY, _judge)
+    label_day(database, DAY, picked=20, labelled=20, human_top=_human)
+    with database.engine.connect() as conn:
+        picked = label_reads.selected_samples(conn, first=DAY, last=DAY)
+    show_earlier(database, DAY, {s.id for s in picked}, judged=3.0, labelled=3)
+    y, yhat, y_list, yhat_list = [], [], [], []
+    for s in picked:
+        ranked = sorted(s.results, key=lambda r: r["position"])
+        number = int(ranked[0]["id"].rsplit("-", 2)[1])  # "<day>-<query number>-r1"
+        human = [float(s.grades[r["id"]][0]) for r in ranked]
+        judge = [float(_judge(number)), 3.0, 3.0]
+        y.append(query_figures(human, (10,), 2, pool=[*human, 3.0])["ndcg@10"])
+        yhat.append(query_figures(judge, (10,), 2, pool=[*judge, 3.0])["ndcg@10"])
+        y_list.append(query_figures(human, (10,), 2)["ndcg@10"])
+        yhat_list.append(query_figures(judge, (10,), 2)["ndcg@10"])
+    _, _, corr = agreement_moments(np.array(y), np.array(yhat))
+    _, _, corr_list = agreement_moments(np.array(y_list), np.array(yhat_list))
+    assert f"{corr:.2f}" != f"{corr_list:.2f}", "the seed tells the two figures apart"
+    done = cli("plan", "--labels", "--target-width", "0.3")
+    assert done.returncode == 0, done.stderr
+    out = " ".join(done.stdout.split())
+    assert "measured on 20 stored labelled queries of segment all" in out
+    assert f"correlation {corr:.2f}" in out

@@ -1,9 +1,10 @@
 """The kept judgment pool (``store.pool``) is the pool read from the stored grades, always.
 
-Each test compares the kept pool's answer (``pooled_grades`` when ``serves_day``) with
-the same read from the ensemble grades (the path a day recomputed after later ones
-takes), on real PostgreSQL: after a rerun changed a day's grades, after days folded out
-of order, and after retention dropped a month.
+Each test compares the kept pool's answer (``pooled_grades`` when ``serves_day``, or
+``serves_as_of`` for a day with later days folded) with the same read from the ensemble
+grades (the path a day takes while a stored day before it is not folded), on real
+PostgreSQL: after a rerun changed a day's grades, after days folded out of order, for
+every earlier day of a history, and after retention dropped a month.
 """
 
 from __future__ import annotations
@@ -66,17 +67,54 @@ def test_a_rerun_that_changed_the_day_replaces_its_part(database: Database) -> N
         assert conn.execute(text("SELECT sum(n) FROM query_pool")).scalar_one() == 3
 
 
-def test_a_day_backfilled_after_later_days_is_read_from_the_grades(database: Database) -> None:
-    """Recomputing January after March was folded: the kept pool holds March, so January
-    is read from the grades (nothing after it); March's kept pool then has all three."""
+Pools = list[list[float]]
+
+
+def _as_of_and_read(database: Database, day: dt.date) -> tuple[Pools, Pools]:
+    """(the kept pool minus the later days' parts, the ensemble grades' answer) for ``day``,
+    a day with later days folded."""
+    with database.engine.connect() as conn:
+        assert not pool.serves_day(conn, day=day) and pool.serves_as_of(conn, day=day)
+        kept = pool_reads.pooled_grades(conn, day=day)
+        conn.execute(text("DELETE FROM pool_folds WHERE sample_date = :d"), {"d": day})
+        assert not pool.serves_as_of(conn, day=day)
+        read = pool_reads.pooled_grades(conn, day=day)
+        conn.rollback()
+    return (
+        sorted(sorted(round(g, 9) for g in v) for v in kept.values()),
+        sorted(sorted(round(g, 9) for g in v) for v in read.values()),
+    )
+
+
+def test_an_earlier_day_is_the_kept_pool_minus_the_later_days(database: Database) -> None:
+    """A label window's earlier days (or ``plan --labels``, or a day recomputed) after
+    March was folded: each reads the kept pool less what the days after it added, which
+    is what the grades up to it say, results that came later left out."""
+    store_lists(database, JAN, {"a": [("r1", 3.0), ("r2", 1.0)], "b": [("r1", 0.0)]})
+    store_lists(database, FEB, {"a": [("r1", 2.0), ("r3", 2.0)], "b": [("r4", 1.0)]})
+    store_lists(database, MAR, {"a": [("r3", 0.0), ("r1", 1.0)], "b": [("r4", 3.0)]})
+    _both_reads(database, MAR)
+    kept, read = _as_of_and_read(database, JAN)
+    assert kept == read == [[0.0], [1.0, 3.0]]
+    kept, read = _as_of_and_read(database, FEB)
+    # a: r1 (3 + 2) / 2, r2 1, r3 2; b: r1 0, r4 1
+    assert kept == read == [[0.0, 1.0], [1.0, 2.0, 2.5]]
+
+
+def test_a_day_backfilled_after_later_days_is_the_kept_pool_minus_them(database: Database) -> None:
+    """Recomputing January after March was folded: January folds, and reads the kept pool
+    less March's part; while it is not folded it reads the grades; March's kept pool then
+    has all three days."""
     store_lists(database, MAR, {"a": [("r1", 3.0)]})
     _both_reads(database, MAR)
     store_lists(database, JAN, {"a": [("r2", 1.0)]})
+    with database.engine.connect() as conn:
+        assert not pool.serves_as_of(conn, day=JAN)
+        assert sorted(next(iter(pool_reads.pooled_grades(conn, day=JAN).values()))) == [1.0]
     with database.engine.begin() as conn:
         assert pool.fold_through(conn, day=JAN) == [JAN]
-    with database.engine.connect() as conn:
-        assert not pool.serves_day(conn, day=JAN)
-        assert sorted(next(iter(pool_reads.pooled_grades(conn, day=JAN).values()))) == [1.0]
+    kept, read = _as_of_and_read(database, JAN)
+    assert kept == read == [[1.0]]
     store_lists(database, FEB, {"a": [("r3", 2.0)]})
     kept, read = _both_reads(database, MAR)
     assert kept == read and list(kept.values()) == [[1.0, 2.0, 3.0]]
