@@ -35,6 +35,7 @@ from typing import Any
 
 from monitor.config import SamplingConfig, SourceConfig
 from monitor.metrics.changepoint import cusum
+from monitor.metrics.cuped import cuped_values
 from monitor.metrics.estimate import weighted_mean
 from monitor.metrics.paired import PanelQuery, paired_change
 from monitor.metrics.quality import pooled_ndcg_at_k
@@ -95,7 +96,7 @@ def _run_day(
     """One simulated day. ``all_lists``: a panel query is judged on every distinct list
     its searches were served that day (through the cache), its figure their
     search-weighted mean, instead of on the one search the sampler picked. ``cuped``:
-    the day's figure is the control-variate one (``_cuped``)."""
+    the day's figure is the control-variate one (``monitor.metrics.cuped``)."""
     history = set().union(
         *(state.sampled.get(day - dt.timedelta(days=i), set()) for i in range(1, BASELINE + 1))
     )
@@ -133,7 +134,8 @@ def _run_day(
         state.lists[q].append((day, lists))
     state.sampled[day] = {sq.record.normalized_query for sq in sample.queries}
     if cuped and len(state.series) >= BASELINE:
-        values = _cuped(values, weights, covariates, statistics.fmean(state.series[-BASELINE:]))
+        level = statistics.fmean(state.series[-BASELINE:])
+        values, _ = cuped_values(values, weights, covariates, level)
     est = weighted_mean(values, weights, seed=day.toordinal())
     pair = paired_change(panel) if panel else None
     state.series.append(est.value if est.value is not None else math.nan)
@@ -145,30 +147,6 @@ def _run_day(
         paid=paid,
         panel=len(panel),
     )
-
-
-def _cuped(
-    values: list[float], weights: list[float], covariates: list[float | None], level: float
-) -> list[float]:
-    """CUPED: each query's figure minus θ × (its own recent mean − the baseline level),
-    θ = the weighted regression slope of today's figures on those means over the
-    queries that have one; a query without history keeps its figure. The weighted mean
-    of the result is the day's figure with the luck of *which* queries were drawn taken
-    out, as far as their own past predicts them; unbiased for a change of the ranking
-    because the covariates are from before it."""
-    had = [(y, w, x) for y, w, x in zip(values, weights, covariates, strict=True) if x is not None]
-    if len(had) < 3:
-        return values
-    total = sum(w for _, w, _ in had)
-    mean_x = sum(w * x for _, w, x in had) / total
-    mean_y = sum(w * y for y, w, _ in had) / total
-    var = sum(w * (x - mean_x) ** 2 for _, w, x in had)
-    if var <= 0:
-        return values
-    theta = sum(w * (x - mean_x) * (y - mean_y) for y, w, x in had) / var
-    return [
-        y if x is None else y - theta * (x - level) for y, x in zip(values, covariates, strict=True)
-    ]
 
 
 def _score(lists: list[tuple[int, tuple[float, ...]]], pool: tuple[float, ...]) -> float:

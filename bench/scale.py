@@ -14,7 +14,10 @@ top-10, so a day holds per-day / 30 samples), on scratch databases of its own:
    the window (what the history beyond the baseline costs); then, once on each, the
    step's main reads: the day's verdicts, the window's stored grade histograms (and the
    recount from its verdicts they replace), and the pooled grades of the day's queries
-   (``pool_reads.pooled_grades``: the kept pool, one row per result ever judged);
+   (``pool_reads.pooled_grades``: the kept pool, one row per result ever judged), of the
+   day and of a day a week back (a label window's first day: the kept pool less the
+   later days' parts, and for comparison the same pool from every stored day's grades),
+   and the read the ``cuped`` setting adds (the day's queries' lists of the window);
 3. ``GET /metrics`` on the exporter over HTTP: median of ``--scrapes`` (goal < 100 ms);
 4. bytes per stored verdict: the verdict partitions with their indexes and TOAST, and
    all of a day's tables (samples and ensemble grades too) per verdict;
@@ -52,7 +55,7 @@ from judge_throughput import llm_config
 from monitor.config import SamplingConfig, Settings
 from monitor.export.exporter import exporter_engine, make_registry
 from monitor.pipeline.metrics_step import compute_day_metrics
-from monitor.store import metric_reads, partitions, pool_reads
+from monitor.store import metric_reads, panel_reads, partitions, pool_reads
 from monitor.store import repository as repo
 from monitor.store.db import Database
 
@@ -295,8 +298,9 @@ def _reads(db: Database, last: dt.date, window: int) -> dict[str, float]:
     """Seconds of the step's main reads on ``db``: the day's verdicts, the baseline
     window's stored grade histograms (what the step reads) and, for comparison, the
     window's grades recounted from its verdicts (what it reads for days stored without
-    histograms), and the pooled grades of the day's queries (the kept pool)."""
-    first = last - dt.timedelta(days=window)
+    histograms), and the pooled grades of the day's queries (the kept pool), of the day
+    and of a day a week back."""
+    first, week_back = last - dt.timedelta(days=window), last - dt.timedelta(days=7)
     calls = {
         "day verdicts": lambda c: metric_reads.pointwise_verdicts(c, day=last),
         "window histograms": lambda c: metric_reads.stored_grade_counts(
@@ -306,6 +310,15 @@ def _reads(db: Database, last: dt.date, window: int) -> dict[str, float]:
             c, first=first, last=last - dt.timedelta(days=1)
         ),
         "pooled grades": lambda c: pool_reads.pooled_grades(c, day=last),
+        # a label window's earlier day: the kept pool less the days after it, and the
+        # same pool read from every stored day's grades (include_compare takes that path;
+        # the bench stores no compare run, so the two agree)
+        "pooled grades, a week back": lambda c: pool_reads.pooled_grades(c, day=week_back),
+        "... from the grades": lambda c: pool_reads.pooled_grades(
+            c, day=week_back, include_compare=True
+        ),
+        # what the cuped setting adds: the day's queries' lists of the baseline window
+        "past lists (cuped)": lambda c: panel_reads.past_lists(c, day=last, days=window),
     }
     seconds = {}
     with db.engine.connect() as conn:

@@ -256,6 +256,12 @@ class Settings(BaseSettings):
         description="Days of human labels (the day and the ones before it) behind a day's "
         "corrected figures: 1 = the day's own labels only, 7 = the last 7 days'.",
     )
+    cuped: bool = Field(
+        default=False,
+        description="Add ndcg_cuped: the weighted nDCG@10 with each query's own recent days "
+        "as a control variate (CUPED), the draw's luck taken out; it reads the baseline "
+        "window's grades of the day's queries.",
+    )
 
     @field_validator("database_url", mode="before")
     @classmethod

@@ -496,6 +496,7 @@ def search_quality() -> dict[str, Any]:
         _judge_vs_corrected(16),
     ]  # fmt: skip
     sel = f'{SEG},judge=~"$judge"'
+    overall = 'segment="all",judge=~"$judge",k="10"'  # what CUPED is computed for
     rest = [
         _line(5, "Bad top-1 rate", "Share of queries whose first result is irrelevant (0).",
               [(f"judge_monitor_bad_top1_rate{{{sel}}}", "{{segment}}"),
@@ -524,6 +525,16 @@ def search_quality() -> dict[str, Any]:
                (f'judge_monitor_panel_ndcg_change_ci_lower{{{sel},k="10"}}', "CI low"),
                (f'judge_monitor_panel_ndcg_change_ci_upper{{{sel},k="10"}}', "CI high")],
               limit=PANEL_MARGIN, below_is_bad=True, width=24),
+        _line(18, "nDCG@10 with CUPED: the draw's luck taken out",
+              "Only with the setting cuped on: the day's nDCG@10 with each query's own recent "
+              "days as a control variate, its 95% CI, next to the headline nDCG@10 (segment "
+              "all only). It moves less from day to day and reads a regression at about its true "
+              "size; see docs/detection-power.md.",
+              [(f'judge_monitor_ndcg_cuped{{{overall}}}', "CUPED"),
+               (f'judge_monitor_ndcg_cuped_ci_lower{{{overall}}}', "CI low"),
+               (f'judge_monitor_ndcg_cuped_ci_upper{{{overall}}}', "CI high"),
+               (f'judge_monitor_ndcg{{{overall}}}', "headline nDCG@10")],
+              minimum=0, maximum=1, width=24),
         _line(10, "Unjudged share",
               "Share of sampled results without a valid ensemble grade; high values make "
               "every quality figure less certain.",

@@ -33,6 +33,7 @@ from monitor.metrics.daily import (
 )
 from monitor.pipeline.canary import canary_rows
 from monitor.pipeline.corrected_step import corrected_rows
+from monitor.pipeline.cuped_step import cuped_rows
 from monitor.pipeline.panel_step import panel_rows
 from monitor.sampling import stratum_key
 from monitor.sampling_panel import PANEL_STRATUM
@@ -225,6 +226,7 @@ def compute_day_metrics(database: Database, day: dt.date, settings: Settings) ->
         base_shares, base_lengths, seen = _mix(conn, baseline_start, baseline_end, strata)
         history = ndcg_history(conn, end=day, days=2 * settings.baseline_days)
         answered = metric_reads.judges_per_result(conn, day=day)
+        cuped = cuped_rows(conn, day, settings, queries, history)  # if configured
 
     current_grades = _day_grades(verdicts, queries)
     rows = compute_quality(queries, ks=settings.ks, relevant=settings.relevant_grade)
@@ -241,6 +243,7 @@ def compute_day_metrics(database: Database, day: dt.date, settings: Settings) ->
     rows += canary_rows(database, day)  # the judge canary's grades of the day
     rows += corrected_rows(database, day, settings)  # human labels correct the judge's
     rows += panel_rows(database, day, settings)  # the paired panel's change (if configured)
+    rows += cuped
     rows.append(partial_ensemble_share(answered, len(settings.judges)))
     with database.engine.begin() as conn:
         # recomputing a day replaces all its figures: none left over from a former run

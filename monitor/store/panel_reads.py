@@ -1,4 +1,5 @@
-"""The paired panel's reads: which queries were seen before, and each panel query's days.
+"""The reads of a query's own history: which queries were seen before, and the lists
+each of the day's queries was shown on its recent days (the paired panel, and CUPED).
 
 The sampler's panel (``monitor.sampling_panel``) may only hold queries seen on earlier
 days, so that each has days of its own to be compared with: ``seen_queries`` is the
@@ -7,7 +8,8 @@ statistic (``monitor.metrics.paired``) compares each of the day's panel samples 
 the same query's judged lists on the days before: ``panel_lists`` reads the ensemble
 grades, in rank order, of every production sample of the day's panel queries in the
 window and on the day itself. Only production's samples count (``PRODUCTION_SAMPLES``),
-as for the pooled ideal.
+as for the pooled ideal. CUPED (``monitor.metrics.cuped``) needs the same history for
+every one of the day's samples: ``past_lists``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlalchemy import Connection, text
 
 from monitor.store.models import PRODUCTION_SAMPLES
 
-__all__ = ["panel_lists", "seen_queries"]
+__all__ = ["panel_lists", "past_lists", "seen_queries"]
 
 
 def seen_queries(conn: Connection, *, day: dt.date, days: int) -> set[str]:
@@ -59,3 +61,26 @@ def panel_lists(
         (int(i), str(q), d, [None if g is None else float(g) for g in grades])
         for i, q, d, grades in rows
     ]
+
+
+def past_lists(
+    conn: Connection, *, day: dt.date, days: int
+) -> list[tuple[int, list[float | None]]]:
+    """How was each of ``day``'s production samples' query graded on the ``days`` days
+    before? (the day's sample id, ensemble grades in rank order of one earlier
+    production sample of its query, None for an ungraded result), oldest first; a
+    sample whose query has no earlier graded sample has no row."""
+    rows = conn.execute(
+        text(
+            "WITH today AS (SELECT id, query_norm FROM samples "
+            f"WHERE sample_date = :d AND {PRODUCTION_SAMPLES}) "
+            "SELECT t.id, array_agg(e.grade ORDER BY e.position) AS grades FROM today t "
+            "JOIN samples s ON s.query_norm = t.query_norm "
+            "JOIN ensemble_grades e ON e.sample_id = s.id AND e.sample_date = s.sample_date "
+            "WHERE s.sample_date >= :a AND s.sample_date < :d "
+            f"AND s.{PRODUCTION_SAMPLES} "
+            "GROUP BY t.id, s.id, s.sample_date ORDER BY s.sample_date, t.id"
+        ),
+        {"d": day, "a": day - dt.timedelta(days=days)},
+    ).all()
+    return [(int(i), [None if g is None else float(g) for g in grades]) for i, grades in rows]
