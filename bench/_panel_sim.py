@@ -19,8 +19,9 @@ piece that decides detection and cost and drops only the I/O:
   today's pool, as ``panel_step`` does);
 * alarms: fresh — the quality-drop rule as the rules state it (judged nDCG@10 > 0.05
   below the baseline, the mean of the last ``baseline_days`` days, and the CI's upper
-  bound below it) or CUSUM > 5; panel design — either of those, or the paired change's
-  CI upper bound below 0.
+  bound below it) or CUSUM > 5; panel design — either of those, or the paired rule as
+  stated (the mean change below its margin and its CI's upper bound below 0); the
+  thresholds are read from the rules file.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from monitor.config import SamplingConfig, SourceConfig
-from monitor.metrics.changepoint import cusum
+from monitor.export.rules import rules_by_name
+from monitor.metrics.changepoint import NDCG_MIN_SD, cusum
 from monitor.metrics.cuped import cuped_values
 from monitor.metrics.estimate import weighted_mean
 from monitor.metrics.paired import PanelQuery, paired_change
@@ -46,7 +48,10 @@ from monitor.sources.trec_production import QRELS_FILE, TrecProductionSource
 
 BASELINE = 14
 START = dt.date(2025, 1, 1)
-DROP_RULE = 0.05
+_RULES = rules_by_name()  # the thresholds the alert rules state, not copies of them
+DROP_RULE = _RULES["JudgeMonitorQualityDropVsBaseline"].thresholds[0]
+CUSUM_LIMIT = _RULES["JudgeMonitorChangePoint"].thresholds[0]
+PANEL_MARGIN = _RULES["JudgeMonitorPanelDrop"].thresholds[0]  # negative: a paired drop
 
 
 @dataclass
@@ -155,12 +160,26 @@ def _score(lists: list[tuple[int, tuple[float, ...]]], pool: tuple[float, ...]) 
     return sum(c * pooled_ndcg_at_k(g, 10, pool) for c, g in lists) / total
 
 
-def _alarm(day: Day, state: _State, baseline: float, *, panel: bool) -> bool:
-    fresh = baseline - day.ndcg > DROP_RULE and day.ci_high < baseline
-    stat = cusum(state.series[-2 * BASELINE :], baseline_days=BASELINE).statistic
-    shift = bool(stat) and stat[-1] > 5
-    paired = panel and day.paired_high is not None and day.paired_high < 0
-    return bool(fresh or shift or paired)
+def _alarms(day: Day, state: _State, baseline: float, *, panel: bool) -> set[str]:
+    """Which watched rules hold on the day: the quality-drop rule, the change point, and
+    for a panel design the paired rule (mean change below its margin, CI below 0)."""
+    held = set()
+    if baseline - day.ndcg > DROP_RULE and day.ci_high < baseline:
+        held.add("quality_drop")
+    stat = cusum(
+        state.series[-2 * BASELINE :], baseline_days=BASELINE, min_sd=NDCG_MIN_SD
+    ).statistic
+    if stat and stat[-1] > CUSUM_LIMIT:
+        held.add("change_point")
+    if (
+        panel
+        and day.paired is not None
+        and day.paired_high is not None
+        and day.paired < PANEL_MARGIN
+        and day.paired_high < 0
+    ):
+        held.add("paired")
+    return held
 
 
 def run_design(
@@ -189,11 +208,15 @@ def run_design(
         _run_day(state, clean, qrels, d, config, all_lists=all_lists, cuped=cuped) for d in days
     ]
     false_alarms = 0
+    by_rule: dict[str, int] = defaultdict(int)
     for i in range(BASELINE, len(days)):
         base = statistics.fmean(f.ndcg for f in figures[i - BASELINE : i])
         state_series = state.series
         state.series = state_series[: i + 1]
-        false_alarms += _alarm(figures[i], state, base, panel=panel_share > 0)
+        held = _alarms(figures[i], state, base, panel=panel_share > 0)
+        false_alarms += bool(held)
+        for rule in held:
+            by_rule[rule] += 1
         state.series = state_series
     paid_per_day = statistics.fmean(f.paid for f in figures[1:])
     baseline = statistics.fmean(f.ndcg for f in figures[:BASELINE])
@@ -213,7 +236,7 @@ def run_design(
             paid.append(fig.paid)
             if fig.paired is not None:
                 paired.append(fig.paired)
-            if detected is None and _alarm(fig, cell_state, baseline, panel=panel_share > 0):
+            if detected is None and _alarms(fig, cell_state, baseline, panel=panel_share > 0):
                 detected = i + 1
         cells[share] = {
             "detected_day": detected,
@@ -223,6 +246,7 @@ def run_design(
         }
     return {
         "false_alarms": false_alarms,
+        "false_alarms_by_rule": dict(by_rule),
         "paid_per_day_clean": paid_per_day,
         "panel_queries": statistics.fmean(f.panel for f in figures[BASELINE:]),
         "cells": cells,
@@ -308,6 +332,10 @@ def compare(
             "false_alarms_per_clean_run": round(
                 statistics.fmean(r["false_alarms"] for r in runs), 2
             ),
+            "false_alarm_days_by_rule": {  # summed over the seeds
+                rule: sum(r["false_alarms_by_rule"].get(rule, 0) for r in runs)
+                for rule in ("quality_drop", "change_point", "paired")
+            },
             "paid_per_day_clean": round(statistics.fmean(r["paid_per_day_clean"] for r in runs), 1),
             "panel_queries_per_day": round(statistics.fmean(r["panel_queries"] for r in runs), 1),
             "cells": cells,

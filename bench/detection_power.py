@@ -393,7 +393,8 @@ def designs(args: argparse.Namespace, started: float) -> None:
         print(
             f"{name:<13}clean: false alarms {d['false_alarms_per_clean_run']} per "
             f"{clean_days} days, paid/day {d['paid_per_day_clean']}, "
-            f"panel queries/day {d['panel_queries_per_day']}"
+            f"panel queries/day {d['panel_queries_per_day']}; alarm days over the seeds by "
+            "rule: " + ", ".join(f"{k} {v}" for k, v in d["false_alarm_days_by_rule"].items())
         )
     print()
     report(

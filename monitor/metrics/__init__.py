@@ -18,7 +18,7 @@ from monitor.metrics.agreement import (
     table_statistics,
 )
 from monitor.metrics.bias import length_bias, position_consistency
-from monitor.metrics.changepoint import ChangePoint, cusum
+from monitor.metrics.changepoint import NDCG_MIN_SD, ChangePoint, cusum
 from monitor.metrics.daily import (
     GradedQuery,
     JudgeVerdictRow,
@@ -67,6 +67,7 @@ __all__ = [
     "CHI_SQUARE",
     "KS",
     "LABELS",
+    "NDCG_MIN_SD",
     "PSI",
     "WASSERSTEIN",
     "ChangePoint",

@@ -26,7 +26,17 @@ import numpy as np
 
 from monitor.errors import InputError
 
-__all__ = ["ChangePoint", "cusum"]
+__all__ = ["NDCG_MIN_SD", "ChangePoint", "cusum"]
+
+#: The smallest day-to-day sd of a daily nDCG the chart assumes: half a point of nDCG.
+#: A day's sample that is nearly a census of a small, unchanging set of queries (DL19's
+#: 43 queries at 1,000 searches a day and a budget of 100) has a baseline sd of a few
+#: thousandths, and the chart then read the day-to-day wobble of the traffic mix as a
+#: shift: 1.2 false alarm days per 60 clean days in ``bench/detection_power.py --designs
+#: --searches 1000 --size 100``, none with this floor. At ordinary sample sizes the sd
+#: is a few hundredths and the floor does not bind (the same bench at 100 searches a
+#: day detects exactly as with 0.001).
+NDCG_MIN_SD = 0.005
 
 Direction = Literal["down", "up", "both"]
 

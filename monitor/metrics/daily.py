@@ -31,7 +31,7 @@ import numpy as np
 from monitor.metrics import drift
 from monitor.metrics.agreement import human_agreement, inter_judge_agreement
 from monitor.metrics.bias import length_bias, position_consistency
-from monitor.metrics.changepoint import Direction, cusum
+from monitor.metrics.changepoint import NDCG_MIN_SD, Direction, cusum
 from monitor.metrics.estimate import Estimate, weighted_mean
 from monitor.metrics.quality import query_figures
 
@@ -367,8 +367,10 @@ def compute_changepoint(
     h: float = 5.0,
     direction: Direction = "down",
     cutoff: int = 10,
+    min_sd: float = NDCG_MIN_SD,
 ) -> list[MetricRow]:
-    """CUSUM rows for a daily nDCG@``cutoff`` series ending today (oldest day first).
+    """CUSUM rows for a daily nDCG@``cutoff`` series ending today (oldest day first),
+    the baseline sd floored at ``min_sd`` (``changepoint.NDCG_MIN_SD``).
 
     "changepoint_cusum": today's CUSUM statistic in baseline-sd units (alert when it
     exceeds ``h``). "changepoint_start_days_ago": how many days before today the shift
@@ -381,6 +383,7 @@ def compute_changepoint(
         k=k,
         h=h,
         direction=direction,
+        min_sd=min_sd,
     )
     observed = sum(v is not None and not math.isnan(v) for v in daily_ndcg)
     if cp.reason is not None or not cp.statistic:
