@@ -37,7 +37,7 @@ from typing import Any
 from monitor.config import SamplingConfig, SourceConfig
 from monitor.export.rules import rules_by_name
 from monitor.metrics.changepoint import NDCG_MIN_SD, cusum
-from monitor.metrics.cuped import cuped_values
+from monitor.metrics.cuped import covariate_mean, cuped_values
 from monitor.metrics.estimate import weighted_mean
 from monitor.metrics.paired import PanelQuery, paired_change
 from monitor.metrics.quality import pooled_ndcg_at_k
@@ -65,6 +65,7 @@ class _State:
     )
     sampled: dict[dt.date, set[str]] = field(default_factory=dict)
     series: list[float] = field(default_factory=list)
+    centres: list[float | None] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -138,9 +139,10 @@ def _run_day(
             panel.append(PanelQuery(q, values[-1], tuple(past)))
         state.lists[q].append((day, lists))
     state.sampled[day] = {sq.record.normalized_query for sq in sample.queries}
-    if cuped and len(state.series) >= BASELINE:
-        level = statistics.fmean(state.series[-BASELINE:])
-        values, _ = cuped_values(values, weights, covariates, level)
+    past_centres = [c for c in state.centres[-BASELINE:] if c is not None]
+    state.centres.append(covariate_mean(weights, covariates))  # as cuped_step stores it
+    if cuped and len(state.series) >= BASELINE and past_centres:
+        values, _ = cuped_values(values, weights, covariates, statistics.fmean(past_centres))
     est = weighted_mean(values, weights, seed=day.toordinal())
     pair = paired_change(panel) if panel else None
     state.series.append(est.value if est.value is not None else math.nan)

@@ -95,7 +95,8 @@ METRICS: tuple[MetricSpec, ...] = (
     _m("bad_top1_rate", Q, "Share of queries whose first result is irrelevant.", baseline=True, better="lower"),
     _m("no_relevant_rate", Q, "Share of queries with no relevant result at all.", baseline=True, better="lower"),
     _m("unjudged_share", Q, "Share of results without a valid ensemble grade.", baseline=True, better="lower"),
-    _m("ndcg_cuped", Q, "Weighted mean nDCG@10 with CUPED: each query's figure adjusted by its own recent days' (setting cuped; off: no series).", better="higher"),
+    _m("ndcg_cuped", Q, "Weighted mean nDCG@10 with CUPED: each query's figure less theta x (its recent days' mean - the centre) (setting cuped).", better="higher"),
+    _m("cuped_centre", Q, "CUPED's centre: the weighted mean, over the day's queries seen in the window before, of each one's recent nDCG@10 (setting cuped).", ci=False, in_report=False),
     _m("panel_ndcg_change", Q, "Paired panel: mean over panel queries of today's nDCG@10 minus the query's own recent mean, t CI (0 = unchanged).", better="higher"),
     # judge health
     _m("krippendorff_alpha", H, "Krippendorff's alpha (ordinal) among the ensemble's judges.", better="higher"),

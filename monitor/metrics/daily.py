@@ -367,24 +367,16 @@ def compute_changepoint(
     h: float = 5.0,
     direction: Direction = "down",
     cutoff: int = 10,
-    min_sd: float = NDCG_MIN_SD,
 ) -> list[MetricRow]:
-    """CUSUM rows for a daily nDCG@``cutoff`` series ending today (oldest day first),
-    the baseline sd floored at ``min_sd`` (``changepoint.NDCG_MIN_SD``).
+    """CUSUM rows for a daily nDCG@``cutoff`` series ending today (oldest day first), the
+    baseline sd floored at ``NDCG_MIN_SD``.
 
     "changepoint_cusum": today's CUSUM statistic in baseline-sd units (alert when it
     exceeds ``h``). "changepoint_start_days_ago": how many days before today the shift
     behind the first alarm in the series began (0 = today), None when there was no alarm.
     """
-    cp = cusum(
-        daily_ndcg,
-        baseline=baseline,
-        baseline_days=baseline_days,
-        k=k,
-        h=h,
-        direction=direction,
-        min_sd=min_sd,
-    )
+    cp = cusum(daily_ndcg, baseline=baseline, baseline_days=baseline_days, k=k, h=h,
+               direction=direction, min_sd=NDCG_MIN_SD)  # fmt: skip
     observed = sum(v is not None and not math.isnan(v) for v in daily_ndcg)
     if cp.reason is not None or not cp.statistic:
         reason = cp.reason or "empty series"

@@ -4,15 +4,18 @@ With ``cuped`` on, the metrics step adds ``ndcg_cuped`` (k = 10, segment ``all``
 ``ensemble``) beside the headline ``ndcg``: the same queries, weights and pooled ideal,
 each query's figure adjusted by ``metrics.cuped.cuped_values`` with, as its covariate,
 its mean nDCG@10 on the days it was sampled in the ``baseline_days`` before
-(``panel_reads.past_lists``), and, as the level, the mean stored ``ndcg@10`` of those
-days. Every list of a query, today's and the past ones, is scored against today's pool,
-as the paired panel does (``panel_step``): a pool that grew since a past day then moves
-a query's covariate as much as its figure, and does not read as a change of the ranking.
+(``panel_reads.past_lists``), and, as the centre, the mean of the ``cuped_centre`` rows
+stored on those days (each day's ``covariate_mean``, stored beside its figure). Every
+list of a query, today's and the past ones, is scored against today's pool, as the
+paired panel does (``panel_step``): a pool that grew since a past day then moves a
+query's covariate as much as its figure, and does not read as a change of the ranking.
 So the figure reads a regression at about its true size, where ``ndcg`` also reads the
 pool's growth that the regression's new results bring (docs/detection-power.md).
 
-Off by default: it reads the history of every one of the day's queries (``baseline_days``
-days of grades), a read that grows with the window, where the rest of the step does not.
+The first day with ``cuped`` on stores only its centre (no value: nothing to centre on
+yet). Off by default: it reads the history of every one of the day's queries
+(``baseline_days`` days of grades), a read that grows with the window, where the rest of
+the step does not.
 """
 
 from __future__ import annotations
@@ -26,15 +29,17 @@ from collections.abc import Sequence
 from sqlalchemy import Connection
 
 from monitor.config import Settings
-from monitor.metrics.cuped import MIN_WITH_HISTORY, cuped_values
+from monitor.metrics.cuped import MIN_WITH_HISTORY, covariate_mean, cuped_values
 from monitor.metrics.daily import ALL, ENSEMBLE, GradedQuery, MetricRow
 from monitor.metrics.estimate import Estimate, weighted_mean
 from monitor.metrics.quality import query_figures
 from monitor.store import panel_reads
+from monitor.store.reads import daily_series
 
-__all__ = ["CUPED_K", "CUPED_METRIC", "cuped_inputs", "cuped_rows"]
+__all__ = ["CENTRE_METRIC", "CUPED_K", "CUPED_METRIC", "cuped_inputs", "cuped_rows"]
 
 CUPED_METRIC = "ndcg_cuped"
+CENTRE_METRIC = "cuped_centre"
 CUPED_K = 10
 
 
@@ -60,27 +65,34 @@ def cuped_inputs(
 
 
 def cuped_rows(
-    conn: Connection,
-    day: dt.date,
-    settings: Settings,
-    queries: Sequence[GradedQuery],
-    history: Sequence[float | None],
+    conn: Connection, day: dt.date, settings: Settings, queries: Sequence[GradedQuery]
 ) -> list[MetricRow]:
-    """The day's ``ndcg_cuped`` row (none when ``cuped`` is off); ``history`` is the stored
-    daily ``ndcg@10`` of the days before, oldest first (the step's change-point series).
-    No value, with the reason, without a stored level or with fewer than
-    ``MIN_WITH_HISTORY`` queries seen before."""
+    """The day's ``ndcg_cuped`` and ``cuped_centre`` rows (none when ``cuped`` is off).
+    No value, with the reason, without a stored centre in the window or with fewer than
+    ``MIN_WITH_HISTORY`` of the day's queries seen before."""
     if not settings.cuped:
         return []
-    recent = [v for v in history[-settings.baseline_days :] if v is not None]
     values, weights, covariates = cuped_inputs(conn, day, settings, queries)
     seen = sum(x is not None for x in covariates)
-    if not recent:
+    today = covariate_mean(weights, covariates)
+    stored = daily_series(
+        conn,
+        metric=CENTRE_METRIC,
+        segment=ALL,
+        judge=ENSEMBLE,
+        k=CUPED_K,
+        first=day - dt.timedelta(days=settings.baseline_days),
+        last=day - dt.timedelta(days=1),
+    )
+    centres = [p.value for p in stored if p.value is not None]
+    if not centres:
         est = Estimate.missing(
-            len(values), f"no stored ndcg@{CUPED_K} in the {settings.baseline_days} days before"
+            len(values),
+            f"no stored {CENTRE_METRIC} in the {settings.baseline_days} days before (the "
+            "first days with cuped on)",
         )
     else:
-        adjusted, theta = cuped_values(values, weights, covariates, statistics.fmean(recent))
+        adjusted, theta = cuped_values(values, weights, covariates, statistics.fmean(centres))
         if theta is None:
             est = Estimate.missing(
                 len(values),
@@ -88,4 +100,12 @@ def cuped_rows(
             )
         else:
             est = weighted_mean(adjusted, weights)
-    return [MetricRow.of(CUPED_METRIC, est, segment=ALL, judge=ENSEMBLE, k=CUPED_K)]
+    centre = (
+        Estimate(value=today, ci_low=None, ci_high=None, n=seen)
+        if today is not None
+        else Estimate.missing(0, "no query of the day was sampled in the window before")
+    )
+    return [
+        MetricRow.of(CUPED_METRIC, est, segment=ALL, judge=ENSEMBLE, k=CUPED_K),
+        MetricRow.of(CENTRE_METRIC, centre, segment=ALL, judge=ENSEMBLE, k=CUPED_K),
+    ]

@@ -226,7 +226,7 @@ def compute_day_metrics(database: Database, day: dt.date, settings: Settings) ->
         base_shares, base_lengths, seen = _mix(conn, baseline_start, baseline_end, strata)
         history = ndcg_history(conn, end=day, days=2 * settings.baseline_days)
         answered = metric_reads.judges_per_result(conn, day=day)
-        cuped = cuped_rows(conn, day, settings, queries, history)  # if configured
+        cuped = cuped_rows(conn, day, settings, queries)  # if configured
 
     current_grades = _day_grades(verdicts, queries)
     rows = compute_quality(queries, ks=settings.ks, relevant=settings.relevant_grade)

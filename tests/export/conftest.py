@@ -59,7 +59,7 @@ def free_port() -> int:
 
 def keys_for(metric: str) -> list[Key]:
     """The (segment, judge, k) a metric of this name is stored under by the daily flow."""
-    if metric in ("panel_ndcg_change", "ndcg_cuped"):  # nDCG@10's, overall only
+    if metric in ("panel_ndcg_change", "ndcg_cuped", "cuped_centre"):  # nDCG@10's, overall only
         return [(metric, "all", "ensemble", 10)]
     if metric in QUALITY:
         ks = (3, 10) if metric in ("ndcg", "precision") else (0,)
