@@ -26,8 +26,9 @@ stored day up to it not folded yet) it reads the ensemble grades as before; the 
 agree while nothing was pruned. Retention (``partitions.prune``) drops the ``pool_days``
 months it drops for the other tables but leaves ``query_pool`` alone: the pooled ideal
 remembers every judgment ever made, so pruning a month does not move the next day's
-nDCG (a day recomputed after a prune and after later days reads what the grades still
-hold). One writer at a time: the fold holds a transaction-level advisory lock.
+nDCG, nor a retained day's when it is recomputed after later days (it reads the kept
+pool less the later days' parts, the pruned judgments still in it, as on the day
+itself). One writer at a time: the fold holds a transaction-level advisory lock.
 """
 
 from __future__ import annotations

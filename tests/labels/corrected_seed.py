@@ -114,13 +114,16 @@ def show_earlier(
     *,
     judged: float | None = None,
     labelled: float | None = None,
+    on: dt.date | None = None,
 ) -> None:
     """Production showed each of ``sample_ids``' queries (samples of ``day``) the day before
-    with one other result, ``"<id>-earlier"``: judged ``judged`` by the ensemble and
-    graded ``labelled`` by people, where given. What puts a result in each side's pool
-    that the day's list does not hold."""
-    earlier = day - dt.timedelta(days=1)
-    stamp = dt.datetime.combine(earlier, dt.time(12), tzinfo=dt.UTC)
+    (or ``on``) with one other result, ``"<id>-earlier"`` (``"<id>-on-<on>"``): judged
+    ``judged`` by the ensemble and graded ``labelled`` by people, where given. What puts
+    a result in each side's pool that the day's list does not hold (or, shown later,
+    must not)."""
+    when = day - dt.timedelta(days=1) if on is None else on
+    suffix = "earlier" if on is None else f"on-{on}"
+    stamp = dt.datetime.combine(when, dt.time(12), tzinfo=dt.UTC)
     with database.engine.begin() as conn:
         shown = [s for s in label_reads.day_samples(conn, day=day) if s.id in sample_ids]
         queries = [
@@ -129,7 +132,7 @@ def show_earlier(
                     query_id=s.query_id,
                     query=s.query_text,
                     timestamp=stamp,
-                    results=(Result(id=f"{s.id}-earlier", position=1, title="t", text="b"),),
+                    results=(Result(id=f"{s.id}-{suffix}", position=1, title="t", text="b"),),
                     segment={"locale": "en"},
                 ),
                 stratum="locale=en",
@@ -137,17 +140,17 @@ def show_earlier(
             )
             for s in shown
         ]
-        ids = repo.upsert_samples(conn, day=earlier, queries=queries, top_k=10)
+        ids = repo.upsert_samples(conn, day=when, queries=queries, top_k=10)
         if judged is not None:
             rows = [
-                (ids[("production", s.query_norm)], f"{s.id}-earlier", 1, judged, 0.0, 1, "median")
+                (ids[("production", s.query_norm)], f"{s.id}-{suffix}", 1, judged, 0.0, 1, "median")
                 for s in shown
             ]
             repo.upsert_ensemble_grades(conn, rows=rows)
         if labelled is not None:
             labels = [
                 repo.NewLabel(
-                    None, s.query_text, s.query_norm, f"{s.id}-earlier", None, labelled, "ann"
+                    None, s.query_text, s.query_norm, f"{s.id}-{suffix}", None, labelled, "ann"
                 )
                 for s in shown
             ]

@@ -171,13 +171,15 @@ def test_partly_labelled_sample_is_left_out(database: Database) -> None:
 def test_the_judge_side_reads_each_days_judgment_pool(database: Database) -> None:
     """A 3-day window whose labelled day is not its last: that day's judge figures take
     their ideal from its judgment pool as of the day (the kept pool less the days after
-    it), which holds a 3 the ensemble gave the day before; so the pooled ``ndcg`` pairs
-    differ from the list ones, and each matches a hand computation."""
+    it), which holds a 3 the ensemble gave the day before and not the 3 it gave the same
+    queries on the window's last day; so the pooled ``ndcg`` pairs differ from the list
+    ones, and each matches a hand computation."""
     before = DAY - dt.timedelta(days=2)
     seed_judged(database, before, top=lambda i: 0)
     truth = label_day(database, before, picked=8, labelled=8)
     show_earlier(database, before, set(truth), judged=3.0, labelled=3)
     seed_judged(database, DAY)
+    show_earlier(database, before, set(truth), judged=3.0, on=DAY)  # later: not in its pool
     rows = compute_day_metrics(database, DAY, Settings(canary_size=0, label_window_days=3))
     with database.engine.connect() as conn:
         assert pool.serves_as_of(conn, day=before) and not pool.serves_day(conn, day=before)

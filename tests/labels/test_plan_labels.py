@@ -14,7 +14,7 @@ from corrected_seed import label_day, seed_judged, show_earlier
 
 from monitor.metrics.ppi import agreement_moments, labels_needed
 from monitor.metrics.quality import query_figures
-from monitor.store import label_reads
+from monitor.store import label_reads, pool
 from monitor.store.db import Database
 
 DAY = dt.date(2026, 10, 7)
@@ -86,12 +86,19 @@ def test_plan_labels_rejects_a_bad_width(database: Database, cli: Cli) -> None:
 def test_plan_labels_measures_the_pooled_figure(database: Database, cli: Cli) -> None:
     """Production showed every labelled query the day before with a result the judge and
     people both grade 3: the agreement is measured on the pooled ``ndcg`` (each side's
-    ideal holds that 3), not on the list-ideal figure, which correlates differently."""
+    ideal holds that 3), not on the list-ideal figure, which correlates differently; and
+    the 3 the judge gave the same queries the day after is not in the day's pool."""
     seed_judged(database, DAY, _judge)
     label_day(database, DAY, picked=20, labelled=20, human_top=_human)
     with database.engine.connect() as conn:
         picked = label_reads.selected_samples(conn, first=DAY, last=DAY)
     show_earlier(database, DAY, {s.id for s in picked}, judged=3.0, labelled=3)
+    later = DAY + dt.timedelta(days=1)  # a later day folded: DAY reads the kept pool less it
+    show_earlier(database, DAY, {s.id for s in picked}, judged=3.0, on=later)
+    with database.engine.begin() as conn:
+        pool.fold_through(conn, day=later)
+    with database.engine.connect() as conn:
+        assert pool.serves_as_of(conn, day=DAY) and not pool.serves_day(conn, day=DAY)
     y, yhat, y_list, yhat_list = [], [], [], []
     for s in picked:
         ranked = sorted(s.results, key=lambda r: r["position"])

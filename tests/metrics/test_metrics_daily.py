@@ -216,3 +216,16 @@ def test_changepoint_rows() -> None:
     assert days_ago in (3.0, 4.0, 5.0)
     short = compute_changepoint([0.5, 0.6])
     assert all(r.value is None and "baseline" in (r.reason or "") for r in short)
+
+
+def test_changepoint_floors_a_tiny_baseline_sd() -> None:
+    """A near-census day of a static system: the baseline wobbles by ~0.001, then the
+    figure dips 0.004 for five days. In units of that sd it is a shift; the daily rows
+    floor the sd at NDCG_MIN_SD (half a point of nDCG), so it is not."""
+    rng = np.random.default_rng(7)
+    series: list[float | None] = (
+        rng.normal(0.8, 0.001, 30) - np.r_[np.zeros(25), np.full(5, 0.004)]
+    ).tolist()
+    assert cusum(series, min_sd=0.001).detected, "without the floor the chart pages"
+    (row,) = [r for r in compute_changepoint(series) if r.metric == "changepoint_cusum"]
+    assert row.value is not None and row.value < 5

@@ -140,6 +140,22 @@ def test_pruning_a_month_keeps_its_grades_in_the_kept_pool(database: Database) -
     assert left == FEB
 
 
+def test_a_day_recomputed_after_a_prune_keeps_its_pool(database: Database) -> None:
+    """January pruned after March was folded: February, recomputed, still reads the pool
+    it had (January's judgments in it), from the kept pool less March's part."""
+    store_lists(database, JAN, {"a": [("r1", 3.0), ("r2", 3.0)]})
+    store_lists(database, FEB, {"a": [("r1", 1.0)]})
+    store_lists(database, MAR, {"a": [("r3", 0.0)]})
+    _both_reads(database, MAR)
+    before, _ = _as_of_and_read(database, FEB)
+    partitions.prune(database, cutoff=dt.date(2026, 2, 1), cache=False)
+    with database.engine.connect() as conn:
+        assert pool.serves_as_of(conn, day=FEB)
+        after = [sorted(v) for v in pool_reads.pooled_grades(conn, day=FEB).values()]
+    # a: r1 (3 + 1) / 2, r2 3 (January's, pruned from the grades), not March's r3
+    assert before == after == [[2.0, 3.0]]
+
+
 def test_a_result_the_rerun_no_longer_grades_leaves_the_kept_pool(database: Database) -> None:
     """A day's rerun without one of its results (its sample replaced): the result judged
     only that day goes from ``query_pool`` altogether, not as a row with count 0."""
