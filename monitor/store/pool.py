@@ -19,11 +19,11 @@ the new one goes in, and the pool is the same as if the day had been graded once
 commute, so days folded out of order (a backfill) give the same pool.
 
 ``pool_reads.pooled_grades`` serves the day from ``query_pool`` when it is exactly the
-pool up to the day (the day is folded and no later day is); when every stored day up to
-the day is folded but later days are too (a label window's earlier days, a day recomputed
-after later ones), from ``query_pool`` minus the later days' ``pool_days``; otherwise (a
-stored day up to it not folded yet) it reads the ensemble grades as before; the three
-agree while nothing was pruned. Retention (``partitions.prune``) drops the ``pool_days``
+pool up to the day (it and every stored day before it folded, no later day); when later
+days are folded too (a label window's earlier days, a day recomputed after later ones),
+from ``query_pool`` minus the later days' ``pool_days``; otherwise (a stored day up to
+it not folded yet) it reads the ensemble grades as before; the three agree while
+nothing was pruned. Retention (``partitions.prune``) drops the ``pool_days``
 months it drops for the other tables but leaves ``query_pool`` alone: the pooled ideal
 remembers every judgment ever made, so pruning a month does not move the next day's
 nDCG, nor a retained day's when it is recomputed after later days (it reads the kept
@@ -129,17 +129,18 @@ def fold_through(conn: Connection, *, day: dt.date) -> list[dt.date]:
 
 
 def serves_day(conn: Connection, *, day: dt.date) -> bool:
-    """Is ``query_pool`` exactly the pool up to ``day``? (The day is folded, and no
-    later day is: the usual daily case, not a day recomputed after later ones.)"""
-    return bool(
-        conn.execute(
-            text(
-                "SELECT EXISTS (SELECT 1 FROM pool_folds WHERE sample_date = :d) "
-                "AND NOT EXISTS (SELECT 1 FROM pool_folds WHERE sample_date > :d)"
-            ),
-            {"d": day},
-        ).scalar_one()
-    )
+    """Is ``query_pool`` exactly the pool up to ``day``? (The day is folded, no later day
+    is, and no stored day before it is waiting to be: the usual daily case, not a day
+    recomputed after later ones, nor a read such as ``plan --labels`` between a backfill
+    and its metrics step.)"""
+    folded = conn.execute(
+        text(
+            "SELECT EXISTS (SELECT 1 FROM pool_folds WHERE sample_date = :d) "
+            "AND NOT EXISTS (SELECT 1 FROM pool_folds WHERE sample_date > :d)"
+        ),
+        {"d": day},
+    ).scalar_one()
+    return bool(folded) and not _unfolded_days(conn, day)
 
 
 def serves_as_of(conn: Connection, *, day: dt.date) -> bool:

@@ -140,6 +140,19 @@ def test_pruning_a_month_keeps_its_grades_in_the_kept_pool(database: Database) -
     assert left == FEB
 
 
+def test_an_earlier_day_not_folded_yet_is_read_from_the_grades(database: Database) -> None:
+    """February folded, then January stored and not folded yet (a backfill whose metrics
+    step has not run; ``plan --labels`` reads in between): the kept pool is not
+    February's pool any more, so February is read from the grades, January's in it."""
+    store_lists(database, FEB, {"a": [("r1", 1.0)]})
+    _both_reads(database, FEB)
+    store_lists(database, JAN, {"a": [("r2", 3.0)]})
+    with database.engine.connect() as conn:
+        assert not pool.serves_day(conn, day=FEB) and not pool.serves_as_of(conn, day=FEB)
+        grades = [sorted(v) for v in pool_reads.pooled_grades(conn, day=FEB).values()]
+    assert grades == [[1.0, 3.0]]
+
+
 def test_a_day_recomputed_after_a_prune_keeps_its_pool(database: Database) -> None:
     """January pruned after March was folded: February, recomputed, still reads the pool
     it had (January's judgments in it), from the kept pool less March's part."""
