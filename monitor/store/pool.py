@@ -18,12 +18,11 @@ grades (a valid answer replacing an invalid one), so its old part is taken out b
 the new one goes in, and the pool is the same as if the day had been graded once. Sums
 commute, so days folded out of order (a backfill) give the same pool.
 
-``pool_reads.pooled_grades`` serves the day from ``query_pool`` when it is exactly the
-pool up to the day (it and every stored day before it folded, no later day); when later
-days are folded too (a label window's earlier days, a day recomputed after later ones),
-from ``query_pool`` minus the later days' ``pool_days``; otherwise (a stored day up to
-it not folded yet) it reads the ensemble grades as before; the three agree while
-nothing was pruned. Retention (``partitions.prune``) drops the ``pool_days``
+``pool_reads.pooled_grades`` serves the day from ``query_pool`` minus the ``pool_days``
+of the folded days after it (``serves_as_of``: every stored day up to it folded; in the
+daily case there is no later day and ``query_pool`` is the pool, ``serves_day``);
+otherwise (a stored day up to it not folded yet) it reads the ensemble grades as before;
+the two agree while nothing was pruned. Retention (``partitions.prune``) drops the ``pool_days``
 months it drops for the other tables but leaves ``query_pool`` alone: the pooled ideal
 remembers every judgment ever made, so pruning a month does not move the next day's
 nDCG, nor a retained day's when it is recomputed after later days (it reads the kept

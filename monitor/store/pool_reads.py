@@ -13,15 +13,15 @@ found better results for a query would otherwise lower production's nDCG from th
 day on without production having changed, and fire a quality alert. ``include_compare``
 pools the compare flow's rankings too, for an offline look at absolute quality.
 
-One read per day, for that day's queries only. When the kept pool (``monitor.store.pool``,
-folded by the metrics step) is exactly the pool up to the day, from it: one row per
-result ever judged for each query, whatever the history. When later days are folded too
-(the earlier days of a label window, ``plan --labels``, a day recomputed after later
-ones), from it minus what those days added (``pool_days``, by ``ix_pool_days_query_norm``):
-still flat in the history, since only the days after this one are read. Otherwise (a
-stored day up to this one not folded yet, or the compare flow's pool) from the ensemble
-grades: ``ix_samples_query_norm`` finds the queries' samples on every day, their grades
-are found by the sample's id and date.
+One read per day, for that day's queries only. When every stored day up to the day is
+folded into the kept pool (``monitor.store.pool``, folded by the metrics step), from it,
+less what the folded days after the day added (``pool_days``, by
+``ix_pool_days_query_norm``; nothing in the daily case, where the day is the newest
+folded; the earlier days of a label window, ``plan --labels``, a day recomputed after
+later ones): one row per result ever judged for each query plus the later days' part,
+flat in the history. Otherwise (a stored day up to this one not folded yet, or the
+compare flow's pool) from the ensemble grades: ``ix_samples_query_norm`` finds the
+queries' samples on every day, their grades are found by the sample's id and date.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import datetime as dt
 from sqlalchemy import Connection, text
 
 from monitor.store.models import PRODUCTION_SAMPLES
-from monitor.store.pool import serves_as_of, serves_day
+from monitor.store.pool import serves_as_of
 
 __all__ = ["pooled_grades", "stratum_grades"]
 
@@ -43,17 +43,8 @@ def pooled_grades(
     sample id: one grade per distinct result judged for the sample's query on any day up
     to ``day`` (the mean ensemble grade of that result), in no particular order. A
     sample whose query has no graded result is left out."""
-    if not include_compare and serves_day(conn, day=day):
-        rows = conn.execute(
-            text(
-                "SELECT t.id, array_agg(q.grade_sum / q.n) AS grades FROM samples t "
-                "JOIN query_pool q ON q.query_norm = t.query_norm "
-                f"WHERE t.sample_date = :d AND {PRODUCTION_SAMPLES} "
-                "AND q.n > 0 GROUP BY t.id"
-            ),
-            {"d": day},
-        ).all()
-        return {int(i): tuple(float(g) for g in grades) for i, grades in rows}
+    # the kept pool less what the folded days after this one added (in the daily case
+    # none: the day is the newest folded, and the ``later`` part is empty)
     if not include_compare and serves_as_of(conn, day=day):
         rows = conn.execute(
             text(

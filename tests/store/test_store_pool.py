@@ -10,6 +10,7 @@ every earlier day of a history, and after retention dropped a month.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from pool_seed import store_lists
 from sqlalchemy import text
@@ -20,19 +21,31 @@ from monitor.store.db import Database
 JAN, FEB, MAR = dt.date(2026, 1, 20), dt.date(2026, 2, 10), dt.date(2026, 3, 5)
 
 
+Grades = dict[int, tuple[float, ...]]
+
+
+def _kept_then_read(
+    database: Database, day: dt.date, served: Callable[..., bool]
+) -> tuple[Grades, Grades]:
+    """``day``'s pooled grades while ``served`` (a path of the kept pool) holds, then with
+    the day's fold undone (rolled back), which sends the read to the ensemble grades."""
+    with database.engine.connect() as conn:
+        assert served(conn, day=day)
+        kept = pool_reads.pooled_grades(conn, day=day)
+        conn.execute(text("DELETE FROM pool_folds WHERE sample_date = :d"), {"d": day})
+        assert not served(conn, day=day) and not pool.serves_as_of(conn, day=day)
+        read = pool_reads.pooled_grades(conn, day=day)
+        conn.rollback()
+    return kept, read
+
+
 def _both_reads(
     database: Database, day: dt.date
 ) -> tuple[dict[int, list[float]], dict[int, list[float]]]:
     """(the kept pool's answer, the answer read from the ensemble grades) for ``day``."""
     with database.engine.begin() as conn:
         pool.fold_through(conn, day=day)
-    with database.engine.connect() as conn:
-        assert pool.serves_day(conn, day=day)
-        kept = pool_reads.pooled_grades(conn, day=day)
-        conn.execute(text("DELETE FROM pool_folds WHERE sample_date = :d"), {"d": day})
-        assert not pool.serves_day(conn, day=day)
-        read = pool_reads.pooled_grades(conn, day=day)
-        conn.rollback()
+    kept, read = _kept_then_read(database, day, pool.serves_day)
 
     def rounded(p: dict[int, tuple[float, ...]]) -> dict[int, list[float]]:
         return {k: sorted(round(g, 9) for g in v) for k, v in p.items()}
@@ -74,12 +87,8 @@ def _as_of_and_read(database: Database, day: dt.date) -> tuple[Pools, Pools]:
     """(the kept pool minus the later days' parts, the ensemble grades' answer) for ``day``,
     a day with later days folded."""
     with database.engine.connect() as conn:
-        assert not pool.serves_day(conn, day=day) and pool.serves_as_of(conn, day=day)
-        kept = pool_reads.pooled_grades(conn, day=day)
-        conn.execute(text("DELETE FROM pool_folds WHERE sample_date = :d"), {"d": day})
-        assert not pool.serves_as_of(conn, day=day)
-        read = pool_reads.pooled_grades(conn, day=day)
-        conn.rollback()
+        assert not pool.serves_day(conn, day=day)
+    kept, read = _kept_then_read(database, day, pool.serves_as_of)
     return (
         sorted(sorted(round(g, 9) for g in v) for v in kept.values()),
         sorted(sorted(round(g, 9) for g in v) for v in read.values()),
