@@ -98,11 +98,14 @@ def _run_day(
     *,
     all_lists: bool = False,
     cuped: bool = False,
+    weighted: bool = False,
 ) -> Day:
     """One simulated day. ``all_lists``: a panel query is judged on every distinct list
     its searches were served that day (through the cache), its figure their
     search-weighted mean, instead of on the one search the sampler picked. ``cuped``:
-    the day's figure is the control-variate one (``monitor.metrics.cuped``)."""
+    the day's figure is the control-variate one (``monitor.metrics.cuped``).
+    ``weighted``: the paired change weighs each panel query by its searches.
+    """
     history = set().union(
         *(state.sampled.get(day - dt.timedelta(days=i), set()) for i in range(1, BASELINE + 1))
     )
@@ -136,7 +139,8 @@ def _run_day(
         past = [_score(ls, pool) for d, ls in state.lists[q] if (day - d).days <= BASELINE]
         covariates.append(statistics.fmean(past) if past else None)
         if in_panel:
-            panel.append(PanelQuery(q, values[-1], tuple(past)))
+            w = float(sum(c for c, _ in lists)) if weighted else 1.0
+            panel.append(PanelQuery(q, values[-1], tuple(past), weight=w))
         state.lists[q].append((day, lists))
     state.sampled[day] = {sq.record.normalized_query for sq in sample.queries}
     past_centres = [c for c in state.centres[-BASELINE:] if c is not None]
@@ -162,9 +166,11 @@ def _score(lists: list[tuple[int, tuple[float, ...]]], pool: tuple[float, ...]) 
     return sum(c * pooled_ndcg_at_k(g, 10, pool) for c, g in lists) / total
 
 
-def _alarms(day: Day, state: _State, baseline: float, *, panel: bool) -> set[str]:
+def _alarms(
+    day: Day, state: _State, baseline: float, *, panel: bool, margin: float = PANEL_MARGIN
+) -> set[str]:
     """Which watched rules hold on the day: the quality-drop rule, the change point, and
-    for a panel design the paired rule (mean change below its margin, CI below 0)."""
+    for a panel design the paired rule (mean change below ``margin``, CI below 0)."""
     held = set()
     if baseline - day.ndcg > DROP_RULE and day.ci_high < baseline:
         held.add("quality_drop")
@@ -177,7 +183,7 @@ def _alarms(day: Day, state: _State, baseline: float, *, panel: bool) -> set[str
         panel
         and day.paired is not None
         and day.paired_high is not None
-        and day.paired < PANEL_MARGIN
+        and day.paired < margin
         and day.paired_high < 0
     ):
         held.add("paired")
@@ -196,9 +202,12 @@ def run_design(
     max_days: int,
     all_lists: bool = False,
     cuped: bool = False,
+    weighted: bool = False,
+    margin: float = PANEL_MARGIN,
 ) -> dict[str, Any]:
     """One seed, one design: false alarms over ``clean_days`` clean days, then each
-    regression cell from the same 14-day baseline."""
+    regression cell from the same 14-day baseline. ``margin``: the paired rule's."""
+    how = {"all_lists": all_lists, "cuped": cuped, "weighted": weighted}
     qrels = {(q, d): g for q, d, g in read_qrels(data_dir / QRELS_FILE)}
     config = SamplingConfig(
         size=size, seed=seed, strata=["traffic"], top_k=10, panel_share=panel_share
@@ -206,16 +215,14 @@ def run_design(
     clean = _source(data_dir, seed, 0.0, None, searches)
     state = _State()
     days = [START + dt.timedelta(days=i) for i in range(BASELINE + clean_days)]
-    figures = [
-        _run_day(state, clean, qrels, d, config, all_lists=all_lists, cuped=cuped) for d in days
-    ]
+    figures = [_run_day(state, clean, qrels, d, config, **how) for d in days]
     false_alarms = 0
     by_rule: dict[str, int] = defaultdict(int)
     for i in range(BASELINE, len(days)):
         base = statistics.fmean(f.ndcg for f in figures[i - BASELINE : i])
         state_series = state.series
         state.series = state_series[: i + 1]
-        held = _alarms(figures[i], state, base, panel=panel_share > 0)
+        held = _alarms(figures[i], state, base, panel=panel_share > 0, margin=margin)
         false_alarms += bool(held)
         for rule in held:
             by_rule[rule] += 1
@@ -229,16 +236,17 @@ def run_design(
         cell_state = _State()
         source = _source(data_dir, seed, share, start, searches)
         for d in days[:BASELINE]:
-            _run_day(cell_state, source, qrels, d, config, all_lists=all_lists, cuped=cuped)
+            _run_day(cell_state, source, qrels, d, config, **how)
         detected, judged, paid, paired = None, [], [], []
         for i in range(max_days):
             day = start + dt.timedelta(days=i)
-            fig = _run_day(cell_state, source, qrels, day, config, all_lists=all_lists, cuped=cuped)
+            fig = _run_day(cell_state, source, qrels, day, config, **how)
             judged.append(fig.ndcg)
             paid.append(fig.paid)
             if fig.paired is not None:
                 paired.append(fig.paired)
-            if detected is None and _alarms(fig, cell_state, baseline, panel=panel_share > 0):
+            held = _alarms(fig, cell_state, baseline, panel=panel_share > 0, margin=margin)
+            if detected is None and held:
                 detected = i + 1
         cells[share] = {
             "detected_day": detected,
@@ -274,17 +282,21 @@ def compare(
     shares: tuple[float, ...],
     clean_days: int,
     max_days: int,
+    margin: float = PANEL_MARGIN,
 ) -> dict[str, Any]:
-    """Both designs over ``seeds`` seeds: per cell the share caught on day 1, the
-    median detection day (None past ``max_days``), judged vs true drop, paid calls."""
+    """The designs over ``seeds`` seeds: per cell the share caught on day 1, the
+    median detection day (None past ``max_days``), judged vs true drop, paid calls.
+    ``lists+weights`` is ``panel+lists`` with the search-weighted paired change."""
     designs: dict[str, Any] = {}
-    options: list[tuple[str, float, bool, bool]] = [  # name, panel share, all lists, CUPED
-        ("fresh", 0.0, False, False),
-        ("fresh+cuped", 0.0, False, True),
-        ("fresh+panel", panel_share, False, False),
-        ("panel+lists", panel_share, True, False),
+    # name, panel share, all lists, CUPED, search-weighted paired change
+    options: list[tuple[str, float, bool, bool, bool]] = [
+        ("fresh", 0.0, False, False, False),
+        ("fresh+cuped", 0.0, False, True, False),
+        ("fresh+panel", panel_share, False, False, False),
+        ("panel+lists", panel_share, True, False, False),
+        ("lists+weights", panel_share, True, False, True),
     ]
-    for name, ps, all_lists, cv in options:
+    for name, ps, all_lists, cv, weighted in options:
         runs = [
             run_design(
                 data_dir,
@@ -297,6 +309,8 @@ def compare(
                 max_days=max_days,
                 all_lists=all_lists,
                 cuped=cv,
+                weighted=weighted,
+                margin=margin,
             )
             for s in range(seeds)
         ]
@@ -331,6 +345,7 @@ def compare(
             "panel_share": ps,
             "panel_all_lists": all_lists,
             "cuped": cv,
+            "paired_weighted_by_searches": weighted,
             "false_alarms_per_clean_run": round(
                 statistics.fmean(r["false_alarms"] for r in runs), 2
             ),

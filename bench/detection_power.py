@@ -356,9 +356,11 @@ def disagreements(database: Database, data_dir: Path, limit: int) -> None:
 
 
 def designs(args: argparse.Namespace, started: float) -> None:
-    """The designs (fresh, fresh + CUPED, fresh + panel, panel+lists) at the same budget,
-    side by side, over seeds."""
-    from _panel_sim import compare
+    """The designs (fresh, fresh + CUPED, fresh + panel, panel+lists, the last with the
+    search-weighted paired change too) at the same budget, side by side, over seeds."""
+    from _panel_sim import PANEL_MARGIN, compare
+
+    margin = PANEL_MARGIN if args.panel_margin is None else -abs(args.panel_margin)
 
     shares = (0.05, 0.10, 0.25)
     clean_days = 30 if args.quick else CLEAN_DAYS
@@ -371,13 +373,14 @@ def designs(args: argparse.Namespace, started: float) -> None:
         shares=shares,
         clean_days=clean_days,
         max_days=args.max_days,
+        margin=margin,
     )
     print(
         f"\n{args.searches} searches/day, sampling.size {args.size}, {args.seeds} seeds, "
-        f"judge = NIST grades; detection within {args.max_days} days"
+        f"judge = NIST grades; detection within {args.max_days} days; paired margin {margin}"
     )
     header = (
-        f"{'design':<13}{'regression':<11}{'true':>7}{'judged':>8}{'paired':>8}"
+        f"{'design':<14}{'regression':<11}{'true':>7}{'judged':>8}{'paired':>8}"
         f"{'day-1 share':>12}{'median day':>11}{'paid/day':>9}"
     )
     print(header)
@@ -385,13 +388,13 @@ def designs(args: argparse.Namespace, started: float) -> None:
     for name, d in figures.items():
         for c in d["cells"]:
             print(
-                f"{name:<13}{c['cell']:<11}{fmt(c['true_drop']):>7}{fmt(c['judged_drop']):>8}"
+                f"{name:<14}{c['cell']:<11}{fmt(c['true_drop']):>7}{fmt(c['judged_drop']):>8}"
                 f"{fmt(c['paired_drop']):>8}{c['caught_day1_share']:>12.0%}"
                 f"{(str(c['median_day']) if c['median_day'] else f'>{args.max_days}'):>11}"
                 f"{c['paid_per_day']:>9.1f}"
             )
         print(
-            f"{name:<13}clean: false alarms {d['false_alarms_per_clean_run']} per "
+            f"{name:<14}clean: false alarms {d['false_alarms_per_clean_run']} per "
             f"{clean_days} days, paid/day {d['paid_per_day_clean']}, "
             f"panel queries/day {d['panel_queries_per_day']}; alarm days over the seeds by "
             "rule: " + ", ".join(f"{k} {v}" for k, v in d["false_alarm_days_by_rule"].items())
@@ -406,6 +409,7 @@ def designs(args: argparse.Namespace, started: float) -> None:
             "panel_share": args.panel_share,
             "clean_days": clean_days,
             "max_days": args.max_days,
+            "paired_margin": margin,
             "seconds": round(time.perf_counter() - started, 1),
             "designs": figures,
         },
@@ -424,6 +428,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", type=int, default=20, help="with --designs: sampling.size")
     parser.add_argument("--searches", type=int, default=100, help="with --designs: per day")
     parser.add_argument("--panel-share", type=float, default=0.5, help="with --designs")
+    parser.add_argument(
+        "--panel-margin",
+        type=float,
+        default=None,
+        help="with --designs: a what-if paired-rule margin (a drop, e.g. 0.01) instead of "
+        "the rules file's",
+    )
     parser.add_argument(
         "--pipeline-panel-share",
         type=float,

@@ -9,6 +9,14 @@ of head queries, not a probability sample of the traffic: this is the change *on
 panel*, while the weighted ``ndcg`` keeps estimating all of it), with a t interval over
 queries: mean ± t(0.975, n − 1) · sd / √n.
 
+A query may carry a ``weight`` (default 1: every query counts once). With weights the
+mean is Σ w·d / Σ w and its standard error the ratio estimator's,
+√(n/(n − 1) · Σ w²(d − mean)²) / Σ w, which with equal weights is sd / √n again. The
+search-weighted form is the change per search of the panel's traffic; it pays off only
+when a query's figure is the mean over every list its searches were served
+(``bench/_panel_sim.py``'s ``panel+lists``), where a head query's change is small and
+steady, not when it is one search's list, whose change is the whole gap or nothing.
+
 Pure: the pipeline reads the grades (``monitor.store.panel_reads``) and calls this.
 """
 
@@ -38,6 +46,7 @@ class PanelQuery:
     query_norm: str
     today: float
     history: tuple[float, ...]
+    weight: float = 1.0
 
 
 def paired_change(
@@ -46,17 +55,21 @@ def paired_change(
     """Mean over panel queries of (today − the query's own recent mean), with a t CI.
 
     A query whose today or every history value is NaN (nothing judged) is left out; so
-    is one with no history. Fewer than ``min_queries`` left: no value, with the reason.
+    is one with no history; a weight that is not a positive number is refused. Fewer
+    than ``min_queries`` left: no value, with the reason.
     When every difference is equal the interval is that value (sd 0).
     """
     if not 0 < level < 1:
         raise InputError(f"level must be between 0 and 1, got {level}")
-    diffs = []
+    diffs, weights = [], []
     for q in queries:
+        if not (math.isfinite(q.weight) and q.weight > 0):
+            raise InputError(f"panel query {q.query_norm!r}: weight {q.weight} is not positive")
         past = [h for h in q.history if math.isfinite(h)]
         if not past or not math.isfinite(q.today):
             continue
         diffs.append(q.today - math.fsum(past) / len(past))
+        weights.append(q.weight)
     n = len(diffs)
     if n < max(min_queries, 2):
         return Estimate.missing(
@@ -64,7 +77,8 @@ def paired_change(
             f"{n} panel queries with judged history (need {max(min_queries, 2)})",
         )
     arr = np.asarray(diffs, dtype=np.float64)
-    mean = float(arr.mean())
-    se = float(arr.std(ddof=1)) / math.sqrt(n)
+    w = np.asarray(weights, dtype=np.float64)
+    mean = float(np.dot(w, arr) / w.sum())
+    se = math.sqrt(n / (n - 1) * float(np.sum((w * (arr - mean)) ** 2))) / float(w.sum())
     half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * se
     return Estimate(value=mean, ci_low=mean - half, ci_high=mean + half, n=n)

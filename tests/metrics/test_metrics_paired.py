@@ -44,3 +44,35 @@ def test_too_few_panel_queries_give_a_reason() -> None:
 def test_bad_level_is_refused() -> None:
     with pytest.raises(InputError, match="level"):
         paired_change([], level=1.5)
+
+
+def _weighted(weights: list[float]) -> list[PanelQuery]:
+    # the same differences as above: -0.1, 0.0, -0.2, -0.1, 0.1
+    shape = [(0.5, (0.6, 0.6)), (0.7, (0.6, 0.8)), (0.3, (0.5,)), (0.8, (0.9, 0.8, 1.0))]
+    shape.append((0.6, (0.5,)))
+    return [
+        PanelQuery(str(i), today, past, weight=w)
+        for i, ((today, past), w) in enumerate(zip(shape, weights, strict=True))
+    ]
+
+
+def test_search_weighted_change_matches_a_hand_computation() -> None:
+    est = paired_change(_weighted([1, 1, 4, 2, 2]))
+    # mean (-0.1 + 0 - 0.8 - 0.2 + 0.2) / 10 = -0.09
+    # w (d - mean): -0.01, 0.09, -0.44, -0.02, 0.38 -> squares sum 0.3466
+    # se sqrt(5/4 * 0.3466) / 10 = 0.0658217; half width 2.776445 * se = 0.182750
+    assert est.value == pytest.approx(-0.09)
+    assert est.ci_low == pytest.approx(-0.09 - 0.182750, abs=1e-6)
+    assert est.ci_high == pytest.approx(-0.09 + 0.182750, abs=1e-6)
+
+
+def test_equal_weights_give_the_unweighted_interval() -> None:
+    est = paired_change(_weighted([2.5] * 5))
+    assert est.value == pytest.approx(-0.06)
+    assert est.ci_high == pytest.approx(-0.06 + 0.141571, abs=1e-6)
+
+
+@pytest.mark.parametrize("weight", [0.0, -1.0, math.nan])
+def test_a_weight_that_is_not_positive_is_refused(weight: float) -> None:
+    with pytest.raises(InputError, match="weight"):
+        paired_change(_weighted([1, 1, 1, 1, weight]))
