@@ -139,7 +139,7 @@ def _run_day(
         past = [_score(ls, pool) for d, ls in state.lists[q] if (day - d).days <= BASELINE]
         covariates.append(statistics.fmean(past) if past else None)
         if in_panel:
-            w = float(sum(c for c, _ in lists)) if weighted else 1.0
+            w = sq.weight if weighted else 1.0  # a panel query's weight is its searches
             panel.append(PanelQuery(q, values[-1], tuple(past), weight=w))
         state.lists[q].append((day, lists))
     state.sampled[day] = {sq.record.normalized_query for sq in sample.queries}
@@ -245,8 +245,9 @@ def run_design(
             paid.append(fig.paid)
             if fig.paired is not None:
                 paired.append(fig.paired)
-            held = _alarms(fig, cell_state, baseline, panel=panel_share > 0, margin=margin)
-            if detected is None and held:
+            if detected is None and _alarms(
+                fig, cell_state, baseline, panel=panel_share > 0, margin=margin
+            ):
                 detected = i + 1
         cells[share] = {
             "detected_day": detected,
