@@ -129,6 +129,7 @@ def settings_for(
     start: dt.date | None,
     data_dir: Path,
     panel_share: float = 0.0,
+    panel_lists: int = 1,
 ) -> Settings:
     options: dict[str, Any] = {
         "data_dir": str(data_dir),
@@ -142,7 +143,12 @@ def settings_for(
         judges=judges_for(judge),
         source=SourceConfig(kind="trec_production", options=options),
         sampling=SamplingConfig(
-            size=size, seed=SEED, strata=["traffic"], top_k=10, panel_share=panel_share
+            size=size,
+            seed=SEED,
+            strata=["traffic"],
+            top_k=10,
+            panel_share=panel_share,
+            panel_lists=panel_lists,
         ),
         ks=[10],
         baseline_days=BASELINE,
@@ -248,10 +254,11 @@ def run_size(
     max_days: int,
     data_dir: Path,
     panel_share: float = 0.0,
+    panel_lists: int = 1,
 ) -> dict[str, Any]:
     """The clean run and every regression cell for one sample size."""
     t0 = time.perf_counter()
-    clean_settings = settings_for(size, judge, None, None, data_dir, panel_share)
+    clean_settings = settings_for(size, judge, None, None, data_dir, panel_share, panel_lists)
     clean = [
         run_one(database, clean_settings, block + dt.timedelta(days=i)) for i in range(clean_days)
     ]
@@ -265,7 +272,7 @@ def run_size(
     source = TrecProductionSource(clean_settings.source)
     results = []
     for cell in cells:
-        settings = settings_for(size, judge, cell, start, data_dir, panel_share)
+        settings = settings_for(size, judge, cell, start, data_dir, panel_share, panel_lists)
         result = CellResult(cell=cell, true_drop=true_drop(source, cell))
         for i in range(max_days):
             figures = run_one(database, settings, start + dt.timedelta(days=i))
@@ -442,6 +449,12 @@ def main(argv: list[str] | None = None) -> None:
         help="without --designs: the real pipeline with this panel_share (its paired CI "
         "below 0 counts as an alert)",
     )
+    parser.add_argument(
+        "--pipeline-panel-lists",
+        type=int,
+        default=1,
+        help="without --designs: sampling.panel_lists (distinct lists judged per panel query)",
+    )
     add_data_dir_option(parser)
     args = parser.parse_args(argv)
     args.data_dir = require_data_dir(args.data_dir)
@@ -468,6 +481,7 @@ def main(argv: list[str] | None = None) -> None:
                 max_days=args.max_days,
                 data_dir=args.data_dir,
                 panel_share=args.pipeline_panel_share,
+                panel_lists=args.pipeline_panel_lists,
             )
             for i, size in enumerate(sizes)
         ]
@@ -478,6 +492,7 @@ def main(argv: list[str] | None = None) -> None:
             "judge": args.judge,
             "quick": args.quick,
             "panel_share": args.pipeline_panel_share,
+            "panel_lists": args.pipeline_panel_lists,
             "clean_days": clean_days,
             "max_days": args.max_days,
             "seconds": round(time.perf_counter() - started, 1),

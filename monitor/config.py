@@ -141,6 +141,11 @@ class SamplingConfig(BaseModel):
     panel_rotation_days: int = Field(
         default=28, gt=0, description="Days a panel query stays before it is re-drawn."
     )
+    panel_lists: int = Field(
+        default=1,
+        ge=1,
+        description="Most distinct result lists judged per panel query a day (sampling_panel.py).",
+    )
 
     @field_validator("panel_share")
     @classmethod

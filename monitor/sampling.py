@@ -40,19 +40,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.table import Table
 
 from monitor.config import SamplingConfig
-from monitor.errors import InputError
-from monitor.sampling_panel import PANEL_STRATUM, select_panel
+from monitor.sampling_output import summarize, write_jsonl
+from monitor.sampling_panel import PANEL_STRATUM, PanelLists, select_panel
 from monitor.types import SampledQuery, SearchRecord
 
 __all__ = [
@@ -237,10 +234,13 @@ def sample_day(
     ``sd``: the stored per-query sd of nDCG@10 per stratum, used when
     ``config.allocation`` is "neyman" (``neyman_sizes``; proportional without it).
     ``history``: queries seen on earlier days; ``panel_share`` of them are taken with
-    certainty as stratum "panel" (``sampling_panel``), the fresh strata get the rest.
+    certainty as stratum "panel" (``sampling_panel``), the fresh strata get the rest;
+    with ``panel_lists`` > 1 a panel query gives one row per distinct list it was
+    served (``sampling_panel.PanelLists``), the fresh strata one per query.
     """
     seed_text = str(_seed(config.seed, day))
     units: dict[str, _Unit] = {}
+    lists = PanelLists(history, config) if history and config.panel_lists > 1 else None
     total = 0
     for record in records:
         total += 1
@@ -256,6 +256,8 @@ def sample_day(
         draw = int.from_bytes(hashlib.blake2b(tag.encode(), digest_size=8).digest(), "big")
         if unit.pick is None or draw < unit.pick[0]:
             unit.pick = (draw, record)
+        if lists is not None:
+            lists.add(norm, record, draw)
 
     panel = select_panel(
         {n: u.searches for n, u in units.items()}, history or (), day=day, config=config
@@ -296,16 +298,14 @@ def sample_day(
         for i, pi in zip(idx.tolist(), probs.tolist(), strict=True):
             unit = us[i]
             assert unit.pick is not None
-            record = unit.pick[1]
-            record = dataclasses.replace(record, results=record.results[: config.top_k])
-            sq = SampledQuery(
-                record=record,
-                stratum=key,
-                inclusion_probability=pi / unit.searches,
-                hard=bool(hard[i]),
-            )
-            wsum += sq.weight
-            chosen.append((sq, unit.searches, pi))
+            rows = [(unit.pick[1], unit.searches, pi / unit.searches)]
+            if lists is not None and key == PANEL_STRATUM:
+                rows = lists.rows(unit.norm, unit.searches)
+            for list_no, (record, searches, prob) in enumerate(rows):
+                record = dataclasses.replace(record, results=record.results[: config.top_k])
+                sq = SampledQuery(record, key, prob, bool(hard[i]), list_no)
+                wsum += sq.weight
+                chosen.append((sq, searches, pi))
         counts[key] = StratumCounts(
             searches=searches_of[key],
             distinct=len(us),
@@ -325,76 +325,3 @@ def sample_day(
         distinct_queries=len(units),
         duplicates_removed=total - len(units),
     )
-
-
-def summarize(sample: DailySample) -> Table:
-    """Per-stratum population, sample and weights, for ``judge-monitor sample``."""
-    table = Table(title=f"Sample for {sample.day.isoformat()} (seed {sample.seed})")
-    for name in ("stratum", "searches", "distinct", "sampled", "hard (pop/sample)", "weight sum"):
-        table.add_column(name, justify="left" if name == "stratum" else "right")
-    for key, c in sample.strata.items():
-        table.add_row(
-            key,
-            str(c.searches),
-            str(c.distinct),
-            str(c.sampled),
-            f"{c.hard_distinct}/{c.hard_sampled}",
-            f"{c.weight_sum:,.1f}",
-        )
-    table.add_row(
-        "total",
-        str(sample.total_searches),
-        str(sample.distinct_queries),
-        str(sample.sampled),
-        "",
-        f"{sum(q.weight for q in sample.queries):,.1f}",
-    )
-    return table
-
-
-def _row(sq: SampledQuery, searches: int, pi: float, day: dt.date) -> dict[str, Any]:
-    r = sq.record
-    return {
-        "day": day.isoformat(),
-        "stratum": sq.stratum,
-        "query_id": r.query_id,
-        "query": r.query,
-        "query_norm": r.normalized_query,
-        "timestamp": r.timestamp.isoformat(),
-        "segment": dict(r.segment),
-        "ranker": r.ranker,
-        "searches": searches,
-        "query_inclusion_probability": pi,
-        "inclusion_probability": sq.inclusion_probability,
-        "weight": sq.weight,
-        "hard": sq.hard,
-        "signals": {
-            "clicks": r.clicks,
-            "zero_result": r.zero_result,
-            "reformulated": r.reformulated,
-        },
-        "results": [
-            {
-                "id": x.id,
-                "position": x.position,
-                "title": x.title,
-                "text": x.text,
-                "metadata": dict(x.metadata),
-            }
-            for x in r.results
-        ],
-    }
-
-
-def write_jsonl(sample: DailySample, path: str | Path) -> int:
-    """Write one JSON line per sampled query; returns the number of lines."""
-    target = Path(path)
-    if target.is_dir():
-        raise InputError(f"{target}: is a directory, expected a file path for the sample")
-    with target.open("w", encoding="utf-8") as fh:
-        for sq, f, pi in zip(
-            sample.queries, sample.searches, sample.query_probabilities, strict=True
-        ):
-            fh.write(json.dumps(_row(sq, f, pi, sample.day), ensure_ascii=False, default=str))
-            fh.write("\n")
-    return len(sample.queries)

@@ -26,6 +26,20 @@ Design (pure; ``sampling.sample_day`` calls ``select_panel`` and does the rest):
   draws the fresh stratified sample from the other queries with the rest of the
   budget. The Horvitz–Thompson estimates over all samples stay unbiased for the whole
   traffic; the panel rows are told apart by their stratum.
+* **Every list it was served** (``panel_lists`` > 1). A head query's searches do not
+  all see the same list: a share of traffic on another ranker (an A/B arm, a canary, a
+  regression rolled out to 10%) serves it a different one. One list drawn per query
+  sees that share only when the draw lands on it, so the panel's paired change reads
+  0 on most days and the share's full effect on a few. ``PanelLists`` counts the day's
+  distinct top-``top_k`` lists of each candidate and the panel query gets one row per
+  list, up to ``panel_lists`` of them (``list_no`` 0, 1, …), each weighted by the
+  searches it was served: the query's day figure is then the search-weighted mean of its
+  lists, which moves by the share's effect every day (``bench/_panel_sim.py``'s
+  ``panel+lists``). Lists beyond the cap are left out and the judged lists' weights are
+  scaled up to the query's searches; which lists are judged follows each list's
+  smallest search draw, the same draw that picks a query's one list without the option,
+  so ``panel_lists`` 1 is exactly the one-list panel. A list already judged on an earlier
+  day is free (the verdict cache), so the extra rows cost only what changed.
 """
 
 from __future__ import annotations
@@ -33,10 +47,19 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 
 from monitor.config import SamplingConfig
+from monitor.types import SearchRecord
 
-__all__ = ["PANEL_STRATUM", "panel_epoch", "panel_key", "panel_size", "select_panel"]
+__all__ = [
+    "PANEL_STRATUM",
+    "PanelLists",
+    "panel_epoch",
+    "panel_key",
+    "panel_size",
+    "select_panel",
+]
 
 #: The stratum of the panel's samples (a configured stratum key is ``all`` or
 #: ``field=value|...``, so it cannot be this).
@@ -81,3 +104,51 @@ def select_panel(
     candidates = [q for q, n in searches.items() if n > 0 and q in history]
     ranked = sorted(candidates, key=lambda q: (panel_key(q, day, config), q))
     return set(ranked[:wanted])
+
+
+@dataclass(slots=True)
+class _Served:
+    """One distinct list of a query: how often it was served, and its judged search."""
+
+    count: int
+    draw: int
+    record: SearchRecord
+
+
+class PanelLists:
+    """The distinct result lists the day's searches of each panel candidate were served.
+
+    Fed every search of a query in ``history`` (only those can join the panel, so the
+    tally stays small beside the day's traffic): per query, how often each distinct
+    top-``top_k`` list (by its result ids, in order) was served, and the search of it
+    with the smallest draw, which is the one judged.
+    """
+
+    def __init__(self, history: Collection[str], config: SamplingConfig) -> None:
+        self._history = history
+        self._top_k = config.top_k
+        self._limit = config.panel_lists
+        self._lists: dict[str, dict[bytes, _Served]] = {}
+
+    def add(self, query_norm: str, record: SearchRecord, draw: int) -> None:
+        """Count one of the day's searches (``draw``: its pseudo-random draw)."""
+        if query_norm not in self._history:
+            return
+        ids = "\x1f".join(r.id for r in record.results[: self._top_k])
+        key = hashlib.blake2b(ids.encode(), digest_size=16).digest()
+        tally = self._lists.setdefault(query_norm, {})
+        seen = tally.get(key)
+        if seen is None:
+            tally[key] = _Served(1, draw, record)
+            return
+        seen.count += 1
+        if draw < seen.draw:
+            seen.draw, seen.record = draw, record
+
+    def rows(self, query_norm: str, searches: int) -> list[tuple[SearchRecord, int, float]]:
+        """The query's judged lists: (the search judged, how often its list was served,
+        its inclusion probability = 1 / the searches it stands for), first the list with
+        the smallest draw. The weights add up to ``searches``."""
+        kept = sorted(self._lists[query_norm].values(), key=lambda v: v.draw)[: self._limit]
+        served = sum(v.count for v in kept)
+        return [(v.record, v.count, served / (searches * v.count)) for v in kept]

@@ -101,13 +101,15 @@ class SampledQuery:
     """A search chosen for judging, with the probability it had of being chosen.
 
     ``weight`` is ``1 / inclusion_probability`` (Horvitz–Thompson), so weighted means
-    over the sample estimate means over all of the day's traffic.
+    over the sample estimate means over all of the day's traffic. ``list_no`` tells a
+    panel query's distinct result lists apart (0 for every other sample).
     """
 
     record: SearchRecord
     stratum: str
     inclusion_probability: float
     hard: bool = False
+    list_no: int = 0
 
     @property
     def weight(self) -> float:

@@ -42,7 +42,7 @@ def store_lists(
         partitions.ensure_partitions(conn, day=day)
         ids = repo.upsert_samples(conn, day=day, queries=queries, top_k=10)
         rows = [
-            (ids[(ranker, q.record.normalized_query)], rid, p, grade, 0.0, 1, "median")
+            (ids[(ranker, q.record.normalized_query, 0)], rid, p, grade, 0.0, 1, "median")
             for q in queries
             for p, (rid, grade) in enumerate(lists[q.record.query], 1)
         ]

@@ -6,7 +6,9 @@ queries stored in the ``baseline_days`` before the day (``panel_reads.seen_queri
 
 ``panel_rows`` is the metric ``panel_ndcg_change`` (k = 10): for each of the day's panel
 samples (stratum ``sampling_panel.PANEL_STRATUM``), its nDCG@10 minus the mean of the
-same query's nDCG@10 on the days it was judged in the ``baseline_days`` before, averaged
+same query's nDCG@10 on the days it was judged in the ``baseline_days`` before (a day
+with several of its lists: their search-weighted mean, so a share of traffic served a
+worse list moves the query's figure by that share every day), averaged
 over the panel's queries with a t interval (``metrics.paired``). Every list of the
 query, today's and the past days', is scored against the *same* ideal, today's pool
 (every result judged for the query up to today), so a pool that grew since a past day
@@ -16,6 +18,7 @@ does not read as a change of the ranking.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import defaultdict
 
 from sqlalchemy import Connection
@@ -43,31 +46,37 @@ def panel_history(database: Database, day: dt.date, settings: Settings) -> set[s
 
 
 def panel_queries(conn: Connection, day: dt.date, settings: Settings) -> list[PanelQuery]:
-    """Each of the day's panel queries with today's nDCG@10 and its past days' figures."""
+    """Each of the day's panel queries with today's nDCG@10 and its past days' figures;
+    a day with several lists of the query (``sampling.panel_lists``) reads as their
+    search-weighted mean."""
     rows = panel_reads.panel_lists(
         conn, day=day, days=settings.baseline_days, stratum=PANEL_STRATUM
     )
     pools = pool_reads.pooled_grades(conn, day=day)
-    today: dict[str, list[tuple[float | None, ...]]] = defaultdict(list)
-    past: dict[str, list[tuple[float | None, ...]]] = defaultdict(list)
+    lists: dict[str, dict[dt.date, list[tuple[float, tuple[float | None, ...]]]]] = {}
     pool_of: dict[str, tuple[float, ...]] = {}
-    for sample_id, query_norm, date, grades in rows:
+    for sample_id, query_norm, date, weight, grades in rows:
+        lists.setdefault(query_norm, defaultdict(list))[date].append((weight, tuple(grades)))
         if date == day:
-            today[query_norm].append(tuple(grades))
-            pool_of[query_norm] = pools.get(sample_id, ())
-        else:
-            past[query_norm].append(tuple(grades))
+            pool_of.setdefault(query_norm, pools.get(sample_id, ()))
     out = []
-    for query_norm in sorted(today):
+    for query_norm in sorted(pool_of):
         pool = pool_of[query_norm]
-        out.append(
-            PanelQuery(
-                query_norm=query_norm,
-                today=pooled_ndcg_at_k(today[query_norm][0], PANEL_K, pool),
-                history=tuple(pooled_ndcg_at_k(g, PANEL_K, pool) for g in past[query_norm]),
-            )
-        )
+        by_day = {date: _weighted_ndcg(served, pool) for date, served in lists[query_norm].items()}
+        today = by_day.pop(day)
+        out.append(PanelQuery(query_norm, today, tuple(by_day[d] for d in sorted(by_day))))
     return out
+
+
+def _weighted_ndcg(
+    served: list[tuple[float, tuple[float | None, ...]]], pool: tuple[float, ...]
+) -> float:
+    """The search-weighted mean nDCG@10 of a query's lists of one day (NaN for a day
+    whose lists have no figure)."""
+    figures = [(w, pooled_ndcg_at_k(g, PANEL_K, pool)) for w, g in served]
+    finite = [(w, x) for w, x in figures if math.isfinite(x)]
+    total = math.fsum(w for w, _ in finite)
+    return math.fsum(w * x for w, x in finite) / total if total > 0 else math.nan
 
 
 def panel_rows(

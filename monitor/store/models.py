@@ -125,7 +125,8 @@ class Sample(Base):
 
     __tablename__ = "samples"
     __table_args__ = (
-        UniqueConstraint("sample_date", "ranker", "query_norm"),
+        # one row per query and day, or per distinct list of a panel query (list_no)
+        UniqueConstraint("sample_date", "ranker", "query_norm", "list_no"),
         Index("ix_samples_sample_date", "sample_date"),
         # the pooled nDCG's read: every stored sample of the day's queries (pool_reads)
         Index("ix_samples_query_norm", "query_norm"),
@@ -138,6 +139,7 @@ class Sample(Base):
     query_id: Mapped[str] = mapped_column(Text)
     query_text: Mapped[str] = mapped_column(Text)
     query_norm: Mapped[str] = mapped_column(Text)
+    list_no: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     searched_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     stratum: Mapped[str] = mapped_column(Text)
     segment: Mapped[dict[str, Any]] = mapped_column(default=dict)

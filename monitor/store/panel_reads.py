@@ -38,28 +38,30 @@ def seen_queries(conn: Connection, *, day: dt.date, days: int) -> set[str]:
 
 def panel_lists(
     conn: Connection, *, day: dt.date, days: int, stratum: str
-) -> list[tuple[int, str, dt.date, list[float | None]]]:
+) -> list[tuple[int, str, dt.date, float, list[float | None]]]:
     """How were the day's panel queries (production samples of ``stratum`` on ``day``)
     graded on ``day`` and on the ``days`` days before? (sample id, query_norm, date,
-    ensemble grades in rank order, None for an ungraded result) per production sample
-    of those queries with any ensemble row, oldest first."""
+    the sample's weight, ensemble grades in rank order, None for an ungraded result) per
+    production sample of those queries with any ensemble row (a panel query's day may
+    hold several lists: ``samples.list_no``), oldest first."""
     rows = conn.execute(
         text(
             "WITH panel AS (SELECT DISTINCT query_norm FROM samples "
             f"WHERE sample_date = :d AND stratum = :s AND {PRODUCTION_SAMPLES}) "
-            "SELECT s.id, s.query_norm, s.sample_date, "
+            "SELECT s.id, s.query_norm, s.sample_date, s.weight, "
             "array_agg(e.grade ORDER BY e.position) AS grades FROM samples s "
             "JOIN ensemble_grades e ON e.sample_id = s.id AND e.sample_date = s.sample_date "
             "WHERE s.sample_date BETWEEN :a AND :d "
             f"AND s.{PRODUCTION_SAMPLES} "
             "AND s.query_norm IN (SELECT query_norm FROM panel) "
-            "GROUP BY s.id, s.query_norm, s.sample_date ORDER BY s.sample_date, s.id"
+            "GROUP BY s.id, s.query_norm, s.sample_date, s.weight "
+            "ORDER BY s.sample_date, s.id"
         ),
         {"d": day, "a": day - dt.timedelta(days=days), "s": stratum},
     ).all()
     return [
-        (int(i), str(q), d, [None if g is None else float(g) for g in grades])
-        for i, q, d, grades in rows
+        (int(i), str(q), d, float(w), [None if g is None else float(g) for g in grades])
+        for i, q, d, w, grades in rows
     ]
 
 

@@ -224,8 +224,9 @@ def upsert_samples(
     day: dt.date,
     queries: Sequence[SampledQuery],
     top_k: int,
-) -> dict[tuple[str, str], int]:
-    """Store the day's sample; return ``{(ranker, normalized query): sample id}``.
+) -> dict[tuple[str, str, int], int]:
+    """Store the day's sample; return ``{(ranker, normalized query, list_no): sample id}``
+    (``list_no`` 0 but for a panel query's further lists: ``SampledQuery.list_no``).
 
     A rerun of the day keeps the rows already stored (same date and seed give the same
     sample) and adds none twice. The day's month partitions are created first (the
@@ -241,6 +242,7 @@ def upsert_samples(
             q.record.query_id,
             q.record.query,
             q.record.normalized_query,
+            q.list_no,
             q.record.timestamp,
             q.stratum,
             json.dumps(dict(q.record.segment), sort_keys=True),
@@ -268,6 +270,7 @@ def upsert_samples(
             "query_id",
             "query_text",
             "query_norm",
+            "list_no",
             "searched_at",
             "stratum",
             "segment",
@@ -280,9 +283,10 @@ def upsert_samples(
         rows=rows,
     )
     found = conn.execute(
-        text("SELECT ranker, query_norm, id FROM samples WHERE sample_date = :d"), {"d": day}
+        text("SELECT ranker, query_norm, list_no, id FROM samples WHERE sample_date = :d"),
+        {"d": day},
     )
-    return {(r.ranker, r.query_norm): int(r.id) for r in found}
+    return {(r.ranker, r.query_norm, int(r.list_no)): int(r.id) for r in found}
 
 
 def delete_production_samples(conn: Connection, *, day: dt.date) -> None:

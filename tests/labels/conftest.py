@@ -69,7 +69,7 @@ def seed_day(database: Database, day: dt.date, queries: Queries, grades: Grades)
         stored = []
         ensemble = []
         for (query, rid), per in grades.items():
-            sample_id = ids[("production", normalize_query(query))]
+            sample_id = ids[("production", normalize_query(query), 0)]
             position = list(queries[query]).index(rid) + 1
             for name, grade in per.items():
                 verdict = Verdict(

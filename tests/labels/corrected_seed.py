@@ -63,7 +63,7 @@ def seed_judged(database: Database, day: dt.date, top: Callable[[int], int] = ju
         )
         verdicts, ensemble = [], []
         for i, q in enumerate(sampled):
-            sample_id = ids[("production", normalize_query(q.record.query))]
+            sample_id = ids[("production", normalize_query(q.record.query), 0)]
             for r in q.record.results:
                 grade = top(i) if r.position == 1 else 3
                 verdict = Verdict(
@@ -143,7 +143,15 @@ def show_earlier(
         ids = repo.upsert_samples(conn, day=when, queries=queries, top_k=10)
         if judged is not None:
             rows = [
-                (ids[("production", s.query_norm)], f"{s.id}-{suffix}", 1, judged, 0.0, 1, "median")
+                (
+                    ids[("production", s.query_norm, 0)],
+                    f"{s.id}-{suffix}",
+                    1,
+                    judged,
+                    0.0,
+                    1,
+                    "median",
+                )
                 for s in shown
             ]
             repo.upsert_ensemble_grades(conn, rows=rows)

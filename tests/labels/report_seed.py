@@ -102,7 +102,7 @@ def seed_samples(
         }
         stored, ensemble = [], []
         for (query, rid), per in grades.items():
-            sample_id = ids[("production", normalize_query(query))]
+            sample_id = ids[("production", normalize_query(query), 0)]
             position = list(queries[query][1]).index(rid) + 1
             for name, grade in per.items():
                 verdict = Verdict(

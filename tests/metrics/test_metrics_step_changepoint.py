@@ -48,7 +48,7 @@ def _store_day(
         ids = repo.upsert_samples(conn, day=day, queries=queries, top_k=5)
         stored, ensemble = [], []
         for q in queries:
-            sample_id = ids[(q.record.ranker, q.record.normalized_query)]
+            sample_id = ids[(q.record.ranker, q.record.normalized_query, 0)]
             for r in q.record.results:
                 grade = 0 if rng.random() < bad else rng.choice([2, 3, 3, 3 - (r.position > 3)])
                 key = f"{sample_id:010d}{r.position}".ljust(64, "0")

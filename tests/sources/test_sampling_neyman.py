@@ -111,7 +111,7 @@ def _store(database: Database, day: dt.date, locale: str, grades: list[float]) -
     with database.engine.begin() as conn:
         ids = repo.upsert_samples(conn, day=day, queries=queries, top_k=10)
         rows = [
-            (ids[("production", q.record.normalized_query)], "r1", 1, g, 0.0, 1, "median")
+            (ids[("production", q.record.normalized_query, 0)], "r1", 1, g, 0.0, 1, "median")
             for q, g in zip(queries, grades, strict=True)
         ]
         repo.upsert_ensemble_grades(conn, rows=rows)

@@ -1,0 +1,222 @@
+"""A panel query's every distinct list (``sampling.panel_lists``): one row per list
+weighted by the searches it was served, exactly the one-list panel at 1, and on real
+PostgreSQL a share of traffic served a worse list read by that share on the day it
+starts, paying only for the results that changed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from monitor.config import JudgeConfig, SamplingConfig, Settings, SourceConfig
+from monitor.metrics.quality import ndcg_at_k
+from monitor.pipeline.day import run_day
+from monitor.pipeline.panel_step import panel_rows
+from monitor.sampling import sample_day
+from monitor.sampling_panel import PANEL_STRATUM
+from monitor.store.db import Database
+from monitor.testing import FakeOpenAI
+from monitor.types import Result, SampledQuery, SearchRecord
+
+DAY = dt.date(2025, 3, 1)
+HEADS = 20
+
+
+def _record(query: str, qid: str, minute: int, docs: list[str]) -> SearchRecord:
+    ts = dt.datetime.combine(DAY, dt.time(1), tzinfo=dt.UTC) + dt.timedelta(minutes=minute)
+    results = tuple(Result(id=d, position=k + 1, title=query) for k, d in enumerate(docs))
+    return SearchRecord(query_id=qid, query=query, timestamp=ts, results=results)
+
+
+def _served(lists: dict[str, list[int]]) -> list[SearchRecord]:
+    """Head query ``i`` searched once per entry of ``lists[i]``: entry ``n`` means it was
+    served list ``n`` (result ids ``q{i}-l{n}-…``); plus 40 one-off queries."""
+    out = []
+    for query, served in lists.items():
+        for j, n in enumerate(served):
+            out.append(_record(query, f"{query}-{j}", j, [f"{query}-l{n}-{k}" for k in range(3)]))
+    out += [_record(f"tail {i}", f"t{i}", i, [f"t{i}-{k}" for k in range(3)]) for i in range(40)]
+    return out
+
+
+def _panel(sample_queries: list[SampledQuery], query: str) -> list[tuple[int, str, float]]:
+    return sorted(
+        (q.list_no, q.record.results[0].id.split("-")[1], q.weight)
+        for q in sample_queries
+        if q.stratum == PANEL_STRATUM and q.record.query == query
+    )
+
+
+def test_every_served_list_is_a_row_weighted_by_its_searches() -> None:
+    heads = {f"head {i}": [0, 0, 0, 1] for i in range(HEADS)}
+    heads["head 0"] = [0, 1, 2, 0, 1, 0]  # three lists: 3, 2 and 1 searches
+    records = _served(heads)
+    config = SamplingConfig(size=20, strata=[], panel_share=0.5, panel_lists=3)
+    sample = sample_day(records, day=DAY, config=config, history=set(heads))
+    panel = {q.record.query for q in sample.queries if q.stratum == PANEL_STRATUM}
+    assert len(panel) == 10
+    for query in panel:
+        rows = _panel(sample.queries, query)
+        served = heads[query]
+        assert [n for n, _, _ in rows] == list(range(len(set(served))))
+        # each list stands for the searches it was served; together, the query's
+        assert sorted(w for _, _, w in rows) == sorted(float(served.count(n)) for n in set(served))
+    # the fresh strata keep one row per query
+    fresh = [q.record.query for q in sample.queries if q.stratum != PANEL_STRATUM]
+    assert len(fresh) == len(set(fresh)) == 10
+    again = sample_day(list(reversed(records)), day=DAY, config=config, history=set(heads))
+    assert again.queries == sample.queries
+
+
+def test_one_list_is_the_one_list_panel_and_a_cap_keeps_the_weights_whole() -> None:
+    heads = {f"head {i}": [0, 1, 2, 0, 1, 0] for i in range(HEADS)}
+    records = _served(heads)
+    one = SamplingConfig(size=20, strata=[], panel_share=0.5)
+    assert one.panel_lists == 1
+    base = sample_day(records, day=DAY, config=one, history=set(heads))
+    capped = one.model_copy(update={"panel_lists": 2})
+    two = sample_day(records, day=DAY, config=capped, history=set(heads))
+    for query in {q.record.query for q in base.queries if q.stratum == PANEL_STRATUM}:
+        (only,) = _panel(base.queries, query)
+        assert only[0] == 0 and only[2] == 6.0
+        rows = _panel(two.queries, query)
+        assert len(rows) == 2 and rows[0][:2] == only[:2]  # list 0 is the one-list pick
+        assert sum(w for _, _, w in rows) == pytest.approx(6.0)
+        # the two judged lists keep their ratio of searches, scaled up to all six
+        counts = [heads[query].count(int(lst[1:])) for _, lst, _ in rows]
+        assert rows[0][2] / rows[1][2] == pytest.approx(counts[0] / counts[1])
+
+
+def test_panel_lists_is_validated() -> None:
+    with pytest.raises(ValueError, match="panel_lists"):
+        SamplingConfig(panel_lists=0)
+
+
+# --- on real PostgreSQL, through the daily run and the fake endpoint -------------------
+
+DAY1, DAY2, DAY3 = DAY, DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=2)
+
+
+@pytest.fixture
+def fake_llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
+    monkeypatch.setenv("FAKE_OPENAI_KEY", "sk-test-not-a-secret")
+    with FakeOpenAI() as server:
+        yield server
+
+
+def _row(query: str, qid: str, day: dt.date, minute: int, broken: bool) -> dict[str, object]:
+    results = [
+        {"id": f"{query}-{k}", "title": f"{query} {k}", "text": f"about {query} number {k}"}
+        for k in range(3)
+    ]
+    if broken:  # the fake judge grades by word overlap: this one gets 0
+        results[0] = {"id": f"{query}-broken", "title": "lorem", "text": "ipsum dolor sit"}
+    start = dt.datetime.combine(day, dt.time(2), tzinfo=dt.UTC)
+    return {
+        "query_id": qid,
+        "query": query,
+        "timestamp": (start + dt.timedelta(minutes=minute)).isoformat(),
+        "results": results,
+    }
+
+
+def _write_logs(folder: Path) -> None:
+    """Each day 20 head queries searched 5 times, the same list every day, and 20 one-off
+    queries; on DAY3 one of the 5 searches of every even head query is served a list whose
+    first result is irrelevant (a regression on a fifth of their traffic)."""
+    for day in (DAY1, DAY2, DAY3):
+        rows = [
+            _row(
+                f"head query {i}", f"{day}-h{i}-{j}", day, j, day == DAY3 and i % 2 == 0 and j == 4
+            )
+            for i in range(HEADS)
+            for j in range(5)
+        ]
+        rows += [_row(f"tail {day} {i}", f"{day}-t{i}", day, i, False) for i in range(20)]
+        (folder / f"{day}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def _settings(folder: Path, server: FakeOpenAI) -> Settings:
+    judge = JudgeConfig(
+        name="gpt",
+        kind="llm",
+        model="fake-model",
+        base_url=server.base_url,
+        api_key_env="FAKE_OPENAI_KEY",
+        max_retries=0,
+    )
+    sampling = SamplingConfig(
+        size=20, strata=[], min_per_stratum=0, top_k=3, panel_share=0.5, panel_lists=4, seed=4
+    )
+    return Settings(
+        judges=[judge],
+        source=SourceConfig(kind="files", path=str(folder)),
+        sampling=sampling,
+        ks=[10],
+        baseline_days=3,
+        canary_size=0,
+    )
+
+
+def _stored(database: Database, day: dt.date) -> list[tuple[str, int, str, float]]:
+    with database.engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT query_norm, list_no, stratum, weight FROM samples "
+                "WHERE sample_date = :d ORDER BY query_norm, list_no"
+            ),
+            {"d": day},
+        )
+        return [(str(q), int(n), str(s), float(w)) for q, n, s, w in rows]
+
+
+def _pairs(database: Database, day: dt.date) -> set[tuple[str, str]]:
+    with database.engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT query_norm, r->>'id' FROM samples, jsonb_array_elements(results) AS r "
+                "WHERE sample_date = :d"
+            ),
+            {"d": day},
+        )
+        return {(str(q), str(r)) for q, r in rows}
+
+
+def test_a_regression_on_a_share_of_traffic_is_read_by_that_share_on_its_first_day(
+    database: Database, fake_llm: FakeOpenAI, tmp_path: Path
+) -> None:
+    _write_logs(tmp_path)
+    settings = _settings(tmp_path, fake_llm)
+    run_day(database, settings, DAY1)
+    run_day(database, settings, DAY2)
+    before = fake_llm.paid_calls
+
+    outcome = run_day(database, settings, DAY3)
+    stored = _stored(database, DAY3)
+    panel = {q for q, _, s, _ in stored if s == PANEL_STRATUM}
+    changed = {q for q in panel if int(q.rsplit(" ", 1)[1]) % 2 == 0}
+    assert len(panel) == 10 and changed
+    for q in panel:
+        rows = [(n, w) for query, n, _, w in stored if query == q]
+        assert [w for _, w in sorted(rows, key=lambda r: r[1])] == (
+            [1.0, 4.0] if q in changed else [5.0]
+        )
+    # only what was never judged is paid: of the panel, the changed lists' one new result
+    new = _pairs(database, DAY3) - _pairs(database, DAY1) - _pairs(database, DAY2)
+    assert fake_llm.paid_calls - before == len(new) == outcome.counts["judged"]
+    assert {(q, r) for q, r in new if q in panel} == {(q, f"{q}-broken") for q in changed}
+
+    (row,) = panel_rows(database, DAY3, settings)
+    # a changed query's day: 4/5 of its searches read 1.0, 1/5 read [0, 3, 3] against
+    # the pooled ideal [3, 3, 3]; its past days 1.0
+    drop = 1.0 - ndcg_at_k([0.0, 3.0, 3.0], 10, ideal=[3.0, 3.0, 3.0])
+    assert row.n == 10
+    assert row.value == pytest.approx(-drop / 5 * len(changed) / len(panel))
+
+    again = run_day(database, settings, DAY3)  # a rerun: the same rows, nothing paid
+    assert _stored(database, DAY3) == stored and again.counts["judged"] == 0
