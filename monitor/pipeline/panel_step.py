@@ -9,7 +9,12 @@ samples (stratum ``sampling_panel.PANEL_STRATUM``), its nDCG@10 minus the mean o
 same query's nDCG@10 on the days it was judged in the ``baseline_days`` before (a day
 with several of its lists: their search-weighted mean, so a share of traffic served a
 worse list moves the query's figure by that share every day), averaged
-over the panel's queries with a t interval (``metrics.paired``). Every list of the
+over the panel's queries with a t interval (``metrics.paired``): each query counting
+once, or, with ``sampling.panel_lists`` > 1, weighted by its searches of the day. The
+weighting pays off only with every list judged (``bench/_panel_sim.py``: with one list a
+query changes by the whole gap or not at all, and weighting lets the few biggest decide;
+with its lists a head query moves by its own share of the gap, small and steady, and
+its searches say how much of the traffic that is). Every list of the
 query, today's and the past days', is scored against the *same* ideal, today's pool
 (every result judged for the query up to today), so a pool that grew since a past day
 does not read as a change of the ranking.
@@ -48,7 +53,9 @@ def panel_history(database: Database, day: dt.date, settings: Settings) -> set[s
 def panel_queries(conn: Connection, day: dt.date, settings: Settings) -> list[PanelQuery]:
     """Each of the day's panel queries with today's nDCG@10 and its past days' figures;
     a day with several lists of the query (``sampling.panel_lists``) reads as their
-    search-weighted mean."""
+    search-weighted mean. With ``panel_lists`` > 1 each query weighs its searches today
+    in the panel's mean, else every query counts once (``metrics.paired``)."""
+    weighted = settings.sampling.panel_lists > 1
     rows = panel_reads.panel_lists(
         conn, day=day, days=settings.baseline_days, stratum=PANEL_STRATUM
     )
@@ -64,7 +71,9 @@ def panel_queries(conn: Connection, day: dt.date, settings: Settings) -> list[Pa
         pool = pool_of[query_norm]
         by_day = {date: _weighted_ndcg(served, pool) for date, served in lists[query_norm].items()}
         today = by_day.pop(day)
-        out.append(PanelQuery(query_norm, today, tuple(by_day[d] for d in sorted(by_day))))
+        past = tuple(by_day[d] for d in sorted(by_day))
+        searches = math.fsum(w for w, _ in lists[query_norm][day]) if weighted else 1.0
+        out.append(PanelQuery(query_norm, today, past, weight=searches))
     return out
 
 

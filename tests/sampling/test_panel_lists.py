@@ -126,16 +126,17 @@ def _row(query: str, qid: str, day: dt.date, minute: int, broken: bool) -> dict[
 
 
 def _write_logs(folder: Path) -> None:
-    """Each day 20 head queries searched 5 times, the same list every day, and 20 one-off
-    queries; on DAY3 one of the 5 searches of every even head query is served a list whose
-    first result is irrelevant (a regression on a fifth of their traffic)."""
+    """Each day 20 head queries, the even ones searched 5 times and the odd ones 3, the
+    same list every day, and 20 one-off queries; on DAY3 one of the 5 searches of every
+    even head query is served a list whose first result is irrelevant (a regression on
+    a fifth of their traffic)."""
     for day in (DAY1, DAY2, DAY3):
         rows = [
             _row(
                 f"head query {i}", f"{day}-h{i}-{j}", day, j, day == DAY3 and i % 2 == 0 and j == 4
             )
             for i in range(HEADS)
-            for j in range(5)
+            for j in range(5 if i % 2 == 0 else 3)
         ]
         rows += [_row(f"tail {day} {i}", f"{day}-t{i}", day, i, False) for i in range(20)]
         (folder / f"{day}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -203,9 +204,7 @@ def test_a_regression_on_a_share_of_traffic_is_read_by_that_share_on_its_first_d
     assert len(panel) == 10 and changed
     for q in panel:
         rows = [(n, w) for query, n, _, w in stored if query == q]
-        assert [w for _, w in sorted(rows, key=lambda r: r[1])] == (
-            [1.0, 4.0] if q in changed else [5.0]
-        )
+        assert sorted(w for _, w in rows) == ([1.0, 4.0] if q in changed else [3.0])
     # only what was never judged is paid: of the panel, the changed lists' one new result
     new = _pairs(database, DAY3) - _pairs(database, DAY1) - _pairs(database, DAY2)
     assert fake_llm.paid_calls - before == len(new) == outcome.counts["judged"]
@@ -213,10 +212,12 @@ def test_a_regression_on_a_share_of_traffic_is_read_by_that_share_on_its_first_d
 
     (row,) = panel_rows(database, DAY3, settings)
     # a changed query's day: 4/5 of its searches read 1.0, 1/5 read [0, 3, 3] against
-    # the pooled ideal [3, 3, 3]; its past days 1.0
+    # the pooled ideal [3, 3, 3]; its past days 1.0. The panel's mean weighs each query
+    # by its searches of the day: 5 for a changed query, 3 for the others.
     drop = 1.0 - ndcg_at_k([0.0, 3.0, 3.0], 10, ideal=[3.0, 3.0, 3.0])
-    assert row.n == 10
-    assert row.value == pytest.approx(-drop / 5 * len(changed) / len(panel))
+    weights = [5.0 if q in changed else 3.0 for q in panel]
+    assert row.n == 10 and len(changed) < len(panel)  # else both means agree
+    assert row.value == pytest.approx(-drop / 5 * 5.0 * len(changed) / sum(weights))
 
     again = run_day(database, settings, DAY3)  # a rerun: the same rows, nothing paid
     assert _stored(database, DAY3) == stored and again.counts["judged"] == 0
