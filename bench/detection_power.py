@@ -67,7 +67,7 @@ from monitor.pipeline.panel_step import panel_rows  # noqa: E402
 from monitor.sources.trec_production import TrecProductionSource  # noqa: E402
 from monitor.store.db import Database  # noqa: E402
 
-WATCHED = ("JudgeMonitorQualityDropVsBaseline", "JudgeMonitorChangePoint")
+WATCHED = ("JudgeMonitorQualityDropVsBaseline", "JudgeMonitorChangePoint", "JudgeMonitorPanelDrop")
 PANEL_ALARM = "JudgeMonitorPanelPairedDrop"  # the bench's own: paired CI upper bound < 0
 SIZES = (50, 100, 300)
 SHARES = (0.05, 0.10, 0.25, 0.50, 1.0)
@@ -172,7 +172,7 @@ def run_one(database: Database, settings: Settings, day: dt.date) -> DayFigures:
             )
         )
         # the paired panel's figure with its CI entirely below 0 (looser than the
-        # JudgeMonitorPanelDrop rule, which firing_alerts counts, and also wants a margin)
+        # JudgeMonitorPanelDrop rule above, which also wants the mean below its margin)
         for row in panel_rows(conn, day, settings):
             if row.ci_high is not None and row.ci_high < 0:
                 fired += (PANEL_ALARM,)
