@@ -129,7 +129,7 @@ def settings_for(
     start: dt.date | None,
     data_dir: Path,
     panel_share: float = 0.0,
-    panel_lists: int = 1,
+    panel_lists: int = SamplingConfig().panel_lists,
 ) -> Settings:
     options: dict[str, Any] = {
         "data_dir": str(data_dir),
@@ -254,7 +254,7 @@ def run_size(
     max_days: int,
     data_dir: Path,
     panel_share: float = 0.0,
-    panel_lists: int = 1,
+    panel_lists: int = SamplingConfig().panel_lists,
 ) -> dict[str, Any]:
     """The clean run and every regression cell for one sample size."""
     t0 = time.perf_counter()
@@ -452,7 +452,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--pipeline-panel-lists",
         type=int,
-        default=1,
+        default=SamplingConfig().panel_lists,
         help="without --designs: sampling.panel_lists (distinct lists judged per panel query)",
     )
     add_data_dir_option(parser)

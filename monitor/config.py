@@ -142,7 +142,7 @@ class SamplingConfig(BaseModel):
         default=28, gt=0, description="Days a panel query stays before it is re-drawn."
     )
     panel_lists: int = Field(
-        default=1,
+        default=4,
         ge=1,
         description="Most distinct result lists judged per panel query a day (sampling_panel.py).",
     )

@@ -76,8 +76,7 @@ def test_every_served_list_is_a_row_weighted_by_its_searches() -> None:
 def test_one_list_is_the_one_list_panel_and_a_cap_keeps_the_weights_whole() -> None:
     heads = {f"head {i}": [0, 1, 2, 0, 1, 0] for i in range(HEADS)}
     records = _served(heads)
-    one = SamplingConfig(size=20, strata=[], panel_share=0.5)
-    assert one.panel_lists == 1
+    one = SamplingConfig(size=20, strata=[], panel_share=0.5, panel_lists=1)
     base = sample_day(records, day=DAY, config=one, history=set(heads))
     capped = one.model_copy(update={"panel_lists": 2})
     two = sample_day(records, day=DAY, config=capped, history=set(heads))
