@@ -94,7 +94,9 @@ class DailySample:
 
     @property
     def sampled(self) -> int:
-        return len(self.queries)
+        """Distinct queries sampled: a panel query judged on several lists counts once
+        (``len(queries)`` counts the rows)."""
+        return len({(q.record.ranker, q.record.normalized_query) for q in self.queries})
 
 
 def stratum_key(segment: Mapping[str, Any], fields: Sequence[str]) -> str:
@@ -299,7 +301,7 @@ def sample_day(
             unit = us[i]
             assert unit.pick is not None
             rows = [(unit.pick[1], unit.searches, pi / unit.searches)]
-            if lists is not None and key == PANEL_STRATUM:
+            if lists is not None and key == PANEL_STRATUM:  # taken whole: pi is 1
                 rows = lists.rows(unit.norm, unit.searches)
             for list_no, (record, searches, prob) in enumerate(rows):
                 record = dataclasses.replace(record, results=record.results[: config.top_k])

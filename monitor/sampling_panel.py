@@ -35,11 +35,12 @@ Design (pure; ``sampling.sample_day`` calls ``select_panel`` and does the rest):
   list, up to ``panel_lists`` of them (``list_no`` 0, 1, …), each weighted by the
   searches it was served: the query's day figure is then the search-weighted mean of its
   lists, which moves by the share's effect every day (``bench/_panel_sim.py``'s
-  ``panel+lists``). Lists beyond the cap are left out and the judged lists' weights are
-  scaled up to the query's searches; which lists are judged follows each list's
-  smallest search draw, the same draw that picks a query's one list without the option,
-  so ``panel_lists`` 1 is exactly the one-list panel. A list already judged on an earlier
-  day is free (the verdict cache), so the extra rows cost only what changed.
+  ``panel+lists``). Past the cap, the ``panel_lists`` − 1 most served lists are judged
+  for their own searches and one of the others, drawn in proportion to its searches
+  (the smallest search draw, the same draw that picks a query's one list without the
+  option), stands for all of them (``PanelLists.rows``): unbiased, and ``panel_lists``
+  1 is exactly the one-list panel. A list already judged on an earlier day is free (the
+  verdict cache), so the extra rows cost only what changed.
 """
 
 from __future__ import annotations
@@ -118,10 +119,12 @@ class _Served:
 class PanelLists:
     """The distinct result lists the day's searches of each panel candidate were served.
 
-    Fed every search of a query in ``history`` (only those can join the panel, so the
-    tally stays small beside the day's traffic): per query, how often each distinct
-    top-``top_k`` list (by its result ids, in order) was served, and the search of it
-    with the smallest draw, which is the one judged.
+    Fed every search of a query in ``history`` (only those can join the panel): per
+    query, how often each distinct top-``top_k`` list (by its result ids, in order) was
+    served, and the search of it with the smallest draw, which is the one judged. It
+    holds one search per distinct list of those queries: small while a head query's
+    searches share a few lists, as large as their searches when every search is
+    personalised.
     """
 
     def __init__(self, history: Collection[str], config: SamplingConfig) -> None:
@@ -147,8 +150,19 @@ class PanelLists:
 
     def rows(self, query_norm: str, searches: int) -> list[tuple[SearchRecord, int, float]]:
         """The query's judged lists: (the search judged, how often its list was served,
-        its inclusion probability = 1 / the searches it stands for), first the list with
-        the smallest draw. The weights add up to ``searches``."""
-        kept = sorted(self._lists[query_norm].values(), key=lambda v: v.draw)[: self._limit]
-        served = sum(v.count for v in kept)
-        return [(v.record, v.count, served / (searches * v.count)) for v in kept]
+        its inclusion probability = 1 / the searches it stands for), by smallest draw.
+
+        Within the cap every list is judged and stands for its own searches. Past it, the
+        ``panel_lists`` − 1 most served are (with certainty, each for its own searches)
+        and one more stands for all the rest: the rest's list holding their smallest
+        draw, i.e. one of them drawn in proportion to its searches, so the estimate stays
+        unbiased (Horvitz–Thompson) however the rest's quality is spread over them. With
+        a cap of 1 that is the one-list pick. The weights add up to ``searches``."""
+        served = sorted(self._lists[query_norm].values(), key=lambda v: v.draw)
+        if len(served) <= self._limit:
+            return [(v.record, v.count, 1.0 / v.count) for v in served]
+        certain = sorted(served, key=lambda v: (-v.count, v.draw))[: self._limit - 1]
+        weight = {id(v): float(v.count) for v in certain}
+        pick = next(v for v in served if id(v) not in weight)  # the rest's smallest draw
+        weight[id(pick)] = float(searches - sum(v.count for v in certain))
+        return [(v.record, v.count, 1.0 / weight[id(v)]) for v in served if id(v) in weight]

@@ -37,7 +37,16 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # a day with several lists of one panel query keeps its first list (list_no 0)
+    # a day with several lists of one panel query keeps its first list (list_no 0), which
+    # then stands for all of the query's searches, as a one-list panel sample does; the
+    # kept judgment pool still holds the other lists' grades (the same grades per result)
+    op.execute(
+        "UPDATE samples s SET weight = t.w, inclusion_prob = 1.0 / t.w FROM ("
+        "SELECT sample_date, ranker, query_norm, sum(weight) AS w FROM samples "
+        "GROUP BY sample_date, ranker, query_norm HAVING count(*) > 1) t "
+        "WHERE s.list_no = 0 AND s.sample_date = t.sample_date AND s.ranker = t.ranker "
+        "AND s.query_norm = t.query_norm"
+    )
     op.execute("DELETE FROM samples WHERE list_no > 0")
     op.drop_constraint(_NEW, "samples", type_="unique")
     op.create_unique_constraint(_OLD, "samples", ["sample_date", "ranker", "query_norm"])

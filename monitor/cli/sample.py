@@ -66,7 +66,7 @@ def sample_command(
         console.print(note)
     if out is not None:
         written = write_jsonl(sample, out)
-        console.print(f"wrote {written:,} sampled queries to {out}")
+        console.print(f"wrote {written:,} sampled lists to {out}")
 
 
 def _design(

@@ -48,19 +48,24 @@ def cuped_inputs(
 ) -> tuple[list[float], list[float], list[float | None]]:
     """(each query's nDCG@10, its weight, its mean nDCG@10 on its recent days or None),
     every list scored against the query's pool of today."""
-    past: dict[int, list[list[float | None]]] = defaultdict(list)
-    for sample_id, grades in panel_reads.past_lists(conn, day=day, days=settings.baseline_days):
-        past[sample_id].append(grades)
+    rows = panel_reads.past_lists(conn, day=day, days=settings.baseline_days)
+    past: dict[int, dict[dt.date, list[tuple[float, list[float | None]]]]] = defaultdict(dict)
+    for sample_id, date, weight, grades in rows:
+        past[sample_id].setdefault(date, []).append((weight, grades))
     key, relevant = f"ndcg@{CUPED_K}", settings.relevant_grade
     values, weights, covariates = [], [], []
     for q in queries:
         values.append(query_figures(q.grades, (CUPED_K,), relevant, pool=q.pool)[key])
         weights.append(q.weight)
-        before = [
-            query_figures(g, (CUPED_K,), relevant, pool=q.pool)[key] for g in past[q.sample_id]
-        ]
-        finite = [x for x in before if math.isfinite(x)]
-        covariates.append(math.fsum(finite) / len(finite) if finite else None)
+        before = []  # per earlier day: the search-weighted mean of that day's lists
+        for lists in past[q.sample_id].values():
+            scored = [
+                (w, query_figures(g, (CUPED_K,), relevant, pool=q.pool)[key]) for w, g in lists
+            ]
+            finite = [(w, x) for w, x in scored if math.isfinite(x)]
+            if finite:
+                before.append(math.fsum(w * x for w, x in finite) / math.fsum(w for w, _ in finite))
+        covariates.append(math.fsum(before) / len(before) if before else None)
     return values, weights, covariates
 
 

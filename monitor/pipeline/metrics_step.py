@@ -144,13 +144,14 @@ def _mix(
     weights: dict[str, float] = defaultdict(float)
     lengths: list[float] = []
     queries: set[str] = set()
-    for stratum, weight, query_norm, segment in metric_reads.sample_mix(
+    for stratum, weight, query_norm, segment, list_no in metric_reads.sample_mix(
         conn, first=start, last=end, segment_of=PANEL_STRATUM
     ):
         if stratum == PANEL_STRATUM:
             stratum = stratum_key(segment, strata)
         weights[stratum] += weight
-        lengths.append(float(len(query_norm.split())))
+        if list_no == 0:  # a query's further lists (a panel query's) are the same query
+            lengths.append(float(len(query_norm.split())))
         queries.add(query_norm)
     total = sum(weights.values())
     shares = {k: v / total for k, v in weights.items()} if total else {}

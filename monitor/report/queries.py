@@ -166,20 +166,31 @@ def worst_queries(
     segment: str | None = None,
 ) -> tuple[tuple[QueryView, ...], tuple[QueryView, ...]]:
     """The day's ``limit`` lowest-nDCG@k queries, and its ``limit`` biggest drops against
-    the same query's mean over ``baseline_start`` … the day before (only of ``segment``
-    when given)."""
+    the same query's mean over its days ``baseline_start`` … the day before (only of
+    ``segment`` when given)."""
     samples = report_reads.graded_samples_between(conn, first=baseline_start, last=day)
     samples = tuple(s for s in samples if in_segment(s.segment, segment))
-    history: dict[str, list[float]] = defaultdict(list)
-    today: list[tuple[report_reads.GradedSample, float]] = []
+    # a panel query's day may hold several lists (samples.list_no): its past day is their
+    # search-weighted mean, and today it shows once, with its worst list
+    past_days: dict[str, dict[dt.date, list[tuple[float, float]]]] = defaultdict(dict)
+    worst: dict[str, tuple[report_reads.GradedSample, float]] = {}
     for s in samples:
         value = _ndcg(s.grades, k)
         if math.isnan(value):
             continue
         if s.day == day:
-            today.append((s, value))
+            if s.query_norm not in worst or value < worst[s.query_norm][1]:
+                worst[s.query_norm] = (s, value)
         else:
-            history[s.query_norm].append(value)
+            past_days[s.query_norm].setdefault(s.day, []).append((s.weight, value))
+    today = list(worst.values())
+    history = {
+        q: [
+            math.fsum(w * v for w, v in lists) / math.fsum(w for w, _ in lists)
+            for lists in by_day.values()
+        ]
+        for q, by_day in past_days.items()
+    }
 
     def entry(
         s: report_reads.GradedSample, v: float

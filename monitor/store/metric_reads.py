@@ -114,10 +114,12 @@ def pointwise_verdicts(conn: Connection, *, day: dt.date) -> list[VerdictRow]:
 
 def judge_label_pairs(conn: Connection, *, day: dt.date) -> list[tuple[str, int, int]]:
     """Where did a person label a pair a current judge graded on the day's production
-    samples? (judge, judge's grade, person's grade) for each valid verdict."""
+    samples? (judge, judge's grade, person's grade) for each valid verdict; a result a
+    query showed in several lists (a panel query's) is one pair."""
     rows = conn.execute(
         text(
-            "SELECT j.name AS judge, v.grade, h.grade AS human FROM verdicts v "
+            "SELECT DISTINCT ON (j.name, s.ranker, s.query_norm, v.result_id, h.annotator) "
+            "j.name AS judge, v.grade, h.grade AS human FROM verdicts v "
             "JOIN samples s ON s.id = v.sample_id AND s.sample_date = v.sample_date "
             "JOIN judges j ON j.id = v.judge_id "
             "JOIN human_labels h ON h.query_norm = s.query_norm AND h.result_id = v.result_id "
@@ -131,10 +133,12 @@ def judge_label_pairs(conn: Connection, *, day: dt.date) -> list[tuple[str, int,
 
 def ensemble_label_pairs(conn: Connection, *, day: dt.date) -> list[tuple[float, int]]:
     """Where did a person label a pair the ensemble graded on the day's production
-    samples? (ensemble grade, person's grade) for each."""
+    samples? (ensemble grade, person's grade) for each; a result a query showed in
+    several lists (a panel query's) is one pair."""
     rows = conn.execute(
         text(
-            "SELECT e.grade, h.grade AS human FROM ensemble_grades e "
+            "SELECT DISTINCT ON (s.ranker, s.query_norm, e.result_id, h.annotator) "
+            "e.grade, h.grade AS human FROM ensemble_grades e "
             "JOIN samples s ON s.id = e.sample_id AND s.sample_date = e.sample_date "
             "JOIN human_labels h ON h.query_norm = s.query_norm AND h.result_id = e.result_id "
             "WHERE s.sample_date = :d AND e.grade IS NOT NULL "
@@ -217,20 +221,22 @@ def ensemble_grades_between(conn: Connection, *, first: dt.date, last: dt.date) 
 
 def sample_mix(
     conn: Connection, *, first: dt.date, last: dt.date, segment_of: str
-) -> list[tuple[str, float, str, dict[str, Any]]]:
+) -> list[tuple[str, float, str, dict[str, Any], int]]:
     """What was sampled from production on the days ``first`` to ``last``? (stratum,
-    weight, normalized query, segment) per sample; the segment only for samples of the
-    stratum ``segment_of`` (empty for the others: the window holds thousands of rows a
-    day, and only those need it)."""
+    weight, normalized query, segment, list_no) per sample; the segment only for
+    samples of the stratum ``segment_of`` (empty for the others: the window holds
+    thousands of rows a day, and only those need it)."""
     rows = conn.execute(
         text(
             "SELECT stratum, weight, query_norm, "
-            "CASE WHEN stratum = :p THEN segment END AS segment FROM samples "
+            "CASE WHEN stratum = :p THEN segment END AS segment, list_no FROM samples "
             f"WHERE sample_date BETWEEN :a AND :b AND {PRODUCTION_SAMPLES}"
         ),
         {"a": first, "b": last, "p": segment_of},
     ).all()
-    return [(r.stratum, float(r.weight), r.query_norm, r.segment or {}) for r in rows]
+    return [
+        (r.stratum, float(r.weight), r.query_norm, r.segment or {}, int(r.list_no)) for r in rows
+    ]
 
 
 def consistency_flags(conn: Connection, *, day: dt.date) -> list[tuple[str, bool]]:

@@ -67,22 +67,27 @@ def panel_lists(
 
 def past_lists(
     conn: Connection, *, day: dt.date, days: int
-) -> list[tuple[int, list[float | None]]]:
+) -> list[tuple[int, dt.date, float, list[float | None]]]:
     """How was each of ``day``'s production samples' query graded on the ``days`` days
-    before? (the day's sample id, ensemble grades in rank order of one earlier
-    production sample of its query, None for an ungraded result), oldest first; a
-    sample whose query has no earlier graded sample has no row."""
+    before? (the day's sample id, the earlier sample's date and weight, its ensemble
+    grades in rank order, None for an ungraded result) per earlier production sample of
+    its query (a panel query's day may hold several lists), oldest first; a sample whose
+    query has no earlier graded sample has no row."""
     rows = conn.execute(
         text(
             "WITH today AS (SELECT id, query_norm FROM samples "
             f"WHERE sample_date = :d AND {PRODUCTION_SAMPLES}) "
-            "SELECT t.id, array_agg(e.grade ORDER BY e.position) AS grades FROM today t "
+            "SELECT t.id, s.sample_date, s.weight, "
+            "array_agg(e.grade ORDER BY e.position) AS grades FROM today t "
             "JOIN samples s ON s.query_norm = t.query_norm "
             "JOIN ensemble_grades e ON e.sample_id = s.id AND e.sample_date = s.sample_date "
             "WHERE s.sample_date >= :a AND s.sample_date < :d "
             f"AND s.{PRODUCTION_SAMPLES} "
-            "GROUP BY t.id, s.id, s.sample_date ORDER BY s.sample_date, t.id"
+            "GROUP BY t.id, s.id, s.sample_date, s.weight ORDER BY s.sample_date, t.id"
         ),
         {"d": day, "a": day - dt.timedelta(days=days)},
     ).all()
-    return [(int(i), [None if g is None else float(g) for g in grades]) for i, grades in rows]
+    return [
+        (int(i), d, float(w), [None if g is None else float(g) for g in grades])
+        for i, d, w, grades in rows
+    ]

@@ -177,13 +177,16 @@ def most_disagreed(
     """Which ``limit`` graded pairs of ``day`` did the judges split on most? By the
     ensemble's disagreement, then the spread of the valid pointwise grades. Any ranker's
     (the label export picks them for annotators), or with ``production_only`` only what
-    users saw, split by two or more judges (the report)."""
+    users saw, split by two or more judges (the report). A result a query showed in
+    several lists (a panel query's, ``samples.list_no``) is one pair."""
     where = _SPLIT_IN_PRODUCTION if production_only else ""
     rows = conn.execute(
         text(
             f"""
-    SELECT e.sample_id, s.ranker, s.query_id, s.query_text, s.segment, e.result_id,
-           e.position, e.grade, e.disagreement,
+    SELECT * FROM (
+    SELECT DISTINCT ON (s.ranker, s.query_norm, e.result_id)
+           e.sample_id, s.ranker, s.query_id, s.query_text, s.query_norm, s.segment,
+           e.result_id, e.position, e.grade, e.disagreement,
            coalesce(r.title, '') AS title, coalesce(r.body, '') AS body,
            coalesce(v.spread, 0) AS spread
     FROM ensemble_grades e
@@ -198,7 +201,10 @@ def most_disagreed(
           AND mode = 'pointwise' AND sample_date = e.sample_date
     ) v ON true
     WHERE s.sample_date = :day {where}
-    ORDER BY e.disagreement DESC NULLS LAST, spread DESC, s.query_norm, e.position, s.ranker
+    ORDER BY s.ranker, s.query_norm, e.result_id, e.disagreement DESC NULLS LAST,
+             coalesce(v.spread, 0) DESC, e.position, s.list_no
+    ) pairs
+    ORDER BY disagreement DESC NULLS LAST, spread DESC, query_norm, position, ranker
     LIMIT :limit
     """
         ),

@@ -76,7 +76,7 @@ def seeded(database: Database) -> Database:
                     reasoning=JUDGE_TELL,
                 ),
             )
-            for (_, norm), sample_id in ids.items()
+            for (_, norm, _), sample_id in ids.items()
             for p in range(1, 4)
         ]
         repo.write_verdicts(conn, verdicts=verdicts)

@@ -17,11 +17,14 @@ from monitor.config import JudgeConfig, SamplingConfig, Settings, SourceConfig
 from monitor.metrics.quality import ndcg_at_k
 from monitor.pipeline.day import run_day
 from monitor.pipeline.panel_step import panel_rows
+from monitor.report.queries import worst_queries
 from monitor.sampling import sample_day
 from monitor.sampling_panel import PANEL_STRATUM
+from monitor.store import metric_reads
+from monitor.store import repository as repo
 from monitor.store.db import Database
 from monitor.testing import FakeOpenAI
-from monitor.types import Result, SampledQuery, SearchRecord
+from monitor.types import Result, SampledQuery, SearchRecord, normalize_query
 
 DAY = dt.date(2025, 3, 1)
 HEADS = 20
@@ -65,7 +68,7 @@ def test_every_served_list_is_a_row_weighted_by_its_searches() -> None:
         served = heads[query]
         assert [n for n, _, _ in rows] == list(range(len(set(served))))
         # each list stands for the searches it was served; together, the query's
-        assert sorted(w for _, _, w in rows) == sorted(float(served.count(n)) for n in set(served))
+        assert {lst: w for _, lst, w in rows} == {f"l{n}": served.count(n) for n in served}
     # the fresh strata keep one row per query
     fresh = [q.record.query for q in sample.queries if q.stratum != PANEL_STRATUM]
     assert len(fresh) == len(set(fresh)) == 10
@@ -73,8 +76,8 @@ def test_every_served_list_is_a_row_weighted_by_its_searches() -> None:
     assert again.queries == sample.queries
 
 
-def test_one_list_is_the_one_list_panel_and_a_cap_keeps_the_weights_whole() -> None:
-    heads = {f"head {i}": [0, 1, 2, 0, 1, 0] for i in range(HEADS)}
+def test_one_list_is_the_one_list_panel_and_past_the_cap_one_list_stands_for_the_rest() -> None:
+    heads = {f"head {i}": [0, 1, 2, 0, 1, 0] for i in range(HEADS)}  # 3, 2 and 1 searches
     records = _served(heads)
     one = SamplingConfig(size=20, strata=[], panel_share=0.5, panel_lists=1)
     base = sample_day(records, day=DAY, config=one, history=set(heads))
@@ -85,10 +88,29 @@ def test_one_list_is_the_one_list_panel_and_a_cap_keeps_the_weights_whole() -> N
         assert only[0] == 0 and only[2] == 6.0
         rows = _panel(two.queries, query)
         assert len(rows) == 2 and rows[0][:2] == only[:2]  # list 0 is the one-list pick
-        assert sum(w for _, _, w in rows) == pytest.approx(6.0)
-        # the two judged lists keep their ratio of searches, scaled up to all six
-        counts = [heads[query].count(int(lst[1:])) for _, lst, _ in rows]
-        assert rows[0][2] / rows[1][2] == pytest.approx(counts[0] / counts[1])
+        weights = {lst: w for _, lst, w in rows}
+        # the most served list for its own 3 searches; l1 or l2 for the other 3
+        assert weights.pop("l0") == 3.0
+        assert list(weights.values()) == [3.0] and set(weights) <= {"l1", "l2"}
+
+
+def test_past_the_cap_the_estimate_stays_unbiased() -> None:
+    """One list served 50 times and 50 lists served once, a cap of 4: over many days the
+    weighted share of the odd single lists is their true share, 25 of 100 searches
+    (keeping the lists with the smallest draws and scaling their counts up, as a first
+    version did, reads about 5 of 100)."""
+    served = [0] * 50 + list(range(1, 51))
+    config = SamplingConfig(size=2, strata=[], min_per_stratum=0, panel_share=0.5, panel_lists=4)
+    shares = []
+    for day in range(300):
+        records = _served({"head": served})
+        sample = sample_day(
+            records, day=DAY + dt.timedelta(days=day), config=config, history={"head"}
+        )
+        rows = _panel(sample.queries, "head")
+        assert len(rows) == 4 and sum(w for _, _, w in rows) == pytest.approx(100.0)
+        shares.append(sum(w for _, lst, w in rows if int(lst[1:]) % 2) / 100)
+    assert abs(sum(shares) / len(shares) - 0.25) < 0.06  # about 4 sd of the mean
 
 
 def test_panel_lists_is_validated() -> None:
@@ -217,6 +239,25 @@ def test_a_regression_on_a_share_of_traffic_is_read_by_that_share_on_its_first_d
     weights = [5.0 if q in changed else 3.0 for q in panel]
     assert row.n == 10 and len(changed) < len(panel)  # else both means agree
     assert row.value == pytest.approx(-drop / 5 * 5.0 * len(changed) / sum(weights))
+
+    # the report shows a changed query once, with its worst list (scored against its own
+    # ideal, as the report does), against its two earlier days
+    with database.engine.connect() as conn:
+        lowest, dropped = worst_queries(conn, day=DAY3, baseline_start=DAY1, limit=20)
+    assert len({v.query for v in lowest}) == len(lowest)
+    assert changed <= {normalize_query(v.query) for v in dropped}
+    for view in (v for v in dropped if normalize_query(v.query) in changed):
+        assert (view.history_mean, view.history_n) == (1.0, 2)
+        assert view.ndcg == pytest.approx(ndcg_at_k([0.0, 3.0, 3.0], 10))
+
+    # a person's label of a result both lists of a changed query showed is one pair
+    some = sorted(changed)[0]
+    label = repo.NewLabel(None, some, some, f"{some}-1", None, 3, "ann")
+    with database.engine.begin() as conn:
+        repo.upsert_human_labels(conn, labels=[label], source="test")
+    with database.engine.connect() as conn:
+        assert len(metric_reads.judge_label_pairs(conn, day=DAY3)) == 1
+        assert len(metric_reads.ensemble_label_pairs(conn, day=DAY3)) == 1
 
     again = run_day(database, settings, DAY3)  # a rerun: the same rows, nothing paid
     assert _stored(database, DAY3) == stored and again.counts["judged"] == 0

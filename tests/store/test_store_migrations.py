@@ -115,3 +115,49 @@ def test_embedded_server_is_real_postgres(embedded_admin_url: str) -> None:
     with psycopg.connect(conninfo) as conn:
         version = conn.execute("SHOW server_version_num").fetchone()
     assert version is not None and int(version[0]) >= 150000
+
+
+def test_the_panel_lists_downgrade_keeps_one_row_standing_for_all_searches(
+    database_url: str,
+) -> None:
+    """Undoing ``samples.list_no`` keeps list 0 of a panel query's day, weighted by all of
+    the query's searches, and drops the other lists; redoing it keeps that row."""
+    import dataclasses
+    import datetime as dt
+
+    from alembic import command
+
+    from monitor.store import repository as repo
+    from monitor.types import Result, SampledQuery, SearchRecord
+
+    day = dt.date(2026, 11, 1)
+    stamp = dt.datetime(2026, 11, 1, 12, tzinfo=dt.UTC)
+    record = SearchRecord(
+        query_id="q", query="head query", timestamp=stamp, results=(Result("a", 1),)
+    )
+    other = dataclasses.replace(record, query_id="q2", results=(Result("b", 1),))
+    lists = [
+        SampledQuery(record, "panel", 1 / 4, list_no=0),
+        SampledQuery(other, "panel", 1 / 1, list_no=1),
+        SampledQuery(dataclasses.replace(record, query="tail"), "all", 1 / 9),
+    ]
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            assert len(repo.upsert_samples(conn, day=day, queries=lists, top_k=10)) == 3
+        config = alembic_config(database_url)
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "9b3e5f7a1c20")
+        read = "SELECT query_norm, weight, inclusion_prob FROM samples ORDER BY query_norm"
+        with engine.connect() as conn:
+            assert [tuple(r) for r in conn.execute(text(read))] == [
+                ("head query", 5.0, 0.2),
+                ("tail", 9.0, pytest.approx(1 / 9)),
+            ]
+        upgrade(engine, database_url)
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT query_norm, list_no FROM samples ORDER BY 1"))
+            assert [tuple(r) for r in rows] == [("head query", 0), ("tail", 0)]
+    finally:
+        engine.dispose()
