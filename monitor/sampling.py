@@ -48,7 +48,6 @@ from typing import Any
 import numpy as np
 
 from monitor.config import SamplingConfig
-from monitor.sampling_output import summarize, write_jsonl
 from monitor.sampling_panel import PANEL_STRATUM, PanelLists, select_panel
 from monitor.types import SampledQuery, SearchRecord
 
@@ -61,8 +60,6 @@ __all__ = [
     "sample_day",
     "stratum_key",
     "stratum_sd",
-    "summarize",
-    "write_jsonl",
 ]
 
 

@@ -6,15 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.table import Table
 
 from monitor.errors import InputError
+from monitor.sampling import DailySample
 from monitor.types import SampledQuery
-
-if TYPE_CHECKING:
-    from monitor.sampling import DailySample
 
 __all__ = ["summarize", "write_jsonl"]
 

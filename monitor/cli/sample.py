@@ -44,7 +44,8 @@ def sample_command(
     from monitor.config import load_settings
     from monitor.pipeline.compare import ranker_source
     from monitor.pipeline.steps import day_window
-    from monitor.sampling import sample_day, summarize, write_jsonl
+    from monitor.sampling import sample_day
+    from monitor.sampling_output import summarize, write_jsonl
     from monitor.sources.factory import build_source
 
     settings = load_settings()

@@ -10,7 +10,8 @@ import pytest
 
 import monitor.sampling as sampling
 from monitor.config import SamplingConfig
-from monitor.sampling import allocate, sample_day, summarize, write_jsonl
+from monitor.sampling import allocate, sample_day
+from monitor.sampling_output import summarize, write_jsonl
 from monitor.types import Result, SearchRecord
 
 DAY = dt.date(2024, 5, 1)
