@@ -60,6 +60,7 @@ from monitor.metrics.quality import (
     pooled_ndcg_at_k,
     precision_at_k,
     query_figures,
+    served_mean,
     unjudged_share,
 )
 
@@ -110,6 +111,7 @@ __all__ = [
     "psi_test",
     "queries_needed",
     "query_figures",
+    "served_mean",
     "share_drift",
     "table_statistics",
     "unjudged_share",

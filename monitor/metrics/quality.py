@@ -23,7 +23,7 @@ figure does not jump when it is seen a second time with the same results.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -39,6 +39,7 @@ __all__ = [
     "pooled_ndcg_at_k",
     "precision_at_k",
     "query_figures",
+    "served_mean",
     "unjudged_share",
 ]
 
@@ -232,3 +233,12 @@ def query_figures(
     figures["no_relevant_rate"] = _no_relevant(values, relevant)
     figures["unjudged_share"] = _unjudged(values)
     return figures
+
+
+def served_mean(figures: Iterable[tuple[float, float]]) -> float:
+    """A query's figure on a day it was served several lists (a panel query's): the mean
+    of the lists' figures weighted by the searches each was served, over the finite
+    ones; NaN when none is. ``figures``: (searches, figure) per list."""
+    finite = [(w, x) for w, x in figures if math.isfinite(x)]
+    total = math.fsum(w for w, _ in finite)
+    return math.fsum(w * x for w, x in finite) / total if total > 0 else math.nan

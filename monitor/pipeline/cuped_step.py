@@ -32,7 +32,7 @@ from monitor.config import Settings
 from monitor.metrics.cuped import MIN_WITH_HISTORY, covariate_mean, cuped_values
 from monitor.metrics.daily import ALL, ENSEMBLE, GradedQuery, MetricRow
 from monitor.metrics.estimate import Estimate, weighted_mean
-from monitor.metrics.quality import query_figures
+from monitor.metrics.quality import query_figures, served_mean
 from monitor.store import panel_reads
 from monitor.store.reads import daily_series
 
@@ -59,12 +59,11 @@ def cuped_inputs(
         weights.append(q.weight)
         before = []  # per earlier day: the search-weighted mean of that day's lists
         for lists in past[q.sample_id].values():
-            scored = [
+            day_figure = served_mean(
                 (w, query_figures(g, (CUPED_K,), relevant, pool=q.pool)[key]) for w, g in lists
-            ]
-            finite = [(w, x) for w, x in scored if math.isfinite(x)]
-            if finite:
-                before.append(math.fsum(w * x for w, x in finite) / math.fsum(w for w, _ in finite))
+            )
+            if math.isfinite(day_figure):
+                before.append(day_figure)
         covariates.append(math.fsum(before) / len(before) if before else None)
     return values, weights, covariates
 

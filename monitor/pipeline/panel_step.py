@@ -31,7 +31,7 @@ from sqlalchemy import Connection
 from monitor.config import Settings
 from monitor.metrics.daily import ALL, ENSEMBLE, MetricRow
 from monitor.metrics.paired import PanelQuery, paired_change
-from monitor.metrics.quality import pooled_ndcg_at_k
+from monitor.metrics.quality import pooled_ndcg_at_k, served_mean
 from monitor.sampling_panel import PANEL_STRATUM
 from monitor.store import panel_reads, pool_reads
 from monitor.store.db import Database
@@ -69,23 +69,15 @@ def panel_queries(conn: Connection, day: dt.date, settings: Settings) -> list[Pa
     out = []
     for query_norm in sorted(pool_of):
         pool = pool_of[query_norm]
-        by_day = {date: _weighted_ndcg(served, pool) for date, served in lists[query_norm].items()}
+        by_day = {
+            date: served_mean((w, pooled_ndcg_at_k(g, PANEL_K, pool)) for w, g in served)
+            for date, served in lists[query_norm].items()
+        }
         today = by_day.pop(day)
         past = tuple(by_day[d] for d in sorted(by_day))
         searches = math.fsum(w for w, _ in lists[query_norm][day]) if weighted else 1.0
         out.append(PanelQuery(query_norm, today, past, weight=searches))
     return out
-
-
-def _weighted_ndcg(
-    served: list[tuple[float, tuple[float | None, ...]]], pool: tuple[float, ...]
-) -> float:
-    """The search-weighted mean nDCG@10 of a query's lists of one day (NaN for a day
-    whose lists have no figure)."""
-    figures = [(w, pooled_ndcg_at_k(g, PANEL_K, pool)) for w, g in served]
-    finite = [(w, x) for w, x in figures if math.isfinite(x)]
-    total = math.fsum(w for w, _ in finite)
-    return math.fsum(w * x for w, x in finite) / total if total > 0 else math.nan
 
 
 def panel_rows(

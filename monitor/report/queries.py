@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from monitor.metrics.quality import ndcg_at_k
+from monitor.metrics.quality import ndcg_at_k, served_mean
 from monitor.store import report_reads
 from monitor.store.sample_reads import pointwise_opinions
 from monitor.types import in_segment
@@ -185,11 +185,7 @@ def worst_queries(
             past_days[s.query_norm].setdefault(s.day, []).append((s.weight, value))
     today = list(worst.values())
     history = {
-        q: [
-            math.fsum(w * v for w, v in lists) / math.fsum(w for w, _ in lists)
-            for lists in by_day.values()
-        ]
-        for q, by_day in past_days.items()
+        q: [served_mean(lists) for lists in by_day.values()] for q, by_day in past_days.items()
     }
 
     def entry(

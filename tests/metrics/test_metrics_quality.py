@@ -18,6 +18,7 @@ from monitor.metrics.quality import (
     no_relevant,
     precision_at_k,
     query_figures,
+    served_mean,
     unjudged_share,
 )
 
@@ -150,3 +151,9 @@ def test_daily_figures_count_an_all_irrelevant_list_as_ndcg_zero() -> None:
     figures = query_figures([0, 0, 0], ks=(3,))
     assert figures["ndcg@3"] == 0.0
     assert math.isnan(query_figures([None, None], ks=(3,))["ndcg@3"])
+
+
+def test_served_mean_weighs_each_list_by_its_searches_and_skips_lists_without_a_figure() -> None:
+    assert served_mean([(4.0, 1.0), (1.0, 0.5), (2.0, math.nan)]) == pytest.approx(0.9)
+    assert math.isnan(served_mean([(3.0, math.nan)]))
+    assert math.isnan(served_mean([]))

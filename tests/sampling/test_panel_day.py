@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from panel_seed import day_pairs
 from sqlalchemy import text
 
 from monitor.config import JudgeConfig, SamplingConfig, Settings, SourceConfig
@@ -24,13 +24,6 @@ DAY1 = dt.date(2025, 3, 1)
 DAY2 = DAY1 + dt.timedelta(days=1)
 DAY3 = DAY1 + dt.timedelta(days=2)
 HEADS = 30
-
-
-@pytest.fixture
-def fake_llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
-    monkeypatch.setenv("FAKE_OPENAI_KEY", "sk-test-not-a-secret")
-    with FakeOpenAI() as server:
-        yield server
 
 
 def _write_logs(folder: Path) -> None:
@@ -89,19 +82,6 @@ def _settings(folder: Path, server: FakeOpenAI) -> Settings:
         baseline_days=3,
         canary_size=0,  # the canary's own calls are counted in its own tests
     )
-
-
-def _pairs(database: Database, day: dt.date) -> dict[tuple[str, str], str]:
-    """The day's (query, result id) pairs, with the stratum of their sample."""
-    with database.engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT query_norm, stratum, r->>'id' FROM samples, "
-                "jsonb_array_elements(results) AS r WHERE sample_date = :d"
-            ),
-            {"d": day},
-        )
-        return {(str(q), str(r)): str(s) for q, s, r in rows}
 
 
 def _day_samples(database: Database, day: dt.date) -> list[tuple[str, str, int]]:
@@ -172,10 +152,10 @@ def test_a_regressed_panel_day_pays_for_the_changed_results_only_and_reads_the_d
     run_day(database, settings, DAY1)
     run_day(database, settings, DAY2)
     before = fake_llm.paid_calls
-    seen = set(_pairs(database, DAY1)) | set(_pairs(database, DAY2))
+    seen = set(day_pairs(database, DAY1)) | set(day_pairs(database, DAY2))
 
     outcome = run_day(database, settings, DAY3)
-    today = _pairs(database, DAY3)
+    today = day_pairs(database, DAY3)
     new = {pair for pair in today if pair not in seen}
     assert fake_llm.paid_calls - before == len(new) == outcome.counts["judged"]
     panel = {q for (q, _), stratum in today.items() if stratum == PANEL_STRATUM}

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from panel_seed import day_pairs
 from sqlalchemy import text
 
 from monitor.config import JudgeConfig, SamplingConfig, Settings, SourceConfig
@@ -123,13 +123,6 @@ def test_panel_lists_is_validated() -> None:
 DAY1, DAY2, DAY3 = DAY, DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=2)
 
 
-@pytest.fixture
-def fake_llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
-    monkeypatch.setenv("FAKE_OPENAI_KEY", "sk-test-not-a-secret")
-    with FakeOpenAI() as server:
-        yield server
-
-
 def _row(query: str, qid: str, day: dt.date, minute: int, broken: bool) -> dict[str, object]:
     results = [
         {"id": f"{query}-{k}", "title": f"{query} {k}", "text": f"about {query} number {k}"}
@@ -197,18 +190,6 @@ def _stored(database: Database, day: dt.date) -> list[tuple[str, int, str, float
         return [(str(q), int(n), str(s), float(w)) for q, n, s, w in rows]
 
 
-def _pairs(database: Database, day: dt.date) -> set[tuple[str, str]]:
-    with database.engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT query_norm, r->>'id' FROM samples, jsonb_array_elements(results) AS r "
-                "WHERE sample_date = :d"
-            ),
-            {"d": day},
-        )
-        return {(str(q), str(r)) for q, r in rows}
-
-
 def test_a_regression_on_a_share_of_traffic_is_read_by_that_share_on_its_first_day(
     database: Database, fake_llm: FakeOpenAI, tmp_path: Path
 ) -> None:
@@ -227,7 +208,11 @@ def test_a_regression_on_a_share_of_traffic_is_read_by_that_share_on_its_first_d
         rows = [(n, w) for query, n, _, w in stored if query == q]
         assert sorted(w for _, w in rows) == ([1.0, 4.0] if q in changed else [3.0])
     # only what was never judged is paid: of the panel, the changed lists' one new result
-    new = _pairs(database, DAY3) - _pairs(database, DAY1) - _pairs(database, DAY2)
+    new = (
+        set(day_pairs(database, DAY3))
+        - set(day_pairs(database, DAY1))
+        - set(day_pairs(database, DAY2))
+    )
     assert fake_llm.paid_calls - before == len(new) == outcome.counts["judged"]
     assert {(q, r) for q, r in new if q in panel} == {(q, f"{q}-broken") for q in changed}
 
