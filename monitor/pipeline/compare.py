@@ -241,7 +241,7 @@ async def compare_rankers(
         )
     top_k = settings.sampling.top_k
     with database.engine.begin() as conn:
-        repo.upsert_samples(conn, day=day, queries=kept + kept_b, top_k=top_k)
+        repo.upsert_samples(conn, day=day, queries=kept + kept_b, top_k=top_k, replace_stale=True)
     stored_a = load_samples(database, day, ranker=COMPARE_PREFIX + name_a)
     stored_b = load_samples(database, day, ranker=COMPARE_PREFIX + name_b)
     judged = await judge_as_configured(database, settings, judges, stored_a + stored_b, progress)

@@ -146,9 +146,12 @@ class StoredSample:
 
 
 def store_sample(database: Database, day: dt.date, sample: DailySample, top_k: int) -> int:
-    """Upsert the day's sample; return how many rows the day holds."""
+    """Upsert the day's sample, replacing stored rows the day's searches no longer give
+    (``upsert_samples``' ``replace_stale``); return how many rows the day holds."""
     with database.engine.begin() as conn:
-        ids = repo.upsert_samples(conn, day=day, queries=sample.queries, top_k=top_k)
+        ids = repo.upsert_samples(
+            conn, day=day, queries=sample.queries, top_k=top_k, replace_stale=True
+        )
     return len(ids)
 
 

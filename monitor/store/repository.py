@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,8 @@ from sqlalchemy.dialects.postgresql import insert
 from monitor.errors import DatabaseError
 from monitor.store import models, partitions
 from monitor.types import SampledQuery, Verdict, VerdictStatus
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "NewLabel",
@@ -69,10 +72,13 @@ def copy_rows(
     columns: Sequence[str],
     rows: Iterable[Sequence[Any]],
     conflict: str = "ON CONFLICT DO NOTHING",
+    before_insert: Callable[[Any], None] | None = None,
 ) -> int:
     """COPY ``rows`` into ``table`` through a temp table; return how many were inserted.
 
     Rows that hit a unique key already present are skipped, never duplicated.
+    ``before_insert`` gets the psycopg cursor between the COPY and the insert, when the
+    copied rows can be read as ``"_copy_<table>"``.
     """
     cols = ", ".join(f'"{c}"' for c in columns)
     raw = conn.connection.driver_connection
@@ -87,6 +93,8 @@ def copy_rows(
         with cur.copy(f'COPY "_copy_{table}" ({cols}) FROM STDIN') as copy:
             for row in rows:
                 copy.write_row(row)
+        if before_insert is not None:
+            before_insert(cur)
         cur.execute(f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM "_copy_{table}" {conflict}')
         inserted = cur.rowcount
         cur.execute(f'DROP TABLE "_copy_{table}"')
@@ -224,13 +232,22 @@ def upsert_samples(
     day: dt.date,
     queries: Sequence[SampledQuery],
     top_k: int,
+    replace_stale: bool = False,
 ) -> dict[tuple[str, str, int], int]:
     """Store the day's sample; return ``{(ranker, normalized query, list_no): sample id}``
     (``list_no`` 0 but for a panel query's further lists: ``SampledQuery.list_no``).
 
     A rerun of the day keeps the rows already stored (same date and seed give the same
-    sample) and adds none twice. The day's month partitions are created first (the
-    next month's too), on the first run of a month.
+    sample) and adds none twice. With ``replace_stale``, a stored row of the same sample
+    (production's, or the rankers of ``queries`` when they are the compare flow's) that
+    ``queries`` do not hold exactly as stored goes, with its verdicts and ensemble grades:
+    a day rerun over searches that changed (late logs, a fixed export) ends with the
+    sample those searches give, not a mix of two samples whose weights each add up to
+    the day's searches. Rows that are the same keep their ids and verdicts; the judges'
+    paid answers stay in the verdict cache. An empty ``queries`` replaces nothing (a
+    source that returns nothing is more likely broken than the day empty). The day's
+    month partitions are created first (the next month's too), on the first run of a
+    month.
     """
     partitions.ensure_partitions(conn, day=day)
     ids = _next_ids(conn, "samples", len(queries))
@@ -260,33 +277,64 @@ def upsert_samples(
         )
         for sample_id, q in zip(ids, queries, strict=True)
     )
-    copy_rows(
-        conn,
-        table="samples",
-        columns=(
-            "id",
-            "sample_date",
-            "ranker",
-            "query_id",
-            "query_text",
-            "query_norm",
-            "list_no",
-            "searched_at",
-            "stratum",
-            "segment",
-            "inclusion_prob",
-            "weight",
-            "hard",
-            "results",
-            "signals",
-        ),
-        rows=rows,
-    )
+    stale = _drop_stale_samples(day, queries) if replace_stale and queries else None
+    copy_rows(conn, table="samples", columns=_SAMPLE_COLUMNS, rows=rows, before_insert=stale)
     found = conn.execute(
         text("SELECT ranker, query_norm, list_no, id FROM samples WHERE sample_date = :d"),
         {"d": day},
     )
     return {(r.ranker, r.query_norm, int(r.list_no)): int(r.id) for r in found}
+
+
+#: What ``upsert_samples`` writes of a sample; all but ``id`` say whether a stored row
+#: is the one a rerun would write again.
+_SAMPLE_COLUMNS = (
+    "id",
+    "sample_date",
+    "ranker",
+    "query_id",
+    "query_text",
+    "query_norm",
+    "list_no",
+    "searched_at",
+    "stratum",
+    "segment",
+    "inclusion_prob",
+    "weight",
+    "hard",
+    "results",
+    "signals",
+)
+#: The day's unique key of a sample row (none of them NULL).
+_SAMPLE_KEY = ("sample_date", "ranker", "query_norm", "list_no")
+
+
+def _drop_stale_samples(day: dt.date, queries: Sequence[SampledQuery]) -> Callable[[Any], None]:
+    """The DELETE ``upsert_samples(replace_stale=True)`` runs once its rows are copied:
+    the day's stored rows of the same sample that no copied row matches column for
+    column (NULLs alike)."""
+    rankers = sorted({q.record.ranker for q in queries})
+    params: dict[str, Any] = {"d": day, "r": rankers, "p": models.COMPARE_PREFIX + "%"}
+    compared = any(r.startswith(models.COMPARE_PREFIX) for r in rankers)
+    scope = "s.ranker = ANY(%(r)s)" if compared else "s.ranker NOT LIKE %(p)s"
+    key = " AND ".join(f'n."{c}" = s."{c}"' for c in _SAMPLE_KEY)  # a hash anti-join
+    rest = [c for c in _SAMPLE_COLUMNS[1:] if c not in _SAMPLE_KEY]
+    same = key + "".join(f' AND n."{c}" IS NOT DISTINCT FROM s."{c}"' for c in rest)
+
+    def drop(cur: Any) -> None:
+        cur.execute(
+            f"DELETE FROM samples s WHERE s.sample_date = %(d)s AND {scope} "
+            f'AND NOT EXISTS (SELECT 1 FROM "_copy_samples" n WHERE {same})',
+            params,
+        )
+        if cur.rowcount:
+            log.info(
+                "%s: %d stored sample rows are not what the searches give now; replaced",
+                day.isoformat(),
+                cur.rowcount,
+            )
+
+    return drop
 
 
 def delete_production_samples(conn: Connection, *, day: dt.date) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from dataclasses import replace
 
 from sqlalchemy import text
 
@@ -68,6 +69,38 @@ def test_samples_written_twice_are_stored_once(database: Database) -> None:
         row = conn.execute(text("SELECT results, weight, segment FROM samples LIMIT 1")).one()
     assert row.results[0]["text"] == "ümlaut ✓ text"
     assert row.weight == 4.0
+
+
+def test_replacing_stale_samples_touches_only_the_same_sample(database: Database) -> None:
+    """A production rerun replaces production's changed rows and leaves the compare flow's
+    of the day alone; a compare rerun replaces its own rankers' rows, no other's."""
+    prod = _queries(4)
+    a = [replace(q, record=replace(q.record, ranker="compare:a")) for q in prod]
+    b = [replace(q, record=replace(q.record, ranker="compare:b")) for q in prod]
+    with database.engine.begin() as conn:
+        ids = repo.upsert_samples(conn, day=DAY, queries=prod + a + b, top_k=10)
+    moved = [replace(prod[0], inclusion_probability=0.5), *prod[1:3]]  # q0 changed, q3 gone
+    with database.engine.begin() as conn:
+        after = repo.upsert_samples(conn, day=DAY, queries=moved, top_k=10, replace_stale=True)
+
+    def of(found: dict[tuple[str, str, int], int], ranker: str) -> dict[str, int]:
+        return {q: i for (r, q, _), i in found.items() if r == ranker}
+
+    assert sorted(of(after, "production")) == [f"query number {i}" for i in range(3)]
+    assert of(after, "production")["query number 0"] not in ids.values()  # a new row
+    for kept in ("query number 1", "query number 2"):
+        assert of(after, "production")[kept] == of(ids, "production")[kept]
+    assert of(after, "compare:a") == of(ids, "compare:a")
+    assert of(after, "compare:b") == of(ids, "compare:b")
+    with database.engine.begin() as conn:
+        again = repo.upsert_samples(conn, day=DAY, queries=a[:2], top_k=10, replace_stale=True)
+    kept_a = {q: i for q, i in of(ids, "compare:a").items() if q[-1] in "01"}
+    assert of(again, "compare:a") == kept_a
+    assert of(again, "compare:b") == of(ids, "compare:b")
+    assert of(again, "production") == of(after, "production")
+    with database.engine.begin() as conn:  # an empty sample replaces nothing
+        empty = repo.upsert_samples(conn, day=DAY, queries=[], top_k=10, replace_stale=True)
+    assert empty == again
 
 
 def test_judge_rows_are_reused(database: Database) -> None:

@@ -1,0 +1,119 @@
+"""A day rerun after its logs changed (late rows, a fixed export) stores what the new logs
+give: no stale row beside a new one, nothing paid twice, unchanged rows kept as they were.
+
+Every query of the small drop is sampled with certainty, so the stored weights of the
+day must add up to exactly its searches: a mix of the first and the second sample would
+not.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from fault_setup import llm_config, scalar
+from sqlalchemy import text
+
+from monitor.config import SamplingConfig, Settings, SourceConfig, load_settings
+from monitor.pipeline.day import run_day
+from monitor.store.db import Database
+from monitor.testing import FakeOpenAI
+
+DAY = dt.date(2026, 3, 9)
+
+
+def _search(qid: str, results: list[str], minute: int = 0) -> str:
+    row: dict[str, Any] = {
+        "query_id": f"{qid}-{minute}",
+        "query": f"red shoes {qid}",
+        "timestamp": f"2026-03-09T10:{minute:02d}:00Z",
+        "results": [{"id": r, "title": f"shoe {r}", "text": f"red shoe {r}"} for r in results],
+    }
+    return json.dumps(row)
+
+
+def _settings(drop: Path, base_url: str) -> Settings:
+    return load_settings(
+        judges=[llm_config(base_url)],
+        source=SourceConfig(kind="files", path=str(drop)),
+        sampling=SamplingConfig(size=50, min_per_stratum=1, top_k=3, strata=[]),
+        judge_processes=1,
+        canary_size=0,
+    )
+
+
+def _stored(database: Database) -> dict[str, tuple[int, float, list[str]]]:
+    with database.engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT id, query_norm, weight, results FROM samples WHERE sample_date = :d"),
+            {"d": DAY},
+        ).all()
+    return {r.query_norm: (r.id, r.weight, [x["id"] for x in r.results]) for r in rows}
+
+
+def test_a_rerun_over_changed_logs_replaces_only_what_changed(
+    database: Database, server: FakeOpenAI, tmp_path: Path
+) -> None:
+    """Query a's list changed, b got two late searches, c is unchanged, d is new and e
+    is gone: the day ends as a first run on the new logs would, paying only new results."""
+    drop = tmp_path / "day.jsonl"
+    first = [
+        _search("a", ["a1", "a2", "a3"]),
+        _search("b", ["b1", "b2", "b3"]),
+        _search("c", ["c1", "c2", "c3"]),
+        _search("e", ["e1", "e2", "e3"]),
+    ]
+    drop.write_text("\n".join(first) + "\n")
+    settings = _settings(drop, str(server.base_url))
+    assert run_day(database, settings, DAY).status == "completed"
+    before = _stored(database)
+    assert sorted(before) == ["red shoes a", "red shoes b", "red shoes c", "red shoes e"]
+    paid = server.total
+    assert paid == 12
+
+    second = [
+        _search("a", ["a1", "a9", "a3"]),  # a2 replaced by a9
+        _search("b", ["b1", "b2", "b3"]),
+        _search("b", ["b1", "b2", "b3"], minute=5),  # late rows of b
+        _search("b", ["b1", "b2", "b3"], minute=6),
+        _search("c", ["c1", "c2", "c3"]),
+        _search("d", ["d1", "d2", "d3"]),
+    ]
+    drop.write_text("\n".join(second) + "\n")
+    outcome = run_day(database, settings, DAY)
+    assert outcome.status == "completed"
+    after = _stored(database)
+    assert sorted(after) == ["red shoes a", "red shoes b", "red shoes c", "red shoes d"]
+    assert sum(w for _, w, _ in after.values()) == len(second)  # every search once
+    assert after["red shoes a"][2] == ["a1", "a9", "a3"]
+    assert after["red shoes b"][1] == 3.0
+    assert after["red shoes c"][0] == before["red shoes c"][0]  # kept as it was
+    assert server.total - paid == 4, "only a9 and d's three results are new"
+    # no verdict or ensemble grade is left of the rows that went
+    orphans = (
+        "SELECT count(*) FROM {t} x "
+        "WHERE NOT EXISTS (SELECT 1 FROM samples s WHERE s.id = x.sample_id)"
+    )
+    assert scalar(database, orphans.format(t="verdicts")) == 0
+    assert scalar(database, orphans.format(t="ensemble_grades")) == 0
+    assert scalar(database, "SELECT count(*) FROM verdicts") == 12
+
+    again = run_day(database, settings, DAY)  # the same logs again: nothing moves
+    assert again.status == "completed" and _stored(database) == after
+    assert server.total - paid == 4
+
+
+def test_a_rerun_whose_source_returns_nothing_keeps_the_stored_day(
+    database: Database, server: FakeOpenAI, tmp_path: Path
+) -> None:
+    """An empty read (a broken export, more likely than an empty day) replaces nothing."""
+    drop = tmp_path / "day.jsonl"
+    drop.write_text(_search("a", ["a1", "a2", "a3"]) + "\n")
+    settings = _settings(drop, str(server.base_url))
+    assert run_day(database, settings, DAY).status == "completed"
+    before = _stored(database)
+    drop.write_text("\n")
+    run_day(database, settings, DAY)
+    assert _stored(database) == before
