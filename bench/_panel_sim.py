@@ -96,53 +96,48 @@ def _run_day(
     day: dt.date,
     config: Any,
     *,
-    all_lists: bool = False,
     cuped: bool = False,
     weighted: bool = False,
 ) -> Day:
-    """One simulated day. ``all_lists``: a panel query is judged on every distinct list
-    its searches were served that day (through the cache), its figure their
-    search-weighted mean, instead of on the one search the sampler picked. ``cuped``:
-    the day's figure is the control-variate one (``monitor.metrics.cuped``).
-    ``weighted``: the paired change weighs each panel query by its searches.
+    """One simulated day. The sampler's rows of a query are its judged lists: one, but
+    for a panel query under ``sampling.panel_lists`` > 1 (the ``all_lists`` designs),
+    one per distinct list its searches were served, each weighted by its searches; the
+    query's figure is their search-weighted mean. ``cuped``: the day's figure is the
+    control-variate one (``monitor.metrics.cuped``). ``weighted``: the paired change
+    weighs each panel query by its searches.
     """
     history = set().union(
         *(state.sampled.get(day - dt.timedelta(days=i), set()) for i in range(1, BASELINE + 1))
     )
-    records = source.day_records(day)
-    sample = sample_day(records, day=day, config=config, history=history)
-    served: dict[str, dict[tuple[str, ...], int]] = defaultdict(lambda: defaultdict(int))
-    if all_lists:
-        for rec in records:
-            served[rec.normalized_query][tuple(x.id for x in rec.results)] += 1
+    sample = sample_day(source.day_records(day), day=day, config=config, history=history)
+    rows_of: dict[str, list[Any]] = defaultdict(list)
+    for sq in sample.queries:
+        rows_of[sq.record.normalized_query].append(sq)
     paid = 0
     values, weights, panel = [], [], []
     covariates: list[float | None] = []
-    for sq in sample.queries:
-        r = sq.record
-        q = r.normalized_query
-        in_panel = sq.stratum == PANEL_STRATUM
-        own = tuple(x.id for x in r.results)
-        shown = served[q] if in_panel and all_lists else {own: 1}
+    for q, rows in rows_of.items():
+        in_panel = rows[0].stratum == PANEL_STRATUM
         lists = []
-        for ids, count in shown.items():
-            grades = tuple(float(qrels.get((r.query_id, i), 0)) for i in ids)
+        for sq in rows:
+            ids = [x.id for x in sq.record.results]
+            grades = tuple(float(qrels.get((sq.record.query_id, i), 0)) for i in ids)
             for i, g in zip(ids, grades, strict=True):
                 if (q, i) not in state.cache:
                     state.cache.add((q, i))
                     paid += 1
                 state.pool[q][i] = g
-            lists.append((count, grades))
+            lists.append((sq.weight, grades))
         pool = tuple(state.pool[q].values())
         values.append(_score(lists, pool))
-        weights.append(sq.weight)
+        weights.append(sum(sq.weight for sq in rows))  # the query's searches, estimated
         past = [_score(ls, pool) for d, ls in state.lists[q] if (day - d).days <= BASELINE]
         covariates.append(statistics.fmean(past) if past else None)
         if in_panel:
-            w = sq.weight if weighted else 1.0  # a panel query's weight is its searches
+            w = weights[-1] if weighted else 1.0  # a panel query's weight is its searches
             panel.append(PanelQuery(q, values[-1], tuple(past), weight=w))
         state.lists[q].append((day, lists))
-    state.sampled[day] = {sq.record.normalized_query for sq in sample.queries}
+    state.sampled[day] = set(rows_of)
     past_centres = [c for c in state.centres[-BASELINE:] if c is not None]
     state.centres.append(covariate_mean(weights, covariates))  # as cuped_step stores it
     if cuped and len(state.series) >= BASELINE and past_centres:
@@ -207,10 +202,15 @@ def run_design(
 ) -> dict[str, Any]:
     """One seed, one design: false alarms over ``clean_days`` clean days, then each
     regression cell from the same 14-day baseline. ``margin``: the paired rule's."""
-    how = {"all_lists": all_lists, "cuped": cuped, "weighted": weighted}
+    how = {"cuped": cuped, "weighted": weighted}
     qrels = {(q, d): g for q, d, g in read_qrels(data_dir / QRELS_FILE)}
     config = SamplingConfig(
-        size=size, seed=seed, strata=["traffic"], top_k=10, panel_share=panel_share
+        size=size,
+        seed=seed,
+        strata=["traffic"],
+        top_k=10,
+        panel_share=panel_share,
+        panel_lists=SamplingConfig().panel_lists if all_lists else 1,
     )
     clean = _source(data_dir, seed, 0.0, None, searches)
     state = _State()
