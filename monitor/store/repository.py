@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from monitor.errors import DatabaseError
 from monitor.store import models, partitions
+from monitor.store.label_reads import SELECTION_KEY
 from monitor.types import SampledQuery, Verdict, VerdictStatus
 
 log = logging.getLogger(__name__)
@@ -245,7 +246,8 @@ def upsert_samples(
     sample those searches give, not a mix of two samples whose weights each add up to
     the day's searches. Rows that are the same keep their ids and verdicts; the judges'
     paid answers stay in the verdict cache. An empty ``queries`` replaces nothing (a
-    source that returns nothing is more likely broken than the day empty). The day's
+    source that returns nothing is more likely broken than the day empty), nor does a
+    day sent for annotation (``_drop_stale_samples``). The day's
     month partitions are created first (the next month's too), on the first run of a
     month.
     """
@@ -310,23 +312,57 @@ _SAMPLE_KEY = ("sample_date", "ranker", "query_norm", "list_no")
 
 
 def _drop_stale_samples(day: dt.date, queries: Sequence[SampledQuery]) -> Callable[[Any], None]:
-    """The DELETE ``upsert_samples(replace_stale=True)`` runs once its rows are copied:
-    the day's stored rows of the same sample that no copied row matches column for
-    column (NULLs alike)."""
+    """The step ``upsert_samples(replace_stale=True)`` runs once its rows are copied:
+    delete the day's stored rows of the same sample that no copied row matches column
+    for column (NULLs alike, an annotation pick in ``signals`` aside). A day whose sample was sent to annotators (a row carries
+    ``label_reads.SELECTION_KEY``) is kept whole instead, new rows included: the files
+    out for labelling name its sample ids, and the pick is a random subset of *that*
+    sample; a warning says how many rows the searches would now change."""
     rankers = sorted({q.record.ranker for q in queries})
-    params: dict[str, Any] = {"d": day, "r": rankers, "p": models.COMPARE_PREFIX + "%"}
+    params: dict[str, Any] = {
+        "d": day,
+        "r": rankers,
+        "p": models.COMPARE_PREFIX + "%",
+        "k": SELECTION_KEY,
+    }
     compared = any(r.startswith(models.COMPARE_PREFIX) for r in rankers)
     scope = "s.ranker = ANY(%(r)s)" if compared else "s.ranker NOT LIKE %(p)s"
     key = " AND ".join(f'n."{c}" = s."{c}"' for c in _SAMPLE_KEY)  # a hash anti-join
     rest = [c for c in _SAMPLE_COLUMNS[1:] if c not in _SAMPLE_KEY]
-    same = key + "".join(f' AND n."{c}" IS NOT DISTINCT FROM s."{c}"' for c in rest)
+    stored = {c: f's."{c}"' for c in rest} | {"signals": "(s.signals - %(k)s)"}  # pick aside
+    same = key + "".join(f' AND n."{c}" IS NOT DISTINCT FROM {stored[c]}' for c in rest)
+    stale = (
+        f"FROM samples s WHERE s.sample_date = %(d)s AND {scope} "
+        f'AND NOT EXISTS (SELECT 1 FROM "_copy_samples" n WHERE {same})'
+    )
 
     def drop(cur: Any) -> None:
         cur.execute(
-            f"DELETE FROM samples s WHERE s.sample_date = %(d)s AND {scope} "
-            f'AND NOT EXISTS (SELECT 1 FROM "_copy_samples" n WHERE {same})',
+            f"SELECT EXISTS (SELECT 1 FROM samples s WHERE s.sample_date = %(d)s AND {scope} "
+            "AND s.signals ? %(k)s)",
             params,
         )
+        if cur.fetchone()[0]:
+            cur.execute(f"SELECT count(*) {stale}", params)
+            gone = int(cur.fetchone()[0])
+            cur.execute(
+                'SELECT count(*) FROM "_copy_samples" n WHERE NOT EXISTS (SELECT 1 '
+                f"FROM samples s WHERE s.sample_date = %(d)s AND {scope} AND {same})",
+                params,
+            )
+            new = int(cur.fetchone()[0])
+            if gone or new:
+                log.warning(
+                    "%s: the day's sample was sent for annotation, so it is kept as stored, "
+                    "although %d of its rows are not what the searches give now and %d rows "
+                    "they give are not stored",
+                    day.isoformat(),
+                    gone,
+                    new,
+                )
+            cur.execute('DELETE FROM "_copy_samples"')  # nothing to insert
+            return
+        cur.execute(f"DELETE {stale}", params)
         if cur.rowcount:
             log.info(
                 "%s: %d stored sample rows are not what the searches give now; replaced",

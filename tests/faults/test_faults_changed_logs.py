@@ -1,5 +1,6 @@
 """A day rerun after its logs changed (late rows, a fixed export) stores what the new logs
-give: no stale row beside a new one, nothing paid twice, unchanged rows kept as they were.
+give: no stale row beside a new one, nothing paid twice, unchanged rows kept as they were;
+but a day already sent to annotators keeps its sample.
 
 Every query of the small drop is sampled with certainty, so the stored weights of the
 day must add up to exactly its searches: a mix of the first and the second sample would
@@ -10,13 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fault_setup import llm_config, scalar
 from sqlalchemy import text
 
 from monitor.config import SamplingConfig, Settings, SourceConfig, load_settings
+from monitor.labels.annotation import export_for_annotation
 from monitor.pipeline.day import run_day
 from monitor.store.db import Database
 from monitor.testing import FakeOpenAI
@@ -117,3 +121,28 @@ def test_a_rerun_whose_source_returns_nothing_keeps_the_stored_day(
     drop.write_text("\n")
     run_day(database, settings, DAY)
     assert _stored(database) == before
+
+
+def test_a_day_sent_for_annotation_keeps_its_sample(
+    database: Database, server: FakeOpenAI, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The annotators' files name the day's sample ids and the pick is a random subset
+    of that sample: a rerun over changed logs keeps it whole, and says so."""
+    drop = tmp_path / "day.jsonl"
+    drop.write_text("\n".join(_search(q, [f"{q}1", f"{q}2", f"{q}3"]) for q in "abcd") + "\n")
+    settings = _settings(drop, str(server.base_url))
+    assert run_day(database, settings, DAY).status == "completed"
+    export_for_annotation(database, day=DAY, queries=2, seed=1, out_dir=tmp_path / "out")
+    before = _stored(database)
+    picked = scalar(database, "SELECT count(*) FROM samples WHERE signals ? 'annotation'")
+    assert picked == 2
+    with caplog.at_level(logging.WARNING, logger="monitor.store.repository"):
+        assert run_day(database, settings, DAY).status == "completed"  # the same logs
+    assert _stored(database) == before and "sent for annotation" not in caplog.text
+
+    drop.write_text("\n".join(_search(q, [f"{q}1", f"{q}9", f"{q}3"]) for q in "abce") + "\n")
+    with caplog.at_level(logging.WARNING, logger="monitor.store.repository"):
+        assert run_day(database, settings, DAY).status == "completed"
+    assert _stored(database) == before
+    assert scalar(database, "SELECT count(*) FROM samples WHERE signals ? 'annotation'") == 2
+    assert "sent for annotation" in caplog.text and "4 of its rows" in caplog.text
