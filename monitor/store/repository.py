@@ -314,10 +314,11 @@ _SAMPLE_KEY = ("sample_date", "ranker", "query_norm", "list_no")
 def _drop_stale_samples(day: dt.date, queries: Sequence[SampledQuery]) -> Callable[[Any], None]:
     """The step ``upsert_samples(replace_stale=True)`` runs once its rows are copied:
     delete the day's stored rows of the same sample that no copied row matches column
-    for column (NULLs alike, an annotation pick in ``signals`` aside). A day whose sample was sent to annotators (a row carries
-    ``label_reads.SELECTION_KEY``) is kept whole instead, new rows included: the files
-    out for labelling name its sample ids, and the pick is a random subset of *that*
-    sample; a warning says how many rows the searches would now change."""
+    for column (NULLs alike, an annotation pick in ``signals`` aside). A day whose
+    sample was sent to annotators (a row carries ``label_reads.SELECTION_KEY``) is kept
+    whole instead, new rows included: the files out for labelling name its sample ids,
+    and the pick is a random subset of *that* sample; a warning says how many rows the
+    searches would now change."""
     rankers = sorted({q.record.ranker for q in queries})
     params: dict[str, Any] = {
         "d": day,
