@@ -157,11 +157,16 @@ class PanelLists:
         and one more stands for all the rest: the rest's list holding their smallest
         draw, i.e. one of them drawn in proportion to its searches, so the estimate stays
         unbiased (Horvitz–Thompson) however the rest's quality is spread over them. With
-        a cap of 1 that is the one-list pick. The weights add up to ``searches``."""
-        served = sorted(self._lists[query_norm].values(), key=lambda v: v.draw)
+        a cap of 1 that is the one-list pick. The weights add up to ``searches``. Lists
+        served equally often are ranked by their key (a hash of their result ids), not by
+        their draws: a tie broken by the smallest draw would leave in the rest the list
+        whose searches drew high, drawn less often than its searches (biased)."""
+        tally = self._lists[query_norm]
+        served = sorted(tally.values(), key=lambda v: v.draw)
         if len(served) <= self._limit:
             return [(v.record, v.count, 1.0 / v.count) for v in served]
-        certain = sorted(served, key=lambda v: (-v.count, v.draw))[: self._limit - 1]
+        most = sorted(tally, key=lambda k: (-tally[k].count, k))[: self._limit - 1]
+        certain = [tally[k] for k in most]
         weight = {id(v): float(v.count) for v in certain}
         pick = next(v for v in served if id(v) not in weight)  # the rest's smallest draw
         weight[id(pick)] = float(searches - sum(v.count for v in certain))

@@ -6,6 +6,7 @@ starts, paying only for the results that changed."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from monitor.pipeline.day import run_day
 from monitor.pipeline.panel_step import panel_rows
 from monitor.report.queries import worst_queries
 from monitor.sampling import sample_day
-from monitor.sampling_panel import PANEL_STRATUM
+from monitor.sampling_panel import PANEL_STRATUM, PanelLists
 from monitor.store import metric_reads
 from monitor.store import repository as repo
 from monitor.store.db import Database
@@ -111,6 +112,25 @@ def test_past_the_cap_the_estimate_stays_unbiased() -> None:
         assert len(rows) == 4 and sum(w for _, _, w in rows) == pytest.approx(100.0)
         shares.append(sum(w for _, lst, w in rows if int(lst[1:]) % 2) / 100)
     assert abs(sum(shares) / len(shares) - 0.25) < 0.06  # about 4 sd of the mean
+
+
+def test_lists_tied_at_the_cap_keep_the_estimate_unbiased() -> None:
+    """Lists a and b served twice each, c once, a cap of 2: over every order of the
+    five searches' draws the expected estimate is the true total, whichever list is the
+    good one (breaking the a/b tie by their draws read 1.8 for 2 with a good, 1.4 for
+    1 with c good: the tied list left in the rest had drawn high)."""
+    config = SamplingConfig(panel_lists=2, top_k=3)
+    searches = [("a", 0), ("a", 1), ("b", 0), ("b", 1), ("c", 0)]
+    for good in "abc":
+        estimates = []
+        for order in itertools.permutations(range(len(searches))):
+            lists = PanelLists({"q"}, config)
+            for (name, i), draw in zip(searches, order, strict=True):
+                lists.add("q", _record("q", f"{name}{i}", i, [name]), draw)
+            rows = lists.rows("q", len(searches))
+            estimates.append(sum((r.results[0].id == good) / p for r, _, p in rows))
+        truth = sum(name == good for name, _ in searches)
+        assert sum(estimates) / len(estimates) == pytest.approx(truth)
 
 
 def test_panel_lists_is_validated() -> None:
