@@ -309,6 +309,8 @@ def _queries(views: Sequence[QueryView], k: int, *, empty: str, opened: int = 1)
             if q.history_mean is not None
             else ""
         )
+        if q.shown_ndcg is not None:  # several lists that day: the worst one is shown
+            history += f"; served several lists, the one shown {q.shown_ndcg:.3f}"
         out.append(
             f'<details class="query"{" open" if i < opened else ""}><summary>'
             f"<b>{_e(q.query)}</b> · {_e(q.segment)} · nDCG@{k} {q.ndcg:.3f}{_e(history)}"

@@ -82,6 +82,9 @@ class QueryView:
     history_mean: float | None
     history_n: int
     results: tuple[ResultView, ...]
+    #: a query served several lists that day (a panel query): ``ndcg`` is their
+    #: search-weighted mean, the results shown are of its worst list, whose nDCG this is
+    shown_ndcg: float | None = None
 
     @property
     def drop(self) -> float | None:
@@ -121,11 +124,12 @@ def _opinions(
     return {pair: tuple(found[pair][j] for j in sorted(found[pair])) for pair in wanted}
 
 
-def _views(
-    conn: Connection,
-    day: dt.date,
-    picked: Sequence[tuple[report_reads.GradedSample, float, float | None, int]],
-) -> tuple[QueryView, ...]:
+#: a query picked for the report: its sample shown, its day's nDCG, its history's mean
+#: and days, the nDCG of the list shown when the day had several
+_Picked = tuple[report_reads.GradedSample, float, float | None, int, float | None]
+
+
+def _views(conn: Connection, day: dt.date, picked: Sequence[_Picked]) -> tuple[QueryView, ...]:
     ids = [s.sample_id for s, *_ in picked]
     shown = report_reads.shown_results(conn, day=day, sample_ids=ids, top=SHOWN_RESULTS)
     opinions = _opinions(conn, ((r.sample_id, r.result_id) for r in shown))
@@ -151,8 +155,9 @@ def _views(
             history_mean=mean,
             history_n=n,
             results=tuple(by_sample.get(s.sample_id, ())),
+            shown_ndcg=worst_list,
         )
-        for s, ndcg, mean, n in picked
+        for s, ndcg, mean, n, worst_list in picked
     )
 
 
@@ -170,36 +175,40 @@ def worst_queries(
     ``segment`` when given)."""
     samples = report_reads.graded_samples_between(conn, first=baseline_start, last=day)
     samples = tuple(s for s in samples if in_segment(s.segment, segment))
-    # a panel query's day may hold several lists (samples.list_no): its past day is their
-    # search-weighted mean, and today it shows once, with its worst list
-    past_days: dict[str, dict[dt.date, list[tuple[float, float]]]] = defaultdict(dict)
+    # a panel query's day may hold several lists (samples.list_no): every day of it, today
+    # included, is their search-weighted mean, and it shows once, with its worst list
+    days: dict[str, dict[dt.date, list[tuple[float, float]]]] = defaultdict(dict)
     worst: dict[str, tuple[report_reads.GradedSample, float]] = {}
     for s in samples:
         value = _ndcg(s.grades, k)
         if math.isnan(value):
             continue
-        if s.day == day:
-            if s.query_norm not in worst or value < worst[s.query_norm][1]:
-                worst[s.query_norm] = (s, value)
-        else:
-            past_days[s.query_norm].setdefault(s.day, []).append((s.weight, value))
-    today = list(worst.values())
+        days[s.query_norm].setdefault(s.day, []).append((s.weight, value))
+        if s.day == day and (s.query_norm not in worst or value < worst[s.query_norm][1]):
+            worst[s.query_norm] = (s, value)
+    today = [(s, served_mean(days[s.query_norm][day]), v) for s, v in worst.values()]
     history = {
-        q: [served_mean(lists) for lists in by_day.values()] for q, by_day in past_days.items()
+        q: [served_mean(lists) for d, lists in by_day.items() if d != day]
+        for q, by_day in days.items()
     }
 
-    def entry(
-        s: report_reads.GradedSample, v: float
-    ) -> tuple[report_reads.GradedSample, float, float | None, int]:
+    def entry(s: report_reads.GradedSample, v: float, shown: float) -> _Picked:
         past = history.get(s.query_norm, [])
-        return (s, v, sum(past) / len(past) if past else None, len(past))
+        several = len(days[s.query_norm][day]) > 1
+        return (
+            s,
+            v,
+            sum(past) / len(past) if past else None,
+            len(past),
+            shown if several else None,
+        )
 
     # ties (many lists score 0) go to the query that fell furthest from its own history
     ranked = sorted(
-        (entry(s, v) for s, v in today),
+        (entry(*t) for t in today),
         key=lambda e: (e[1], -(e[2] if e[2] is not None else -1.0), e[0].query_text),
     )
-    dropped = [entry(s, v) for s, v in today if history.get(s.query_norm)]
+    dropped = [entry(*t) for t in today if history.get(t[0].query_norm)]
     dropped = [e for e in dropped if e[2] is not None and e[2] - e[1] > 0]
     dropped.sort(key=lambda e: (-(e[2] or 0.0) + e[1], e[0].query_text))
     return _views(conn, day, ranked[:limit]), _views(conn, day, dropped[:limit])

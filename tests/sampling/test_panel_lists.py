@@ -245,15 +245,20 @@ def test_a_regression_on_a_share_of_traffic_is_read_by_that_share_on_its_first_d
     assert row.n == 10 and len(changed) < len(panel)  # else both means agree
     assert row.value == pytest.approx(-drop / 5 * 5.0 * len(changed) / sum(weights))
 
-    # the report shows a changed query once, with its worst list (scored against its own
-    # ideal, as the report does), against its two earlier days
+    # the report shows a changed query once: its day is its lists' search-weighted mean
+    # (each scored against its own ideal, as the report does), against its two earlier
+    # days, with the results of its worst list, whose own figure it names
     with database.engine.connect() as conn:
         lowest, dropped = worst_queries(conn, day=DAY3, baseline_start=DAY1, limit=20)
     assert len({v.query for v in lowest}) == len(lowest)
-    assert changed <= {normalize_query(v.query) for v in dropped}
-    for view in (v for v in dropped if normalize_query(v.query) in changed):
+    assert {normalize_query(v.query) for v in dropped} == changed  # the others held
+    broken = ndcg_at_k([0.0, 3.0, 3.0], 10)
+    for view in dropped:
         assert (view.history_mean, view.history_n) == (1.0, 2)
-        assert view.ndcg == pytest.approx(ndcg_at_k([0.0, 3.0, 3.0], 10))
+        assert view.ndcg == pytest.approx((4 * 1.0 + broken) / 5)
+        assert view.shown_ndcg == pytest.approx(broken)
+        assert any(r.result_id.endswith("-broken") for r in view.results)
+    assert all(v.shown_ndcg is None for v in lowest if normalize_query(v.query) not in changed)
 
     # a person's label of a result both lists of a changed query showed is one pair
     some = sorted(changed)[0]
