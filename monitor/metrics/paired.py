@@ -10,8 +10,13 @@ panel*, while the weighted ``ndcg`` keeps estimating all of it), with a t interv
 queries: mean ± t(0.975, n − 1) · sd / √n.
 
 A query may carry a ``weight`` (default 1: every query counts once). With weights the
-mean is Σ w·d / Σ w and its standard error the ratio estimator's,
-√(n/(n − 1) · Σ w²(d − mean)²) / Σ w, which with equal weights is sd / √n again. The
+mean is Σ w·d / Σ w and its standard error √(Σ w²(d − mean)² / c) / Σ w, with
+c = 1 − 2 Σw³ / (Σw · Σw²) + Σw² / (Σw)² the factor that makes the variance unbiased
+for independent differences of one spread, and the t quantile on the Kish effective
+number of queries, (Σw)² / Σw², minus 1: a few head queries carrying most of the weight
+are few observations (with n − 1 and n/(n − 1), Zipf weights over 20-100 queries covered
+a true 0 in 89% of 95% intervals; now 95-96%). With equal weights c = (n − 1)/n and the
+effective number is n: sd / √n and n − 1 again. The
 search-weighted form is the change per search of the panel's traffic; it pays off only
 when a query's figure is the mean over every list its searches were served
 (``bench/_panel_sim.py``'s ``panel+lists``), where a head query's change is small and
@@ -78,7 +83,10 @@ def paired_change(
         )
     arr = np.asarray(diffs, dtype=np.float64)
     w = np.asarray(weights, dtype=np.float64)
-    mean = float(np.dot(w, arr) / w.sum())
-    se = math.sqrt(n / (n - 1) * float(np.sum((w * (arr - mean)) ** 2))) / float(w.sum())
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * se
+    total, squares = float(w.sum()), float(np.sum(w**2))
+    mean = float(np.dot(w, arr) / total)
+    unbiased = max(1 - 2 * float(np.sum(w**3)) / (total * squares) + squares / total**2, 1e-12)
+    se = math.sqrt(float(np.sum((w * (arr - mean)) ** 2)) / unbiased) / total
+    dof = max(total**2 / squares - 1, 1.0)  # Kish's effective number of queries, minus 1
+    half = float(stats.t.ppf(0.5 + level / 2, dof)) * se
     return Estimate(value=mean, ci_low=mean - half, ci_high=mean + half, n=n)

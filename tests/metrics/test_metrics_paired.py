@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from monitor.errors import InputError
@@ -60,10 +61,32 @@ def test_search_weighted_change_matches_a_hand_computation() -> None:
     est = paired_change(_weighted([1, 1, 4, 2, 2]))
     # mean (-0.1 + 0 - 0.8 - 0.2 + 0.2) / 10 = -0.09
     # w (d - mean): -0.01, 0.09, -0.44, -0.02, 0.38 -> squares sum 0.3466
-    # se sqrt(5/4 * 0.3466) / 10 = 0.0658217; half width 2.776445 * se = 0.182750
+    # Σw 10, Σw² 26, Σw³ 82: c = 1 - 2·82/260 + 26/100 = 0.629231
+    # se sqrt(0.3466 / c) / 10 = 0.0742180; Kish n 100/26 = 3.846, t(0.975, 2.846) = 3.282012
+    # half width 3.282012 * se = 0.243584
     assert est.value == pytest.approx(-0.09)
-    assert est.ci_low == pytest.approx(-0.09 - 0.182750, abs=1e-6)
-    assert est.ci_high == pytest.approx(-0.09 + 0.182750, abs=1e-6)
+    assert est.ci_low == pytest.approx(-0.09 - 0.243584, abs=1e-6)
+    assert est.ci_high == pytest.approx(-0.09 + 0.243584, abs=1e-6)
+
+
+def test_weighted_interval_covers_when_a_few_queries_carry_the_weight() -> None:
+    """Zipf weights over 30 queries (a Kish effective number of 10), no true change: the
+    95% interval covers 0 in about 95% of 2,000 draws (the t interval on n − 1 with the
+    n/(n − 1) factor covered 0.89)."""
+    rng = np.random.default_rng(7)
+    weights = 1000.0 / np.arange(1, 31)
+    covered = 0
+    for _ in range(2000):
+        diffs = rng.normal(0.0, 0.05, weights.size)
+        est = paired_change(
+            [
+                PanelQuery(f"q{i}", float(d), (0.0,), weight=float(w))
+                for i, (d, w) in enumerate(zip(diffs, weights, strict=True))
+            ]
+        )
+        assert est.ci_low is not None and est.ci_high is not None
+        covered += est.ci_low <= 0.0 <= est.ci_high
+    assert 0.93 <= covered / 2000 <= 0.97
 
 
 def test_equal_weights_give_the_unweighted_interval() -> None:
