@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,10 +26,8 @@ from sqlalchemy.dialects.postgresql import insert
 
 from monitor.errors import DatabaseError
 from monitor.store import models, partitions
-from monitor.store.label_reads import SELECTION_KEY
+from monitor.store.stale_samples import SAMPLE_COLUMNS, stale_step
 from monitor.types import SampledQuery, Verdict, VerdictStatus
-
-log = logging.getLogger(__name__)
 
 __all__ = [
     "NewLabel",
@@ -239,15 +236,14 @@ def upsert_samples(
     (``list_no`` 0 but for a panel query's further lists: ``SampledQuery.list_no``).
 
     A rerun of the day keeps the rows already stored (same date and seed give the same
-    sample) and adds none twice. With ``replace_stale``, a stored row of the same sample
-    (production's, or the rankers of ``queries`` when they are the compare flow's) that
-    ``queries`` do not hold exactly as stored goes, with its verdicts and ensemble grades:
-    a day rerun over searches that changed (late logs, a fixed export) ends with the
-    sample those searches give, not a mix of two samples whose weights each add up to
-    the day's searches. Rows that are the same keep their ids and verdicts; the judges'
-    paid answers stay in the verdict cache. An empty ``queries`` replaces nothing (a
-    source that returns nothing is more likely broken than the day empty), nor does a
-    day sent for annotation (``_drop_stale_samples``). The day's
+    sample) and adds none twice. With ``replace_stale``, the stored rows of the same
+    sample (production's, or the compare flow's rankers) end as ``queries`` say, so that
+    a day rerun over searches that changed (late logs, a fixed export) holds the sample
+    those searches give, not a mix of two samples whose weights each add up to the day's
+    searches: rows whose results are the same keep their ids and verdicts (their
+    weights updated), the others are replaced (``monitor.store.stale_samples``, which
+    also keeps a day sent for annotation whole). An empty ``queries`` replaces nothing
+    (a source that returns nothing is more likely broken than the day empty). The day's
     month partitions are created first (the next month's too), on the first run of a
     month.
     """
@@ -279,99 +275,13 @@ def upsert_samples(
         )
         for sample_id, q in zip(ids, queries, strict=True)
     )
-    stale = _drop_stale_samples(day, queries) if replace_stale and queries else None
-    copy_rows(conn, table="samples", columns=_SAMPLE_COLUMNS, rows=rows, before_insert=stale)
+    stale = stale_step(day, queries) if replace_stale and queries else None
+    copy_rows(conn, table="samples", columns=SAMPLE_COLUMNS, rows=rows, before_insert=stale)
     found = conn.execute(
         text("SELECT ranker, query_norm, list_no, id FROM samples WHERE sample_date = :d"),
         {"d": day},
     )
     return {(r.ranker, r.query_norm, int(r.list_no)): int(r.id) for r in found}
-
-
-#: What ``upsert_samples`` writes of a sample; all but ``id`` say whether a stored row
-#: is the one a rerun would write again.
-_SAMPLE_COLUMNS = (
-    "id",
-    "sample_date",
-    "ranker",
-    "query_id",
-    "query_text",
-    "query_norm",
-    "list_no",
-    "searched_at",
-    "stratum",
-    "segment",
-    "inclusion_prob",
-    "weight",
-    "hard",
-    "results",
-    "signals",
-)
-#: The day's unique key of a sample row (none of them NULL).
-_SAMPLE_KEY = ("sample_date", "ranker", "query_norm", "list_no")
-
-
-def _drop_stale_samples(day: dt.date, queries: Sequence[SampledQuery]) -> Callable[[Any], None]:
-    """The step ``upsert_samples(replace_stale=True)`` runs once its rows are copied:
-    delete the day's stored rows of the same sample that no copied row matches column
-    for column (NULLs alike, an annotation pick in ``signals`` aside). A day whose
-    sample was sent to annotators (a row carries ``label_reads.SELECTION_KEY``) is kept
-    whole instead, new rows included: the files out for labelling name its sample ids,
-    and the pick is a random subset of *that* sample; a warning says how many rows the
-    searches would now change."""
-    rankers = sorted({q.record.ranker for q in queries})
-    params: dict[str, Any] = {
-        "d": day,
-        "r": rankers,
-        "p": models.COMPARE_PREFIX + "%",
-        "k": SELECTION_KEY,
-    }
-    compared = any(r.startswith(models.COMPARE_PREFIX) for r in rankers)
-    scope = "s.ranker = ANY(%(r)s)" if compared else "s.ranker NOT LIKE %(p)s"
-    key = " AND ".join(f'n."{c}" = s."{c}"' for c in _SAMPLE_KEY)  # a hash anti-join
-    rest = [c for c in _SAMPLE_COLUMNS[1:] if c not in _SAMPLE_KEY]
-    stored = {c: f's."{c}"' for c in rest} | {"signals": "(s.signals - %(k)s)"}  # pick aside
-    same = key + "".join(f' AND n."{c}" IS NOT DISTINCT FROM {stored[c]}' for c in rest)
-    stale = (
-        f"FROM samples s WHERE s.sample_date = %(d)s AND {scope} "
-        f'AND NOT EXISTS (SELECT 1 FROM "_copy_samples" n WHERE {same})'
-    )
-
-    def drop(cur: Any) -> None:
-        cur.execute(
-            f"SELECT EXISTS (SELECT 1 FROM samples s WHERE s.sample_date = %(d)s AND {scope} "
-            "AND s.signals ? %(k)s)",
-            params,
-        )
-        if cur.fetchone()[0]:
-            cur.execute(f"SELECT count(*) {stale}", params)
-            gone = int(cur.fetchone()[0])
-            cur.execute(
-                'SELECT count(*) FROM "_copy_samples" n WHERE NOT EXISTS (SELECT 1 '
-                f"FROM samples s WHERE s.sample_date = %(d)s AND {scope} AND {same})",
-                params,
-            )
-            new = int(cur.fetchone()[0])
-            if gone or new:
-                log.warning(
-                    "%s: the day's sample was sent for annotation, so it is kept as stored, "
-                    "although %d of its rows are not what the searches give now and %d rows "
-                    "they give are not stored",
-                    day.isoformat(),
-                    gone,
-                    new,
-                )
-            cur.execute('DELETE FROM "_copy_samples"')  # nothing to insert
-            return
-        cur.execute(f"DELETE {stale}", params)
-        if cur.rowcount:
-            log.info(
-                "%s: %d stored sample rows are not what the searches give now; replaced",
-                day.isoformat(),
-                cur.rowcount,
-            )
-
-    return drop
 
 
 def delete_production_samples(conn: Connection, *, day: dt.date) -> None:

@@ -92,7 +92,8 @@ def test_a_rerun_over_changed_logs_replaces_only_what_changed(
     assert sorted(after) == ["red shoes a", "red shoes b", "red shoes c", "red shoes d"]
     assert sum(w for _, w, _ in after.values()) == len(second)  # every search once
     assert after["red shoes a"][2] == ["a1", "a9", "a3"]
-    assert after["red shoes b"][1] == 3.0
+    assert after["red shoes b"][1] == 3.0  # its late searches: the same row, weighed again
+    assert after["red shoes b"][0] == before["red shoes b"][0]
     assert after["red shoes c"][0] == before["red shoes c"][0]  # kept as it was
     assert server.total - paid == 4, "only a9 and d's three results are new"
     # no verdict or ensemble grade is left of the rows that went

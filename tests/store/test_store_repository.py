@@ -79,17 +79,25 @@ def test_replacing_stale_samples_touches_only_the_same_sample(database: Database
     b = [replace(q, record=replace(q.record, ranker="compare:b")) for q in prod]
     with database.engine.begin() as conn:
         ids = repo.upsert_samples(conn, day=DAY, queries=prod + a + b, top_k=10)
-    moved = [replace(prod[0], inclusion_probability=0.5), *prod[1:3]]  # q0 changed, q3 gone
+    other = replace(prod[1].record, results=prod[1].record.results[:2])
+    # q0 weighs 2 where it weighed 4, q1 shows other results, q2 is the same, q3 is gone
+    moved = [replace(prod[0], inclusion_probability=0.5), replace(prod[1], record=other), prod[2]]
     with database.engine.begin() as conn:
         after = repo.upsert_samples(conn, day=DAY, queries=moved, top_k=10, replace_stale=True)
+        weights = dict(
+            conn.execute(text("SELECT query_norm, weight FROM samples WHERE ranker = 'production'"))
+            .tuples()
+            .all()
+        )
 
     def of(found: dict[tuple[str, str, int], int], ranker: str) -> dict[str, int]:
         return {q: i for (r, q, _), i in found.items() if r == ranker}
 
     assert sorted(of(after, "production")) == [f"query number {i}" for i in range(3)]
-    assert of(after, "production")["query number 0"] not in ids.values()  # a new row
-    for kept in ("query number 1", "query number 2"):
+    assert of(after, "production")["query number 1"] not in ids.values()  # a new row
+    for kept in ("query number 0", "query number 2"):  # the same results: the same row
         assert of(after, "production")[kept] == of(ids, "production")[kept]
+    assert weights == {"query number 0": 2.0, "query number 1": 4.0, "query number 2": 4.0}
     assert of(after, "compare:a") == of(ids, "compare:a")
     assert of(after, "compare:b") == of(ids, "compare:b")
     with database.engine.begin() as conn:
