@@ -239,6 +239,7 @@ def export_for_annotation(
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out}: not a folder")
     with database.engine.begin() as conn:
+        label_reads.lock_day_sample(conn, day=day)  # a rerun replacing rows waits, or this
         samples = label_reads.day_samples(conn, day=day)
         if not samples:
             raise InputError(f"--date {day}: no production samples stored for that day")

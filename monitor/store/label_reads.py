@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,13 +30,16 @@ __all__ = [
     "SelectedSample",
     "day_samples",
     "design_strata",
+    "lock_day_sample",
     "record_selection",
+    "sample_lock_keys",
     "samples_by_id",
     "selected_samples",
 ]
 
 #: The key of ``samples.signals`` under which an annotation pick is recorded.
 SELECTION_KEY = "annotation"
+_SAMPLE_LOCK = zlib.crc32(b"judge-monitor:day-sample") - (1 << 31)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,20 @@ class DaySample:
     weight: float
     results: list[dict[str, Any]]
     selection: dict[str, Any] | None
+
+
+def sample_lock_keys(day: dt.date) -> tuple[int, int]:
+    """The transaction-level advisory lock on ``day``'s sample that an annotation pick
+    and a rerun replacing the day's stale rows (``stale_samples``) both take first: a
+    rerun then sees a pick recorded before it and keeps the day whole, and a pick never
+    marks rows a rerun is deleting."""
+    return _SAMPLE_LOCK, day.toordinal()
+
+
+def lock_day_sample(conn: Connection, *, day: dt.date) -> None:
+    """Take ``sample_lock_keys(day)`` until the transaction ends (waiting for a holder)."""
+    a, b = sample_lock_keys(day)
+    conn.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": a, "b": b})
 
 
 def day_samples(conn: Connection, *, day: dt.date) -> tuple[DaySample, ...]:

@@ -17,7 +17,9 @@ rankers):
 A day whose sample was sent to annotators (a row carries ``label_reads.SELECTION_KEY``)
 is kept whole instead, new rows included: the files out for labelling name its sample
 ids, and the pick is a random subset of *that* sample. A warning says how many rows the
-day's searches and the stored design would now give differently.
+day's searches and the stored design would now give differently. Both take the day's
+advisory lock first (``label_reads.sample_lock_keys``), so a pick and a rerun never
+interleave.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from monitor.store import models
-from monitor.store.label_reads import SELECTION_KEY
+from monitor.store.label_reads import SELECTION_KEY, sample_lock_keys
 from monitor.types import SampledQuery
 
 __all__ = ["SAMPLE_COLUMNS", "stale_step"]
@@ -87,6 +89,8 @@ def stale_step(day: dt.date, queries: Sequence[SampledQuery]) -> Callable[[Any],
     )
 
     def run(cur: Any) -> None:
+        a, b = sample_lock_keys(day)  # as an annotation pick takes it: never interleaved
+        cur.execute("SELECT pg_advisory_xact_lock(%(a)s, %(b)s)", {"a": a, "b": b})
         cur.execute(
             f"SELECT EXISTS (SELECT 1 FROM samples s WHERE {day_rows} AND s.signals ? %(k)s)",
             params,

@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +22,16 @@ from fault_setup import llm_config, scalar
 from sqlalchemy import text
 
 from monitor.config import SamplingConfig, Settings, SourceConfig, load_settings
-from monitor.labels.annotation import export_for_annotation
+from monitor.labels.annotation import export_for_annotation, select_for_annotation
 from monitor.pipeline.day import run_day
+from monitor.pipeline.steps import day_window
+from monitor.sampling import sample_day
+from monitor.sources.files import FilesSource
+from monitor.store import label_reads
+from monitor.store import repository as repo
 from monitor.store.db import Database
 from monitor.testing import FakeOpenAI
+from monitor.types import SampledQuery
 
 DAY = dt.date(2026, 3, 9)
 
@@ -147,3 +155,40 @@ def test_a_day_sent_for_annotation_keeps_its_sample(
     assert _stored(database) == before
     assert scalar(database, "SELECT count(*) FROM samples WHERE signals ? 'annotation'") == 2
     assert "sent for annotation" in caplog.text and "4 of its rows" in caplog.text
+
+
+def _store(database: Database, queries: list[SampledQuery]) -> None:
+    with database.engine.begin() as conn:
+        repo.upsert_samples(conn, day=DAY, queries=queries, top_k=3, replace_stale=True)
+
+
+def test_a_pick_being_recorded_holds_a_rerun_until_it_is_done(
+    database: Database, server: FakeOpenAI, tmp_path: Path
+) -> None:
+    """An annotation pick commits while a rerun over changed logs stores the day: the
+    rerun waits for it, then keeps the day whole (no picked row is deleted under the
+    annotators' files)."""
+    drop = tmp_path / "day.jsonl"
+    drop.write_text("\n".join(_search(q, [f"{q}1", f"{q}2", f"{q}3"]) for q in "abcd") + "\n")
+    settings = _settings(drop, str(server.base_url))
+    assert run_day(database, settings, DAY).status == "completed"
+    before = _stored(database)
+    changed = [
+        replace(q, record=replace(q.record, results=q.record.results[:1]))
+        for q in sample_day(
+            FilesSource(settings.source).fetch(*day_window(DAY)), day=DAY, config=settings.sampling
+        ).queries
+    ]
+    with database.engine.begin() as conn:  # the export's transaction, mid-way
+        label_reads.lock_day_sample(conn, day=DAY)
+        samples = label_reads.day_samples(conn, day=DAY)
+        picks, _ = select_for_annotation(samples, queries=2, seed=1, day=DAY)
+        label_reads.record_selection(conn, day=DAY, picks=picks)
+        rerun = threading.Thread(target=_store, args=(database, changed))
+        rerun.start()
+        rerun.join(timeout=1.0)
+        assert rerun.is_alive(), "the rerun went on while the pick was being recorded"
+    rerun.join(timeout=30)
+    assert not rerun.is_alive()
+    assert _stored(database) == before
+    assert scalar(database, "SELECT count(*) FROM samples WHERE signals ? 'annotation'") == 2
