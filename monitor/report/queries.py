@@ -186,22 +186,19 @@ def worst_queries(
         days[s.query_norm].setdefault(s.day, []).append((s.weight, value))
         if s.day == day and (s.query_norm not in worst or value < worst[s.query_norm][1]):
             worst[s.query_norm] = (s, value)
-    today = [(s, served_mean(days[s.query_norm][day]), v) for s, v in worst.values()]
+    # (the sample shown, the day's mean, its worst list's figure when it had several)
+    today: list[tuple[report_reads.GradedSample, float, float | None]] = []
+    for s, v in worst.values():
+        lists = days[s.query_norm][day]
+        today.append((s, served_mean(lists), v if len(lists) > 1 else None))
     history = {
         q: [served_mean(lists) for d, lists in by_day.items() if d != day]
         for q, by_day in days.items()
     }
 
-    def entry(s: report_reads.GradedSample, v: float, shown: float) -> _Picked:
+    def entry(s: report_reads.GradedSample, v: float, shown: float | None) -> _Picked:
         past = history.get(s.query_norm, [])
-        several = len(days[s.query_norm][day]) > 1
-        return (
-            s,
-            v,
-            sum(past) / len(past) if past else None,
-            len(past),
-            shown if several else None,
-        )
+        return (s, v, sum(past) / len(past) if past else None, len(past), shown)
 
     # ties (many lists score 0) go to the query that fell furthest from its own history
     ranked = sorted(
