@@ -56,6 +56,17 @@ def _settings(drop: Path, base_url: str) -> Settings:
     )
 
 
+def _first_run(
+    database: Database, server: FakeOpenAI, tmp_path: Path, lines: list[str]
+) -> tuple[Path, Settings]:
+    """The day's drop of ``lines``, run once: the drop (to change) and the settings."""
+    drop = tmp_path / "day.jsonl"
+    drop.write_text("\n".join(lines) + "\n")
+    settings = _settings(drop, str(server.base_url))
+    assert run_day(database, settings, DAY).status == "completed"
+    return drop, settings
+
+
 def _stored(database: Database) -> dict[str, tuple[int, float, list[str]]]:
     with database.engine.connect() as conn:
         rows = conn.execute(
@@ -70,16 +81,8 @@ def test_a_rerun_over_changed_logs_replaces_only_what_changed(
 ) -> None:
     """Query a's list changed, b got two late searches, c is unchanged, d is new and e
     is gone: the day ends as a first run on the new logs would, paying only new results."""
-    drop = tmp_path / "day.jsonl"
-    first = [
-        _search("a", ["a1", "a2", "a3"]),
-        _search("b", ["b1", "b2", "b3"]),
-        _search("c", ["c1", "c2", "c3"]),
-        _search("e", ["e1", "e2", "e3"]),
-    ]
-    drop.write_text("\n".join(first) + "\n")
-    settings = _settings(drop, str(server.base_url))
-    assert run_day(database, settings, DAY).status == "completed"
+    first = [_search(q, [f"{q}1", f"{q}2", f"{q}3"]) for q in "abce"]
+    drop, settings = _first_run(database, server, tmp_path, first)
     before = _stored(database)
     assert sorted(before) == ["red shoes a", "red shoes b", "red shoes c", "red shoes e"]
     paid = server.total
@@ -122,10 +125,7 @@ def test_a_rerun_whose_source_returns_nothing_keeps_the_stored_day(
     database: Database, server: FakeOpenAI, tmp_path: Path
 ) -> None:
     """An empty read (a broken export, more likely than an empty day) replaces nothing."""
-    drop = tmp_path / "day.jsonl"
-    drop.write_text(_search("a", ["a1", "a2", "a3"]) + "\n")
-    settings = _settings(drop, str(server.base_url))
-    assert run_day(database, settings, DAY).status == "completed"
+    drop, settings = _first_run(database, server, tmp_path, [_search("a", ["a1", "a2", "a3"])])
     before = _stored(database)
     drop.write_text("\n")
     run_day(database, settings, DAY)
@@ -137,20 +137,18 @@ def test_a_day_sent_for_annotation_keeps_its_sample(
 ) -> None:
     """The annotators' files name the day's sample ids and the pick is a random subset
     of that sample: a rerun over changed logs keeps it whole, and says so."""
-    drop = tmp_path / "day.jsonl"
-    drop.write_text("\n".join(_search(q, [f"{q}1", f"{q}2", f"{q}3"]) for q in "abcd") + "\n")
-    settings = _settings(drop, str(server.base_url))
-    assert run_day(database, settings, DAY).status == "completed"
+    abcd = [_search(q, [f"{q}1", f"{q}2", f"{q}3"]) for q in "abcd"]
+    drop, settings = _first_run(database, server, tmp_path, abcd)
     export_for_annotation(database, day=DAY, queries=2, seed=1, out_dir=tmp_path / "out")
     before = _stored(database)
     picked = scalar(database, "SELECT count(*) FROM samples WHERE signals ? 'annotation'")
     assert picked == 2
-    with caplog.at_level(logging.WARNING, logger="monitor.store.repository"):
+    with caplog.at_level(logging.WARNING, logger="monitor.store.stale_samples"):
         assert run_day(database, settings, DAY).status == "completed"  # the same logs
     assert _stored(database) == before and "sent for annotation" not in caplog.text
 
     drop.write_text("\n".join(_search(q, [f"{q}1", f"{q}9", f"{q}3"]) for q in "abce") + "\n")
-    with caplog.at_level(logging.WARNING, logger="monitor.store.repository"):
+    with caplog.at_level(logging.WARNING, logger="monitor.store.stale_samples"):
         assert run_day(database, settings, DAY).status == "completed"
     assert _stored(database) == before
     assert scalar(database, "SELECT count(*) FROM samples WHERE signals ? 'annotation'") == 2
@@ -168,10 +166,8 @@ def test_a_pick_being_recorded_holds_a_rerun_until_it_is_done(
     """An annotation pick commits while a rerun over changed logs stores the day: the
     rerun waits for it, then keeps the day whole (no picked row is deleted under the
     annotators' files)."""
-    drop = tmp_path / "day.jsonl"
-    drop.write_text("\n".join(_search(q, [f"{q}1", f"{q}2", f"{q}3"]) for q in "abcd") + "\n")
-    settings = _settings(drop, str(server.base_url))
-    assert run_day(database, settings, DAY).status == "completed"
+    abcd = [_search(q, [f"{q}1", f"{q}2", f"{q}3"]) for q in "abcd"]
+    _, settings = _first_run(database, server, tmp_path, abcd)
     before = _stored(database)
     changed = [
         replace(q, record=replace(q.record, results=q.record.results[:1]))
