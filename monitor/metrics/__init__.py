@@ -50,7 +50,13 @@ from monitor.metrics.drift import (
     wasserstein,
     wasserstein_test,
 )
-from monitor.metrics.estimate import Estimate, percentile_interval, weighted_mean
+from monitor.metrics.estimate import (
+    Estimate,
+    per_query,
+    percentile_interval,
+    query_codes,
+    weighted_mean,
+)
 from monitor.metrics.power import detectable_drop, detectable_paired_drop, queries_needed
 from monitor.metrics.quality import (
     bad_top1,
@@ -103,6 +109,7 @@ __all__ = [
     "ndcg_at_k",
     "new_query_share",
     "no_relevant",
+    "per_query",
     "percentile_interval",
     "pooled_ndcg_at_k",
     "position_consistency",
@@ -110,6 +117,7 @@ __all__ = [
     "psi",
     "psi_test",
     "queries_needed",
+    "query_codes",
     "query_figures",
     "served_mean",
     "share_drift",

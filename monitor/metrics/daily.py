@@ -24,7 +24,7 @@ import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Self
 
 import numpy as np
 
@@ -32,7 +32,7 @@ from monitor.metrics import drift
 from monitor.metrics.agreement import human_agreement, inter_judge_agreement
 from monitor.metrics.bias import length_bias, position_consistency
 from monitor.metrics.changepoint import NDCG_MIN_SD, Direction, cusum
-from monitor.metrics.estimate import Estimate, weighted_mean
+from monitor.metrics.estimate import Estimate, per_query, query_codes, weighted_mean
 from monitor.metrics.quality import query_figures
 
 __all__ = [
@@ -60,6 +60,8 @@ class GradedQuery:
 
     ``pool``: one grade per distinct result ever judged for the query, the ideal of its
     pooled nDCG (``quality.pooled_ndcg_at_k``); None to build the ideal from the list.
+    ``query``: the query the sample is of; samples sharing one (the lists of a panel
+    query) are one query in a figure's ``n`` and its bootstrap. None: a query of its own.
     """
 
     sample_id: int
@@ -67,15 +69,14 @@ class GradedQuery:
     weight: float
     grades: tuple[float | None, ...]
     pool: tuple[float | None, ...] | None = None
+    query: str | None = None
 
     @classmethod
-    def from_row(
-        cls, row: tuple[int, Any, float, Any], pool: tuple[float | None, ...] | None = None
-    ) -> GradedQuery:
-        """From the store's (sample id, segment, weight, grades): segment values as text."""
-        sample_id, segment, weight, grades = row
+    def from_row(cls, row: tuple[Any, ...], pool: tuple[float | None, ...] | None = None) -> Self:
+        """From the store's (sample id, segment, weight, grades[, query]), segment as text."""
+        sample_id, segment, weight, grades, *query = (*row, None)[:5]
         segment_text = {str(k): str(v) for k, v in (segment or {}).items()}
-        return cls(sample_id, segment_text, weight, tuple(grades or ()), pool)
+        return cls(sample_id, segment_text, weight, tuple(grades or ()), pool, query[0])
 
 
 class JudgeVerdictRow(NamedTuple):
@@ -166,11 +167,13 @@ def compute_quality(
     """Weighted quality figures with bootstrap CIs, overall and for every segment value.
 
     Metrics: "ndcg" (pooled ideal), "ndcg_list" (the list's own ideal) and "precision"
-    (k = cut-off), "mean_grade", "bad_top1_rate",
-    "no_relevant_rate" and "unjudged_share" (k = 0). Each is the weighted mean of the
-    per-query figure, queries where it is undefined left out of that figure's n.
+    (k = cut-off), "mean_grade", "bad_top1_rate", "no_relevant_rate" and "unjudged_share"
+    (k = 0). Each is the weighted mean of the per-query figure, queries where it is
+    undefined left out of that figure's n. Samples of one query (``GradedQuery.query``: a
+    panel query's lists) count once in ``n`` and are resampled together (``per_query``).
     """
     figures = [query_figures(q.grades, ks, relevant, pool=q.pool) for q in queries]
+    clusters = query_codes([q.query for q in queries])
     groups: dict[str, list[int]] = defaultdict(list)
     for i, q in enumerate(queries):
         groups[ALL].append(i)
@@ -181,9 +184,11 @@ def compute_quality(
     for segment in [ALL, *sorted(g for g in groups if g != ALL)]:
         members = groups.get(segment, [])
         weights = np.array([queries[i].weight for i in members], dtype=np.float64)
+        of_query = clusters[members] if clusters is not None else None
         for key in keys:
             values = np.array([figures[i][key] for i in members], dtype=np.float64)
-            est = weighted_mean(values, weights, min_n=min_n, n_boot=n_boot, seed=seed)
+            folded = per_query(values, weights, of_query)
+            est = weighted_mean(*folded, min_n=min_n, n_boot=n_boot, seed=seed)
             metric, k = _split_key(key)
             rows.append(MetricRow.of(metric, est, segment=segment, k=k))
     return rows

@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from monitor.errors import InputError
 
-__all__ = ["Estimate", "percentile_interval", "weighted_mean"]
+__all__ = ["Estimate", "per_query", "percentile_interval", "query_codes", "weighted_mean"]
 
 _BLOCK = 50  # bootstrap replicates drawn at once
 #: From this many queries with many distinct values, ``weighted_mean`` gives the normal
@@ -150,3 +150,42 @@ def weighted_mean(
         reps = weighted / sums
     low, high = percentile_interval(reps[sums > 0], value, confidence)
     return Estimate(value=value, ci_low=low, ci_high=high, n=n)
+
+
+def query_codes(keys: Sequence[object | None]) -> npt.NDArray[np.int64] | None:
+    """Each sample's query as a number, samples with the same key sharing it (None: a
+    query of its own); None when no two share one, the common day with nothing to fold."""
+    named = [key for key in keys if key is not None]
+    if len(set(named)) == len(named):
+        return None
+    seen: dict[object, int] = {}
+    own = [key if key is not None else (i,) for i, key in enumerate(keys)]
+    return np.array([seen.setdefault(key, len(seen)) for key in own], dtype=np.int64)
+
+
+def per_query(
+    values: npt.NDArray[np.float64],
+    weights: npt.NDArray[np.float64],
+    queries: npt.NDArray[np.int64] | None,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Samples folded into their queries (``query_codes``; None: nothing to fold): each
+    query's weight summed, its value their weighted mean (plain mean when its weights
+    are 0), samples with a NaN value left out.
+
+    The lists of a panel query are rows of one query: counted as rows they would clear
+    ``min_n`` with a few queries and, resampled one by one, give an interval as if each
+    list were another query. Folded, the weighted mean is unchanged (Σ wv / Σ w over the
+    same rows) while ``n`` and the bootstrap count queries.
+    """
+    if queries is None:
+        return values, weights
+    keep = ~np.isnan(values)
+    v, w = values[keep], weights[keep]
+    codes, inverse = np.unique(queries[keep], return_inverse=True)
+    size = codes.size
+    total = np.bincount(inverse, weights=w, minlength=size)
+    weighted = np.bincount(inverse, weights=w * v, minlength=size)
+    rows = np.maximum(np.bincount(inverse, minlength=size), 1).astype(np.float64)
+    plain = np.bincount(inverse, weights=v, minlength=size) / rows
+    folded = np.divide(weighted, total, out=plain, where=total > 0)
+    return folded.astype(np.float64), total.astype(np.float64)

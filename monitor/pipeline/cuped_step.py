@@ -26,12 +26,13 @@ import statistics
 from collections import defaultdict
 from collections.abc import Sequence
 
+import numpy as np
 from sqlalchemy import Connection
 
 from monitor.config import Settings
 from monitor.metrics.cuped import MIN_WITH_HISTORY, covariate_mean, cuped_values
 from monitor.metrics.daily import ALL, ENSEMBLE, GradedQuery, MetricRow
-from monitor.metrics.estimate import Estimate, weighted_mean
+from monitor.metrics.estimate import Estimate, per_query, query_codes, weighted_mean
 from monitor.metrics.quality import query_figures, served_mean
 from monitor.store import panel_reads
 from monitor.store.reads import daily_series
@@ -103,7 +104,9 @@ def cuped_rows(
                 f"{seen} queries with a judged history (need {MIN_WITH_HISTORY}, varying)",
             )
         else:
-            est = weighted_mean(adjusted, weights)
+            # a panel query's lists are one query in n and the bootstrap
+            of_query = query_codes([q.query for q in queries])
+            est = weighted_mean(*per_query(np.asarray(adjusted), np.asarray(weights), of_query))
     centre = (
         Estimate(value=today, ci_low=None, ci_high=None, n=seen)
         if today is not None

@@ -51,7 +51,7 @@ _CURRENT = (
 )
 
 #: (sample id, segment, weight, ensemble grades in rank order)
-GradedRow = tuple[int, dict[str, Any] | None, float, list[float | None] | None]
+GradedRow = tuple[int, dict[str, Any] | None, float, list[float | None] | None, str]
 
 #: (sample id, result id, judge, grade, status, latency ms, input tokens, output tokens,
 #: cost, cache hit)
@@ -60,13 +60,15 @@ VerdictRow = tuple[int, str, str, int | None, str, float, int, int, float, bool]
 
 def graded_queries(conn: Connection, *, day: dt.date) -> list[GradedRow]:
     """How did the ensemble grade each of the day's production samples? One row per
-    sample, in id order, its grades by position (None for a sample with none)."""
+    sample, in id order, its grades by position (None for a sample with none), and its
+    query (``query_norm``: a panel query's lists are several samples of one query)."""
     # one row per sample: a row per graded position would decode the sample's segment
     # JSON once per position
     rows = conn.execute(
         text(
             "SELECT s.id, s.segment, s.weight, "
-            "array_agg(e.grade ORDER BY e.position) FILTER (WHERE e.position IS NOT NULL) "
+            "array_agg(e.grade ORDER BY e.position) FILTER (WHERE e.position IS NOT NULL), "
+            "s.query_norm "
             "FROM samples s LEFT JOIN ensemble_grades e ON e.sample_id = s.id "
             "AND e.sample_date = s.sample_date "
             f"WHERE s.sample_date = :d AND {PRODUCTION_SAMPLES} "
@@ -74,7 +76,10 @@ def graded_queries(conn: Connection, *, day: dt.date) -> list[GradedRow]:
         ),
         {"d": day},
     ).all()
-    return [(int(i), segment, float(weight), grades) for i, segment, weight, grades in rows]
+    return [
+        (int(i), segment, float(weight), grades, str(query))
+        for i, segment, weight, grades, query in rows
+    ]
 
 
 def result_lengths(conn: Connection, *, day: dt.date) -> dict[tuple[int, str], int]:

@@ -93,6 +93,44 @@ def test_quality_segments_and_small_segments() -> None:
     assert all(r.k == 0 for r in rows if r.metric not in ("ndcg", "ndcg_list", "precision"))
 
 
+def test_lists_of_one_query_count_once() -> None:
+    """A panel query's lists are one query: 3 queries of 4 lists each stay under min_n 10
+    (12 rows would clear it), and the point value is the rows' weighted mean."""
+    rng = np.random.default_rng(3)
+    lists = [
+        dataclasses.replace(q, sample_id=10 * i + j, query=f"q{i}", weight=1.0 + j)
+        for i, q in enumerate(_queries(3, seed=4))
+        for j in range(4)
+    ]
+    lists = [dataclasses.replace(q, grades=tuple(rng.integers(0, 4, 10) * 1.0)) for q in lists]
+    row = _one(compute_quality(lists, ks=(10,), min_n=10), metric="ndcg", k=10, segment="all")
+    assert (row.value, row.n, row.reason) == (None, 3, "n=3 < 10")
+    as_rows = [dataclasses.replace(q, query=None) for q in lists]
+    assert _one(compute_quality(as_rows, ks=(10,)), metric="ndcg", k=10, segment="all").n == 12
+    folded = _one(compute_quality(lists, ks=(10,), min_n=3), metric="ndcg", k=10, segment="all")
+    figures = [ndcg_at_k(q.grades, 10) for q in lists]
+    assert folded.value == pytest.approx(np.average(figures, weights=[q.weight for q in lists]))
+
+
+def test_lists_of_one_query_are_resampled_together() -> None:
+    """Ten identical lists of each query resample as one query each: the interval is
+    the one of the queries alone, not ten times narrower in variance."""
+    queries = [dataclasses.replace(q, query=str(q.sample_id)) for q in _queries(30, seed=5)]
+    copies = [
+        dataclasses.replace(q, sample_id=100 * q.sample_id + j, weight=q.weight / 10)
+        for q in queries
+        for j in range(10)
+    ]
+    alone = _one(compute_quality(queries, ks=(10,)), metric="ndcg", k=10, segment="all")
+    lists = _one(compute_quality(copies, ks=(10,)), metric="ndcg", k=10, segment="all")
+    assert lists.n == alone.n == 30
+    assert lists.value == pytest.approx(alone.value)
+    assert (lists.ci_low, lists.ci_high) == pytest.approx((alone.ci_low, alone.ci_high))
+    unfolded = [dataclasses.replace(q, query=None) for q in copies]
+    rows = _one(compute_quality(unfolded, ks=(10,)), metric="ndcg", k=10, segment="all")
+    assert rows.ci_high - rows.ci_low < 0.5 * (alone.ci_high - alone.ci_low)
+
+
 def test_quality_of_no_queries_is_all_reasons() -> None:
     """An empty day yields "all" rows with value None, not an exception."""
     rows = compute_quality([])

@@ -271,3 +271,14 @@ def test_a_regression_on_a_share_of_traffic_is_read_by_that_share_on_its_first_d
 
     again = run_day(database, settings, DAY3)  # a rerun: the same rows, nothing paid
     assert _stored(database, DAY3) == stored and again.counts["judged"] == 0
+
+    # the day's figures count a changed query's two lists as one query
+    with database.engine.connect() as conn:
+        n = conn.execute(
+            text(
+                "SELECT n FROM daily_metrics WHERE metric_date = :d AND metric = 'ndcg' "
+                "AND segment = 'all' AND judge = 'ensemble' AND k = 10"
+            ),
+            {"d": DAY3},
+        ).scalar_one()
+    assert n == len({q for q, *_ in stored}) < len(stored)
