@@ -188,3 +188,29 @@ def test_a_pick_being_recorded_holds_a_rerun_until_it_is_done(
     assert not rerun.is_alive()
     assert _stored(database) == before
     assert scalar(database, "SELECT count(*) FROM samples WHERE signals ? 'annotation'") == 2
+
+
+def test_a_day_sent_for_annotation_keeps_its_sample_under_a_new_configuration(
+    database: Database, server: FakeOpenAI, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A change of configuration starts a day's sample afresh, but not one out for
+    labelling: its rows and pick stay, and only its grades are given again (from the
+    verdict cache, so nothing is paid)."""
+    abcd = [_search(q, [f"{q}1", f"{q}2", f"{q}3"]) for q in "abcd"]
+    _, settings = _first_run(database, server, tmp_path, abcd)
+    export_for_annotation(database, day=DAY, queries=2, seed=1, out_dir=tmp_path / "out")
+    before, paid = _stored(database), server.total
+    grades = "SELECT count(*) FROM ensemble_grades WHERE sample_date = '2026-03-09'"
+    assert scalar(database, "SELECT count(*) FROM verdicts") == scalar(database, grades) == 12
+
+    changed = settings.model_copy(
+        update={"sampling": settings.sampling.model_copy(update={"seed": 7})}
+    )
+    assert changed.config_hash() != settings.config_hash()
+    with caplog.at_level(logging.WARNING, logger="monitor.store.stale_samples"):
+        assert run_day(database, changed, DAY).status == "completed"
+    assert _stored(database) == before
+    assert scalar(database, "SELECT count(*) FROM samples WHERE signals ? 'annotation'") == 2
+    assert "configuration changed" in caplog.text
+    assert scalar(database, "SELECT count(*) FROM verdicts") == scalar(database, grades) == 12
+    assert server.total == paid
