@@ -69,14 +69,18 @@ def panel_queries(conn: Connection, day: dt.date, settings: Settings) -> list[Pa
     out = []
     for query_norm in sorted(pool_of):
         pool = pool_of[query_norm]
-        by_day = {
-            date: served_mean((w, pooled_ndcg_at_k(g, PANEL_K, pool)) for w, g in served)
+        scored = {
+            date: [(w, pooled_ndcg_at_k(g, PANEL_K, pool)) for w, g in served]
             for date, served in lists[query_norm].items()
         }
+        by_day = {date: served_mean(figures) for date, figures in scored.items()}
         today = by_day.pop(day)
         past = tuple(by_day[d] for d in sorted(by_day))
-        searches = math.fsum(w for w, _ in lists[query_norm][day]) if weighted else 1.0
-        out.append(PanelQuery(query_norm, today, past, weight=searches))
+        # the searches its figure stands for: a list left unjudged (its calls failed)
+        # is not in today's figure, so it does not weigh in the panel's mean either (none
+        # judged: today is NaN and the query is left out whatever its weight)
+        judged = math.fsum(w for w, x in scored[day] if math.isfinite(x)) or 1.0
+        out.append(PanelQuery(query_norm, today, past, weight=judged if weighted else 1.0))
     return out
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from monitor.config import JudgeConfig, SamplingConfig, Settings, SourceConfig
 from monitor.metrics.quality import ndcg_at_k
 from monitor.pipeline.day import run_day
-from monitor.pipeline.panel_step import panel_rows
+from monitor.pipeline.panel_step import panel_queries, panel_rows
 from monitor.report.queries import worst_queries
 from monitor.sampling import sample_day
 from monitor.sampling_panel import PANEL_STRATUM, PanelLists
@@ -282,3 +282,36 @@ def test_a_regression_on_a_share_of_traffic_is_read_by_that_share_on_its_first_d
             {"d": DAY3},
         ).scalar_one()
     assert n == len({q for q, *_ in stored}) < len(stored)
+
+
+def test_a_list_left_unjudged_does_not_weigh_in_the_panel_mean(
+    database: Database, fake_llm: FakeOpenAI, tmp_path: Path
+) -> None:
+    """A changed query whose four-search list has no grade (every call failed) reads as
+    its one judged search, so it weighs 1 in the panel's mean, not 5; a query with no
+    list judged is left out, not refused."""
+    _write_logs(tmp_path)
+    settings = _settings(tmp_path, fake_llm)
+    for day in (DAY1, DAY2, DAY3):
+        run_day(database, settings, day)
+    stored = _stored(database, DAY3)
+    changed = sorted({q for q, n, s, _ in stored if s == PANEL_STRATUM and n > 0})
+    assert len(changed) >= 2
+    ungraded, blank = changed[0], changed[1]
+    with database.engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE ensemble_grades e SET grade = NULL, n_judges = 0 FROM samples s "
+                "WHERE e.sample_id = s.id AND s.sample_date = :d "
+                "AND ((s.query_norm = :q AND s.weight = 4) OR s.query_norm = :b)"
+            ),
+            {"d": DAY3, "q": ungraded, "b": blank},
+        )
+    with database.engine.connect() as conn:
+        queries = {q.query_norm: q for q in panel_queries(conn, DAY3, settings)}
+    assert queries[ungraded].weight == 1.0
+    broken = ndcg_at_k([0.0, 3.0, 3.0], 10, ideal=[3.0, 3.0, 3.0])  # its pooled ideal
+    assert queries[ungraded].today == pytest.approx(broken)
+    assert all(queries[q].weight == 5.0 for q in changed[2:])
+    (row,) = panel_rows(database, DAY3, settings)
+    assert row.n == 9  # the query with no list judged is left out
