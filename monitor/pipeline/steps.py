@@ -29,7 +29,6 @@ from monitor.sampling import DailySample, sample_day
 from monitor.sources.base import BadRows, Source
 from monitor.sources.factory import build_source
 from monitor.store import repository as repo
-from monitor.store import stale_samples
 from monitor.store.db import Database
 from monitor.store.partitions import apply_retention
 from monitor.store.runs import run_config_hash
@@ -338,7 +337,7 @@ def start_day(database: Database, settings: Settings, day: dt.date, flow: str = 
 
     Same configuration, same sample: a rerun keeps what is stored. After a change of
     source, sampling or judges, the day's sample is replaced instead of mixed with the
-    new one, unless sent for annotation (``stale_samples.reset_day``); paid answers stay
+    new one, unless sent for annotation (``repo.reset_production_day``); paid answers stay
     in the verdict cache, so nothing is paid twice.
     """
     config_hash = settings.config_hash()
@@ -346,7 +345,7 @@ def start_day(database: Database, settings: Settings, day: dt.date, flow: str = 
     with database.engine.begin() as conn:
         previous = run_config_hash(conn, flow=flow, run_date=day)
         if previous is not None and previous != config_hash:
-            stale_samples.reset_day(conn, day=day)  # an annotated day keeps its sample
+            repo.reset_production_day(conn, day=day)  # an annotated day keeps its sample
         return repo.start_run(conn, flow=flow, run_date=day, config_hash=config_hash)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from monitor.errors import DatabaseError
 from monitor.store import models, partitions
+from monitor.store.label_reads import SELECTION_KEY, lock_day_sample
 from monitor.store.stale_samples import SAMPLE_COLUMNS, stale_step
 from monitor.types import SampledQuery, Verdict, VerdictStatus
 
@@ -38,6 +40,7 @@ __all__ = [
     "finish_run",
     "lookup_cache",
     "replace_daily_metrics",
+    "reset_production_day",
     "start_run",
     "store_cache",
     "upsert_daily_metrics",
@@ -46,6 +49,8 @@ __all__ = [
     "upsert_samples",
     "write_verdicts",
 ]
+
+log = logging.getLogger(__name__)
 
 
 #: (metric, segment, judge, k, value, ci_low, ci_high, n, reason)
@@ -291,6 +296,38 @@ def delete_production_samples(conn: Connection, *, day: dt.date) -> None:
         text(f"DELETE FROM samples WHERE sample_date = :d AND {models.PRODUCTION_SAMPLES}"),
         {"d": day},
     )
+
+
+def reset_production_day(conn: Connection, *, day: dt.date) -> bool:
+    """Clear the day's production sample for a run under another configuration
+    (``delete_production_samples``), unless it was sent for annotation: the annotators'
+    files name its sample ids and the pick is a random subset of *that* sample, so it
+    stays and only its verdicts and ensemble grades go, for the judges as configured now
+    to grade it again (from the verdict cache). True when it was kept."""
+    lock_day_sample(conn, day=day)  # as a pick and a rerun over changed logs take it
+    production = f"s.sample_date = :d AND {models.PRODUCTION_SAMPLES}"
+    params = {"d": day, "k": SELECTION_KEY}
+    picked = conn.execute(
+        text(f"SELECT EXISTS (SELECT 1 FROM samples s WHERE {production} AND s.signals ? :k)"),
+        params,
+    ).scalar_one()
+    if not picked:
+        delete_production_samples(conn, day=day)
+        return False
+    for table in ("verdicts", "ensemble_grades"):
+        conn.execute(
+            text(
+                f"DELETE FROM {table} x USING samples s WHERE x.sample_id = s.id "
+                f"AND x.sample_date = s.sample_date AND {production}"
+            ),
+            params,
+        )
+    log.warning(
+        "%s: the configuration changed, but the day's sample was sent for annotation, so "
+        "it is kept and only graded again by the judges as configured now",
+        day.isoformat(),
+    )
+    return True
 
 
 #: What a judge answered and what it cost: stored alike in ``verdicts`` and the cache.

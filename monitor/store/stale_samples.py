@@ -21,10 +21,9 @@ day's searches and the stored design would now give differently. Both take the d
 advisory lock first (``label_reads.sample_lock_keys``), so a pick and a rerun never
 interleave.
 
-A rerun under another configuration (source, sampling or judges: ``reset_day``) starts
-the day's sample afresh, except a day sent for annotation: its sample stays, for the
-same reason, and only its verdicts and ensemble grades go, so the new judges grade it
-again (from the verdict cache where they answered before).
+A rerun under another configuration (source, sampling or judges) starts the day's
+sample afresh, except a day sent for annotation: its sample stays, for the same reason,
+and only its verdicts and ensemble grades go (``repository.reset_production_day``).
 """
 
 from __future__ import annotations
@@ -34,13 +33,11 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, text
-
 from monitor.store import models
-from monitor.store.label_reads import SELECTION_KEY, lock_day_sample, sample_lock_keys
+from monitor.store.label_reads import SELECTION_KEY, sample_lock_keys
 from monitor.types import SampledQuery
 
-__all__ = ["SAMPLE_COLUMNS", "reset_day", "stale_step"]
+__all__ = ["SAMPLE_COLUMNS", "stale_step"]
 
 log = logging.getLogger(__name__)
 
@@ -148,32 +145,3 @@ def _keep_annotated(
             new,
         )
     cur.execute('DELETE FROM "_copy_samples"')  # nothing to insert
-
-
-def reset_day(conn: Connection, *, day: dt.date) -> bool:
-    """Clear the day's production sample for a run under another configuration; True
-    when it was sent for annotation, and so only its verdicts and ensemble grades went."""
-    lock_day_sample(conn, day=day)
-    production = f"s.sample_date = :d AND {models.PRODUCTION_SAMPLES}"
-    params = {"d": day, "k": SELECTION_KEY}
-    picked = conn.execute(
-        text(f"SELECT EXISTS (SELECT 1 FROM samples s WHERE {production} AND s.signals ? :k)"),
-        params,
-    ).scalar_one()
-    if not picked:
-        conn.execute(text(f"DELETE FROM samples s WHERE {production}"), params)
-        return False
-    for table in ("verdicts", "ensemble_grades"):
-        conn.execute(
-            text(
-                f"DELETE FROM {table} x USING samples s WHERE x.sample_id = s.id "
-                f"AND x.sample_date = s.sample_date AND {production}"
-            ),
-            params,
-        )
-    log.warning(
-        "%s: the configuration changed, but the day's sample was sent for annotation, so "
-        "it is kept and only graded again by the judges as configured now",
-        day.isoformat(),
-    )
-    return True

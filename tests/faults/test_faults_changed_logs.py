@@ -207,7 +207,7 @@ def test_a_day_sent_for_annotation_keeps_its_sample_under_a_new_configuration(
         update={"sampling": settings.sampling.model_copy(update={"seed": 7})}
     )
     assert changed.config_hash() != settings.config_hash()
-    with caplog.at_level(logging.WARNING, logger="monitor.store.stale_samples"):
+    with caplog.at_level(logging.WARNING, logger="monitor.store.repository"):
         assert run_day(database, changed, DAY).status == "completed"
     assert _stored(database) == before
     assert scalar(database, "SELECT count(*) FROM samples WHERE signals ? 'annotation'") == 2

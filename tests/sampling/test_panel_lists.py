@@ -24,6 +24,7 @@ from monitor.sampling_panel import PANEL_STRATUM, PanelLists
 from monitor.store import metric_reads
 from monitor.store import repository as repo
 from monitor.store.db import Database
+from monitor.store.reads import daily_series
 from monitor.testing import FakeOpenAI
 from monitor.types import Result, SampledQuery, SearchRecord, normalize_query
 
@@ -274,14 +275,10 @@ def test_a_regression_on_a_share_of_traffic_is_read_by_that_share_on_its_first_d
 
     # the day's figures count a changed query's two lists as one query
     with database.engine.connect() as conn:
-        n = conn.execute(
-            text(
-                "SELECT n FROM daily_metrics WHERE metric_date = :d AND metric = 'ndcg' "
-                "AND segment = 'all' AND judge = 'ensemble' AND k = 10"
-            ),
-            {"d": DAY3},
-        ).scalar_one()
-    assert n == len({q for q, *_ in stored}) < len(stored)
+        (point,) = daily_series(
+            conn, metric="ndcg", segment="all", judge="ensemble", k=10, first=DAY3, last=DAY3
+        )
+    assert point.n == len({q for q, *_ in stored}) < len(stored)
 
 
 def test_a_list_left_unjudged_does_not_weigh_in_the_panel_mean(
