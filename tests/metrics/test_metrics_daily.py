@@ -98,11 +98,16 @@ def test_lists_of_one_query_count_once() -> None:
     (12 rows would clear it), and the point value is the rows' weighted mean."""
     rng = np.random.default_rng(3)
     lists = [
-        dataclasses.replace(q, sample_id=10 * i + j, query=f"q{i}", weight=1.0 + j)
+        dataclasses.replace(
+            q,
+            sample_id=10 * i + j,
+            query=f"q{i}",
+            weight=1.0 + j,
+            grades=tuple(rng.integers(0, 4, 10) * 1.0),
+        )
         for i, q in enumerate(_queries(3, seed=4))
         for j in range(4)
     ]
-    lists = [dataclasses.replace(q, grades=tuple(rng.integers(0, 4, 10) * 1.0)) for q in lists]
     row = _one(compute_quality(lists, ks=(10,), min_n=10), metric="ndcg", k=10, segment="all")
     assert (row.value, row.n, row.reason) == (None, 3, "n=3 < 10")
     as_rows = [dataclasses.replace(q, query=None) for q in lists]
