@@ -91,9 +91,9 @@ class DailySample:
 
     @property
     def sampled(self) -> int:
-        """Distinct queries sampled: a panel query judged on several lists counts once
-        (``len(queries)`` counts the rows)."""
-        return len({(q.record.ranker, q.record.normalized_query) for q in self.queries})
+        """Distinct queries sampled: a panel query judged on several lists counts once,
+        whichever rankers served them (``len(queries)`` counts the rows)."""
+        return len({q.record.normalized_query for q in self.queries})
 
 
 def stratum_key(segment: Mapping[str, Any], fields: Sequence[str]) -> str:

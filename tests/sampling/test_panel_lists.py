@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,21 @@ def test_every_served_list_is_a_row_weighted_by_its_searches() -> None:
     assert len(fresh) == len(set(fresh)) == 10
     again = sample_day(list(reversed(records)), day=DAY, config=config, history=set(heads))
     assert again.queries == sample.queries
+
+
+def test_a_query_served_by_two_rankers_is_sampled_once() -> None:
+    """A share of traffic on another ranker gives a panel query a list from each; the
+    day's count of sampled queries (the run's ``sampled``) counts the query once."""
+    heads = {f"head {i}": [0, 0, 1] for i in range(HEADS)}
+    records = [
+        replace(r, ranker="bm25") if "-l1-" in r.results[0].id else r for r in _served(heads)
+    ]
+    config = SamplingConfig(size=20, strata=[], panel_share=0.5, panel_lists=2)
+    sample = sample_day(records, day=DAY, config=config, history=set(heads))
+    panel = [q for q in sample.queries if q.stratum == PANEL_STRATUM]
+    assert {q.record.ranker for q in panel} == {"production", "bm25"}
+    assert len(panel) == 20  # ten panel queries, a list from each ranker
+    assert sample.sampled == len({q.record.query for q in sample.queries}) == 20
 
 
 def test_one_list_is_the_one_list_panel_and_past_the_cap_one_list_stands_for_the_rest() -> None:
