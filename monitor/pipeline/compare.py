@@ -43,6 +43,7 @@ from monitor.store import repository as repo
 from monitor.store.calibrations import calibrated_settings
 from monitor.store.db import Database
 from monitor.store.models import COMPARE_PREFIX
+from monitor.store.run_lease import DayLease, abandon_running
 from monitor.store.sample_reads import ensemble_grades_of, pairwise_judgments_of
 from monitor.types import PairwiseVerdict, Result, SampledQuery
 
@@ -57,6 +58,7 @@ __all__ = [
 
 TOP_SHOWN = 5
 PRODUCTION = "production"
+COMPARE_FLOW = "compare"  # the runs row's flow, and the lease's
 
 
 def ranker_source(settings: Settings, name: str) -> SourceConfig:
@@ -304,20 +306,39 @@ def run_compare(
     """Compare rankers ``a`` and ``b`` on ``day``, with the run recorded in ``runs``.
 
     The same calibrated judges as the daily run; a failure is recorded (status
-    ``failed``, the error's first line, as ``run_day`` records it) and raised.
+    ``failed``, the error's first line, as ``run_day`` records it) and raised. A day's
+    comparisons run one at a time (``DayLease`` on ("compare", day)): another one of the
+    day is refused with ``DayBusyError`` naming the pair it is comparing.
     """
     source_a, source_b = ranker_source(settings, a), ranker_source(settings, b)
+    with DayLease(database, flow=COMPARE_FLOW, day=day, lease_s=settings.run_lease_s) as lease:
+        return _compare_held(database, settings, day, (a, source_a), (b, source_b), lease)
+
+
+def _compare_held(
+    database: Database,
+    settings: Settings,
+    day: dt.date,
+    ranker_a: tuple[str, SourceConfig],
+    ranker_b: tuple[str, SourceConfig],
+    lease: DayLease,
+) -> CompareResult:
+    """``run_compare`` with the day's compare lease held."""
+    (a, source_a), (b, source_b) = ranker_a, ranker_b
     started = time.monotonic()
     with database.engine.begin() as conn:
+        abandon_running(conn, flow=COMPARE_FLOW, run_date=day)
         run_id = repo.start_run(
             conn,
-            flow="compare",
+            flow=COMPARE_FLOW,
             run_date=day,
             config_hash=settings.config_hash(),
             run_key=f"{a}~{b}",
         )
+    lease.claim(run_id)
 
     def finish(status: str, counts: dict[str, Any], cost: float, error: str | None) -> None:
+        lease.stop_beating()
         with database.engine.begin() as conn:
             repo.finish_run(
                 conn,

@@ -13,6 +13,10 @@ on that connection from a background thread, every quarter of the lease.
   lost host, Postgres restarted) loses it with its connection, and the next run of the
   day takes it. Holding it, that run knows any ``running`` row of the day is dead and
   rewrites it as ``abandoned`` before starting (``abandon_running``).
+* The compare flow holds ("compare", day), whichever rankers it compares: two
+  comparisons sharing a ranker would replace each other's rows, and the same pair run
+  twice would share one ``runs`` row; so one comparison of a day runs at a time, and
+  a refused one is told which pair holds the day.
 * The heartbeat is for those who cannot take the lock to find out: ``db status`` and
   the exporter read a ``running`` row whose heartbeat is older than its lease as
   ``abandoned`` (``monitor.store.runs.STALE_RUN``). Why a thread, not a beat per step or
@@ -91,7 +95,7 @@ def abandon_running(conn: Connection, *, flow: str, run_date: dt.date) -> Abando
             "UPDATE runs SET status = 'abandoned', "
             "finished_at = coalesce(heartbeat_at, started_at), "
             "error = 'abandoned: its process stopped without recording an outcome' "
-            "WHERE flow = :f AND run_date = :d AND run_key = '' AND status = 'running' "
+            "WHERE flow = :f AND run_date = :d AND status = 'running' "
             "RETURNING id, pid, host, started_at, heartbeat_at"
         ),
         {"f": flow, "d": run_date},
@@ -161,9 +165,10 @@ class DayLease:
     def _busy_message(self, conn: Connection) -> str:
         row = conn.execute(
             text(
-                "SELECT id, pid, host, started_at, heartbeat_at, "
+                "SELECT id, run_key, pid, host, started_at, heartbeat_at, "
                 f"({STALE_RUN}) AS stale FROM runs "
-                "WHERE flow = :f AND run_date = :d AND run_key = '' AND status = 'running'"
+                "WHERE flow = :f AND run_date = :d AND status = 'running' "
+                "ORDER BY started_at DESC LIMIT 1"
             ),
             {"f": self.flow, "d": self.day},
         ).first()
@@ -172,8 +177,9 @@ class DayLease:
             return (
                 f"day {day} is being judged by another run (it is starting); wait for it or stop it"
             )
+        which = f" of {self.flow} {row.run_key}" if row.run_key else ""
         message = (
-            f"day {day} is being judged by run #{row.id} ({_owner(row.pid, row.host)}, "
+            f"day {day} is being judged by run #{row.id}{which} ({_owner(row.pid, row.host)}, "
             f"started {_when(row.started_at)}); wait for it or stop it"
         )
         if row.stale:

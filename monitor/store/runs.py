@@ -25,9 +25,9 @@ __all__ = [
 
 #: A ``running`` row whose process stopped beating its heartbeat more than its lease ago:
 #: the process died without recording an outcome, the run is *abandoned*
-#: (``monitor.store.run_lease``). Only runs that hold a lease (the daily runs) can be;
-#: a row without one (written before heartbeats, or by a flow that holds no lease) is
-#: never read so, though the next daily run of its day still records it abandoned.
+#: (``monitor.store.run_lease``). Only runs that hold a lease (the daily runs and
+#: compare) can be; a row without one (written before heartbeats) is never read so,
+#: though the next run of its flow and day still records it abandoned.
 STALE_RUN = (
     "status = 'running' AND lease_s IS NOT NULL AND heartbeat_at IS NOT NULL "
     "AND heartbeat_at + make_interval(secs => lease_s) < now()"

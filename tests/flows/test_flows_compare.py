@@ -10,6 +10,9 @@ from sqlalchemy import create_engine, text
 
 from flows.compare import compare
 from monitor.errors import ConfigError
+from monitor.store import repository as repo
+from monitor.store.db import Database
+from monitor.store.run_lease import DayBusyError, DayLease
 from monitor.testing import FakeOpenAI
 
 DAY = dt.date(2026, 10, 5)
@@ -93,3 +96,34 @@ def test_unknown_ranker_is_named(compare_env: None) -> None:
     """A ranker that is not configured is refused with the list of known ones."""
     with pytest.raises(ConfigError, match="random_en"):
         compare(a="production", b="nope", day=DAY)
+
+
+def test_a_second_comparison_of_the_day_is_refused_naming_the_pair_that_holds_it(
+    compare_env: None, database: Database
+) -> None:
+    """Two comparisons of one day that share a ranker would replace each other's rows:
+    while one holds the day, another is refused with one line naming the held pair,
+    and writes nothing; the day free again, it runs."""
+    with DayLease(database, flow="compare", day=DAY, lease_s=60) as holder:
+        with database.engine.begin() as conn:
+            run_id = repo.start_run(
+                conn, flow="compare", run_date=DAY, config_hash="x", run_key="production~b"
+            )
+        holder.claim(run_id)
+        with pytest.raises(DayBusyError) as refused:
+            compare(a="production", b="random_en", day=DAY)
+        message = str(refused.value)
+        assert message.startswith(
+            f"day {DAY.isoformat()} is being judged by run #{run_id} of compare production~b (pid "
+        )
+        assert "\n" not in message
+        with database.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM samples")).scalar() == 0
+            assert conn.execute(text("SELECT count(*) FROM runs")).scalar() == 1
+    # the holder gone (it died: its row still says running), the day is free again
+    assert compare(a="production", b="random_en", day=DAY).queries > 0
+    with database.engine.connect() as conn:
+        states = dict(
+            conn.execute(text("SELECT run_key, status FROM runs WHERE flow = 'compare'")).all()
+        )
+    assert states == {"production~b": "abandoned", "production~random_en": "completed"}
