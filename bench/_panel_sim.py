@@ -21,16 +21,20 @@ piece that decides detection and cost and drops only the I/O:
   below the baseline, the mean of the last ``baseline_days`` days, and the CI's upper
   bound below it) or CUSUM > 5; panel design — either of those, or the paired rule as
   stated (the mean change below its margin and its CI's upper bound below 0); the
-  thresholds are read from the rules file.
+  thresholds are read from the rules file;
+* a paid-call cap (``lists+weights@fresh-cost``): each day the design pays, in
+  expectation, no more than fresh-only paid on the same seed, cell and day; the rows with
+  new pairs are subsampled to fit and weighted up (``_within``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import random
 import statistics
-from collections import defaultdict
-from dataclasses import dataclass, field
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -98,20 +102,26 @@ def _run_day(
     *,
     cuped: bool = False,
     weighted: bool = False,
+    cap: int | None = None,
 ) -> Day:
     """One simulated day. The sampler's rows of a query are its judged lists: one, but
     for a panel query under ``sampling.panel_lists`` > 1 (the ``all_lists`` designs),
     one per distinct list its searches were served, each weighted by its searches; the
     query's figure is their search-weighted mean. ``cuped``: the day's figure is the
     control-variate one (``monitor.metrics.cuped``). ``weighted``: the paired change
-    weighs each panel query by its searches.
+    weighs each panel query by its searches. ``cap``: the most new pairs the day pays.
     """
     history = set().union(
         *(state.sampled.get(day - dt.timedelta(days=i), set()) for i in range(1, BASELINE + 1))
     )
     sample = sample_day(source.day_records(day), day=day, config=config, history=history)
+    rows = (
+        sample.queries
+        if cap is None
+        else _within(sample.queries, state.cache, cap, random.Random(f"{config.seed}|{day}"))
+    )
     rows_of: dict[str, list[Any]] = defaultdict(list)
-    for sq in sample.queries:
+    for sq in rows:
         rows_of[sq.record.normalized_query].append(sq)
     paid = 0
     values, weights, panel = [], [], []
@@ -153,6 +163,27 @@ def _run_day(
         paid=paid,
         panel=len(panel),
     )
+
+
+def _within(rows: Any, cache: set[tuple[str, str]], cap: int, draw: random.Random) -> list[Any]:
+    """The rows judged under a cap of ``cap`` new pairs a day. A row that costs nothing
+    is kept; when the others need more than ``cap``, each is kept with one probability p
+    (Poisson sampling), the p whose expected new pairs are ``cap`` (a pair shown in m of
+    them is paid with probability 1 − (1 − p)^m), and its weight is raised by 1/p, so
+    every figure stays unbiased (Horvitz–Thompson)."""
+    new = [{(sq.record.normalized_query, x.id) for x in sq.record.results} - cache for sq in rows]
+    shown = Counter(pair for n in new for pair in n)
+    if len(shown) <= cap:
+        return list(rows)
+    low, high = 0.0, 1.0
+    for _ in range(40):
+        p = (low + high) / 2
+        low, high = (p, high) if sum(1 - (1 - p) ** m for m in shown.values()) < cap else (low, p)
+    return [
+        sq if not n else replace(sq, inclusion_probability=sq.inclusion_probability * low)
+        for sq, n in zip(rows, new, strict=True)
+        if not n or draw.random() < low
+    ]
 
 
 def _score(lists: list[tuple[int, tuple[float, ...]]], pool: tuple[float, ...]) -> float:
@@ -199,9 +230,12 @@ def run_design(
     cuped: bool = False,
     weighted: bool = False,
     margin: float = PANEL_MARGIN,
+    caps: dict[Any, list[int]] | None = None,
 ) -> dict[str, Any]:
     """One seed, one design: false alarms over ``clean_days`` clean days, then each
-    regression cell from the same 14-day baseline. ``margin``: the paired rule's."""
+    regression cell from the same 14-day baseline. ``margin``: the paired rule's.
+    ``caps``: the most each day may pay, per run (``"clean"`` or the cell's share), as
+    another design's ``paid_days`` for the same seed."""
     how = {"cuped": cuped, "weighted": weighted}
     qrels = {(q, d): g for q, d, g in read_qrels(data_dir / QRELS_FILE)}
     config = SamplingConfig(
@@ -215,7 +249,14 @@ def run_design(
     clean = _source(data_dir, seed, 0.0, None, searches)
     state = _State()
     days = [START + dt.timedelta(days=i) for i in range(BASELINE + clean_days)]
-    figures = [_run_day(state, clean, qrels, d, config, **how) for d in days]
+
+    def cap(run: Any, i: int) -> int | None:
+        return None if caps is None else caps[run][i]
+
+    figures = [
+        _run_day(state, clean, qrels, d, config, **how, cap=cap("clean", i))
+        for i, d in enumerate(days)
+    ]
     false_alarms = 0
     by_rule: dict[str, int] = defaultdict(int)
     for i in range(BASELINE, len(days)):
@@ -235,14 +276,19 @@ def run_design(
         start = START + dt.timedelta(days=BASELINE)
         cell_state = _State()
         source = _source(data_dir, seed, share, start, searches)
-        for d in days[:BASELINE]:
-            _run_day(cell_state, source, qrels, d, config, **how)
+        paid_days = [
+            _run_day(cell_state, source, qrels, d, config, **how, cap=cap(share, i)).paid
+            for i, d in enumerate(days[:BASELINE])
+        ]
         detected, judged, paid, paired = None, [], [], []
         for i in range(max_days):
             day = start + dt.timedelta(days=i)
-            fig = _run_day(cell_state, source, qrels, day, config, **how)
+            fig = _run_day(
+                cell_state, source, qrels, day, config, **how, cap=cap(share, BASELINE + i)
+            )
             judged.append(fig.ndcg)
             paid.append(fig.paid)
+            paid_days.append(fig.paid)
             if fig.paired is not None:
                 paired.append(fig.paired)
             if detected is None and _alarms(
@@ -254,14 +300,21 @@ def run_design(
             "judged_drop": baseline - statistics.fmean(judged),
             "paired_drop": -statistics.fmean(paired) if paired else None,
             "paid_per_day": statistics.fmean(paid),
+            "paid_days": paid_days,
         }
     return {
         "false_alarms": false_alarms,
         "false_alarms_by_rule": dict(by_rule),
         "paid_per_day_clean": paid_per_day,
         "panel_queries": statistics.fmean(f.panel for f in figures[BASELINE:]),
+        "paid_days": [f.paid for f in figures],
         "cells": cells,
     }
+
+
+def _paid_days(run: dict[str, Any]) -> dict[Any, list[int]]:
+    """A run's paid pairs per day, as ``run_design``'s ``caps``."""
+    return {"clean": run["paid_days"]} | {k: c["paid_days"] for k, c in run["cells"].items()}
 
 
 def true_drop(data_dir: Path, seed: int, share: float, searches: int) -> float:
@@ -287,17 +340,22 @@ def compare(
 ) -> dict[str, Any]:
     """The designs over ``seeds`` seeds: per cell the share caught on day 1, the
     median detection day (None past ``max_days``), judged vs true drop, paid calls.
-    ``lists+weights`` is ``panel+lists`` with the search-weighted paired change."""
+    ``lists+weights`` is ``panel+lists`` with the search-weighted paired change;
+    ``lists+weights@fresh-cost`` is that design paying each day at most what ``fresh``
+    paid that day on the same seed."""
     designs: dict[str, Any] = {}
-    # name, panel share, all lists, CUPED, search-weighted paired change
-    options: list[tuple[str, float, bool, bool, bool]] = [
-        ("fresh", 0.0, False, False, False),
-        ("fresh+cuped", 0.0, False, True, False),
-        ("fresh+panel", panel_share, False, False, False),
-        ("panel+lists", panel_share, True, False, False),
-        ("lists+weights", panel_share, True, False, True),
+    fresh_runs: list[dict[str, Any]] = []
+    # name, panel share, all lists, CUPED, search-weighted paired change, fresh's cost cap
+    options: list[tuple[str, float, bool, bool, bool, bool]] = [
+        ("fresh", 0.0, False, False, False, False),
+        ("fresh+cuped", 0.0, False, True, False, False),
+        ("fresh+panel", panel_share, False, False, False, False),
+        ("panel+lists", panel_share, True, False, False, False),
+        ("lists+weights", panel_share, True, False, True, False),
+        ("lists+weights@fresh-cost", panel_share, True, False, True, True),
     ]
-    for name, ps, all_lists, cv, weighted in options:
+    for name, ps, all_lists, cv, weighted, capped in options:
+        caps = [_paid_days(r) if capped else None for r in fresh_runs or [{}] * seeds]
         runs = [
             run_design(
                 data_dir,
@@ -312,9 +370,11 @@ def compare(
                 cuped=cv,
                 weighted=weighted,
                 margin=margin,
+                caps=caps[s],
             )
             for s in range(seeds)
         ]
+        fresh_runs = fresh_runs or runs
         cells = []
         for share in shares:
             det = [r["cells"][share]["detected_day"] for r in runs]
@@ -347,6 +407,7 @@ def compare(
             "panel_all_lists": all_lists,
             "cuped": cv,
             "paired_weighted_by_searches": weighted,
+            "paid_capped_at_fresh": capped,
             "false_alarms_per_clean_run": round(
                 statistics.fmean(r["false_alarms"] for r in runs), 2
             ),

@@ -29,13 +29,14 @@ are deleted ("rewound") so the next cell starts from the same baseline.
     .venv/bin/python bench/detection_power.py --quick    # 100 queries/day, 3 cells
     .venv/bin/python bench/detection_power.py --judge lexical
     .venv/bin/python bench/detection_power.py --disagreements  # one day, both judges
-    .venv/bin/python bench/detection_power.py --designs --seeds 10  # the four designs
+    .venv/bin/python bench/detection_power.py --designs --seeds 10  # the six designs
 
 ``--designs`` compares the fresh-only design with fresh + CUPED (a control variate from
 each query's own history), fresh + a paired panel (``sampling.panel_share``) and the
-panel judged on every served list, at the same daily budget, over ``--seeds`` seeds, in a
-simulation of the daily steps that keeps sampling, the cache's cost and the statistics
-and drops the I/O (``bench/_panel_sim.py`` says what it keeps).
+panel judged on every served list, at the same daily budget of queries, over ``--seeds``
+seeds, in a simulation of the daily steps that keeps sampling, the cache's cost and the
+statistics and drops the I/O (``bench/_panel_sim.py`` says what it keeps); and the last
+of them at the same paid calls as fresh-only, day by day (``lists+weights@fresh-cost``).
 
 Needs the TREC DL19 data: ``--data-dir`` or ``$JUDGE_MONITOR_TREC_DL19`` (``make data``).
 Prints a table; the last line is the JSON report.
@@ -364,7 +365,8 @@ def disagreements(database: Database, data_dir: Path, limit: int) -> None:
 
 def designs(args: argparse.Namespace, started: float) -> None:
     """The designs (fresh, fresh + CUPED, fresh + panel, panel+lists, the last with the
-    search-weighted paired change too) at the same budget, side by side, over seeds."""
+    search-weighted paired change too, and that one at fresh-only's paid calls) at the
+    same budget, side by side, over seeds."""
     from _panel_sim import PANEL_MARGIN, compare
 
     margin = PANEL_MARGIN if args.panel_margin is None else -abs(args.panel_margin)
@@ -387,7 +389,7 @@ def designs(args: argparse.Namespace, started: float) -> None:
         f"judge = NIST grades; detection within {args.max_days} days; paired margin {margin}"
     )
     header = (
-        f"{'design':<14}{'regression':<11}{'true':>7}{'judged':>8}{'paired':>8}"
+        f"{'design':<26}{'regression':<11}{'true':>7}{'judged':>8}{'paired':>8}"
         f"{'day-1 share':>12}{'median day':>11}{'paid/day':>9}"
     )
     print(header)
@@ -395,13 +397,13 @@ def designs(args: argparse.Namespace, started: float) -> None:
     for name, d in figures.items():
         for c in d["cells"]:
             print(
-                f"{name:<14}{c['cell']:<11}{fmt(c['true_drop']):>7}{fmt(c['judged_drop']):>8}"
+                f"{name:<26}{c['cell']:<11}{fmt(c['true_drop']):>7}{fmt(c['judged_drop']):>8}"
                 f"{fmt(c['paired_drop']):>8}{c['caught_day1_share']:>12.0%}"
                 f"{(str(c['median_day']) if c['median_day'] else f'>{args.max_days}'):>11}"
                 f"{c['paid_per_day']:>9.1f}"
             )
         print(
-            f"{name:<14}clean: false alarms {d['false_alarms_per_clean_run']} per "
+            f"{name:<26}clean: false alarms {d['false_alarms_per_clean_run']} per "
             f"{clean_days} days, paid/day {d['paid_per_day_clean']}, "
             f"panel queries/day {d['panel_queries_per_day']}; alarm days over the seeds by "
             "rule: " + ", ".join(f"{k} {v}" for k, v in d["false_alarm_days_by_rule"].items())
