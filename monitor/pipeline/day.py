@@ -150,7 +150,7 @@ def _run_held(
         with warm_day_workers(settings, judges):
             report("sampling", 0, 1)
             sample, bad_rows = step(
-                "sample", lambda: fetch_sample(settings, day, database=database)
+                "sample", lambda: fetch_sample(settings, day, database=database, keep_design=True)
             )
             drawn = sample
             samples = step("store", lambda: _store(database, day, drawn, settings))

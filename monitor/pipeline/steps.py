@@ -120,11 +120,12 @@ def fetch_sample(
     *,
     source: Source | None = None,
     database: Database | None = None,
+    keep_design: bool = False,
 ) -> tuple[DailySample, BadRows]:
-    """Read the day's searches from the source and draw the day's sample (a Neyman
-    allocation reads each stratum's stored sd of nDCG@10 from ``database``, a paired
-    panel the queries seen before: ``panel_step.panel_history``)."""
-    sd, history = stored_design(database, day, settings) if database is not None else (None, None)
+    """Read the day's searches and draw its sample: a Neyman allocation's sds and a
+    panel's queries read from ``database`` as the day's first run did (``stored_design``)."""
+    design = stored_design(database, day, settings, keep=keep_design) if database else None
+    sd, history = design or (None, None)
     source = source or build_source(settings.source)
     start, end = day_window(day)
     records = source.fetch(start, end)

@@ -432,3 +432,22 @@ class PoolFold(Base):
 
     sample_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     folded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class DayDesign(Base):
+    """What a day's sample design read from the store when the day was first run: each
+    stratum's sd of nDCG@10 (a Neyman allocation) and the queries its panel could take.
+
+    Both come from the stored days before it, which later runs change (a day backfilled
+    after it, an earlier day rerun): read afresh, a rerun would draw another sample.
+    Kept with the settings that shaped them (``inputs``), so a rerun draws the first
+    run's sample and a change of those settings reads afresh (``monitor.pipeline.allocation``).
+    """
+
+    __tablename__ = "day_designs"
+
+    sample_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    inputs: Mapped[str] = mapped_column(String(200))
+    stratum_sd: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    panel_history: Mapped[list[Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, inspect, text
 
 from monitor.errors import DatabaseError, InputError
-from monitor.store import metric_reads, partitions
+from monitor.store import day_designs, metric_reads, partitions
 from monitor.store import repository as repo
 from monitor.store.db import Database
 from monitor.store.migrate import alembic_config, upgrade
@@ -382,14 +382,20 @@ def _month_rows(db: Database) -> dict[str, int]:
 def test_prune_drops_whole_months_before_the_cutoff_only(database: Database) -> None:
     """prune with a cutoff inside February drops January's partitions of every table
     (reporting their rows and bytes), keeps February whole and March, keeps the daily
-    figures; a dry run reports the same and drops nothing."""
+    figures; a dry run reports the same and drops nothing. The days' designs go with
+    their months."""
     judge_id = _judge(database)
-    for day in (dt.date(2026, 1, 31), dt.date(2026, 2, 1), dt.date(2026, 3, 5)):
+    days = (dt.date(2026, 1, 31), dt.date(2026, 2, 1), dt.date(2026, 3, 5))
+    for day in days:
         _store_day(database, day, judge_id)
         with database.engine.begin() as conn:
             repo.upsert_daily_metrics(
                 conn, day=day, rows=[("ndcg", "all", "ensemble", 10, 0.5, 0.4, 0.6, 3, None)]
             )
+            design = day_designs.StoredDesign(
+                inputs="x", stratum_sd={"all": 0.2}, panel_history={"q"}
+            )
+            day_designs.write_design(conn, day=day, design=design)
     before = _month_rows(database)
     dry = partitions.prune(database, cutoff=dt.date(2026, 2, 15), dry_run=True)
     assert _month_rows(database) == before
@@ -414,6 +420,10 @@ def test_prune_drops_whole_months_before_the_cutoff_only(database: Database) -> 
     with database.engine.connect() as conn:
         names = {p.name for p in partitions.month_partitions(conn)}
     assert "verdicts_y2026m01" not in names and "verdicts_y2026m02" in names
+    with database.engine.connect() as conn:
+        kept = [day for day in days if day_designs.read_design(conn, day=day) is not None]
+        assert kept == list(days[1:])
+        assert day_designs.read_design(conn, day=days[1]) == design
     assert partitions.prune(database, cutoff=dt.date(2026, 2, 15)).partitions == ()
 
 

@@ -1,0 +1,59 @@
+"""A day's sample design as its first run read it (``day_designs``).
+
+Why kept: the design reads the stored days before the day (each stratum's sd for a
+Neyman allocation, the queries a paired panel may take), and those change when a day
+before it is backfilled or rerun. A rerun that read them afresh would draw another
+sample, against "the same day twice gives the same stored result".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.sql.expression import bindparam
+
+__all__ = ["StoredDesign", "read_design", "write_design"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDesign:
+    """What the design read: per-stratum sd (None: not a Neyman allocation) and the
+    panel's candidates (None: no panel), under the settings ``inputs`` names."""
+
+    inputs: str
+    stratum_sd: dict[str, float] | None
+    panel_history: set[str] | None
+
+
+def read_design(conn: Connection, *, day: dt.date) -> StoredDesign | None:
+    """The design stored for ``day``, if a run stored one."""
+    row = conn.execute(
+        text("SELECT inputs, stratum_sd, panel_history FROM day_designs WHERE sample_date = :d"),
+        {"d": day},
+    ).first()
+    if row is None:
+        return None
+    sd = None if row.stratum_sd is None else {k: float(v) for k, v in row.stratum_sd.items()}
+    history = None if row.panel_history is None else set(row.panel_history)
+    return StoredDesign(inputs=row.inputs, stratum_sd=sd, panel_history=history)
+
+
+def write_design(conn: Connection, *, day: dt.date, design: StoredDesign) -> None:
+    """Store ``design`` as the day's, replacing one stored under other settings."""
+    conn.execute(
+        text(
+            "INSERT INTO day_designs (sample_date, inputs, stratum_sd, panel_history) "
+            "VALUES (:d, :inputs, :sd, :history) ON CONFLICT (sample_date) DO UPDATE SET "
+            "inputs = excluded.inputs, stratum_sd = excluded.stratum_sd, "
+            "panel_history = excluded.panel_history, created_at = now()"
+        ).bindparams(bindparam("sd", type_=JSONB), bindparam("history", type_=JSONB)),
+        {
+            "d": day,
+            "inputs": design.inputs,
+            "sd": design.stratum_sd,
+            "history": None if design.panel_history is None else sorted(design.panel_history),
+        },
+    )
