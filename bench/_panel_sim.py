@@ -169,8 +169,9 @@ def _within(rows: Any, cache: set[tuple[str, str]], cap: int, draw: random.Rando
     """The rows judged under a cap of ``cap`` new pairs a day. A row that costs nothing
     is kept; when the others need more than ``cap``, each is kept with one probability p
     (Poisson sampling), the p whose expected new pairs are ``cap`` (a pair shown in m of
-    them is paid with probability 1 − (1 − p)^m), and its weight is raised by 1/p, so
-    every figure stays unbiased (Horvitz–Thompson)."""
+    them is paid with probability 1 − (1 − p)^m), and its weight is raised by 1/p
+    (Horvitz–Thompson: the day's weighted mean and the paired change, ratio estimators,
+    stay approximately unbiased; a query's own mean of kept and reweighted lists less so)."""
     new = [{(sq.record.normalized_query, x.id) for x in sq.record.results} - cache for sq in rows]
     shown = Counter(pair for n in new for pair in n)
     if len(shown) <= cap:

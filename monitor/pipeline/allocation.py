@@ -50,7 +50,8 @@ def design_inputs(settings: Settings) -> str:
     sampling = settings.sampling
     neyman = sampling.neyman_history_days if sampling.allocation == "neyman" else "-"
     panel = settings.baseline_days if sampling.panel_share > 0 else "-"
-    return f"neyman_history_days={neyman}|panel_history_days={panel}"
+    grade = settings.relevant_grade if sampling.allocation == "neyman" else "-"
+    return f"neyman_history_days={neyman}|relevant_grade={grade}|panel_history_days={panel}"
 
 
 def stored_design(

@@ -327,7 +327,7 @@ def _compare_held(
     (a, source_a), (b, source_b) = ranker_a, ranker_b
     started = time.monotonic()
     with database.engine.begin() as conn:
-        abandon_running(conn, flow=COMPARE_FLOW, run_date=day)
+        abandon_running(conn, flow=COMPARE_FLOW, run_date=day, run_key=f"{a}~{b}")
         run_id = repo.start_run(
             conn,
             flow=COMPARE_FLOW,
@@ -339,6 +339,7 @@ def _compare_held(
 
     def finish(status: str, counts: dict[str, Any], cost: float, error: str | None) -> None:
         lease.stop_beating()
+        lease.check()  # a compare that lost its day leaves the row to the run that has it
         with database.engine.begin() as conn:
             repo.finish_run(
                 conn,

@@ -15,6 +15,8 @@ from sqlalchemy import Connection, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.expression import bindparam
 
+from monitor.store.models import PRODUCTION_SAMPLES
+
 __all__ = ["StoredDesign", "read_design", "write_design"]
 
 
@@ -29,9 +31,16 @@ class StoredDesign:
 
 
 def read_design(conn: Connection, *, day: dt.date) -> StoredDesign | None:
-    """The design stored for ``day``, if a run stored one."""
+    """The design a run kept for ``day``, while the day holds the sample drawn with it:
+    a first run that stored no sample (its source failed) keeps nothing, and neither
+    does a day whose sample a configuration change deleted (``reset_production_day``),
+    which starts afresh."""
     row = conn.execute(
-        text("SELECT inputs, stratum_sd, panel_history FROM day_designs WHERE sample_date = :d"),
+        text(
+            "SELECT inputs, stratum_sd, panel_history FROM day_designs d "
+            "WHERE d.sample_date = :d AND EXISTS (SELECT 1 FROM samples "
+            f"WHERE sample_date = :d AND {PRODUCTION_SAMPLES})"
+        ),
         {"d": day},
     ).first()
     if row is None:
@@ -49,7 +58,10 @@ def write_design(conn: Connection, *, day: dt.date, design: StoredDesign) -> Non
             "VALUES (:d, :inputs, :sd, :history) ON CONFLICT (sample_date) DO UPDATE SET "
             "inputs = excluded.inputs, stratum_sd = excluded.stratum_sd, "
             "panel_history = excluded.panel_history, created_at = now()"
-        ).bindparams(bindparam("sd", type_=JSONB), bindparam("history", type_=JSONB)),
+        ).bindparams(
+            bindparam("sd", type_=JSONB(none_as_null=True)),
+            bindparam("history", type_=JSONB(none_as_null=True)),
+        ),
         {
             "d": day,
             "inputs": design.inputs,

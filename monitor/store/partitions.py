@@ -248,11 +248,15 @@ def prune(
             # children before the samples they belong to (no constraint forces it)
             for p in sorted(old, key=lambda p: (p.first, -list(PARTITIONED).index(p.table))):
                 conn.execute(text(f'DROP TABLE "{p.name}"'))
-            # the designs of the months whose samples went (one small row a day)
-            conn.execute(
-                text("DELETE FROM day_designs WHERE sample_date < :m"),
-                {"m": cutoff.replace(day=1)},
-            )
+            # the designs of the months whose samples went
+            for p in old:
+                if p.table == "samples":
+                    conn.execute(
+                        text(
+                            "DELETE FROM day_designs WHERE sample_date >= :a AND sample_date < :b"
+                        ),
+                        {"a": p.first, "b": p.end},
+                    )
     pruned = _prune_cache(database, cutoff, dry_run=dry_run, batch=cache_batch) if cache else None
     return PruneReport(
         cutoff=cutoff,

@@ -83,22 +83,27 @@ class AbandonedRun:
         )
 
 
-def abandon_running(conn: Connection, *, flow: str, run_date: dt.date) -> AbandonedRun | None:
-    """Rewrite the day's ``running`` row as ``abandoned``; for the holder of its lock only.
+def abandon_running(
+    conn: Connection, *, flow: str, run_date: dt.date, run_key: str = ""
+) -> AbandonedRun | None:
+    """Rewrite the day's ``running`` row (of ``run_key``: compare's pair) as
+    ``abandoned``; for the holder of its lock only.
 
     Whoever holds the (flow, day) lock knows no other process is running the day: a
     ``running`` row is what a process that died left. Its ``finished_at`` becomes its
-    last heartbeat (when it was last known alive).
+    last heartbeat (when it was last known alive). Only the row the run then reuses:
+    another pair's stays until that pair is compared again (its stale heartbeat reads
+    ``abandoned`` meanwhile), as a day not rerun keeps its row.
     """
     row = conn.execute(
         text(
             "UPDATE runs SET status = 'abandoned', "
             "finished_at = coalesce(heartbeat_at, started_at), "
             "error = 'abandoned: its process stopped without recording an outcome' "
-            "WHERE flow = :f AND run_date = :d AND status = 'running' "
+            "WHERE flow = :f AND run_date = :d AND run_key = :k AND status = 'running' "
             "RETURNING id, pid, host, started_at, heartbeat_at"
         ),
-        {"f": flow, "d": run_date},
+        {"f": flow, "d": run_date, "k": run_key},
     ).first()
     if row is None:
         return None

@@ -114,7 +114,8 @@ def last_successes(conn: Connection) -> dict[str, dt.datetime]:
 
 @dataclass(frozen=True, slots=True)
 class RunState:
-    """A run as ``db status`` shows it: a stale ``running`` row reads ``abandoned``."""
+    """A run as ``db status`` shows it: a stale ``running`` row reads ``abandoned``;
+    ``flow`` names compare's pair too (``compare a~b``)."""
 
     id: int
     flow: str
@@ -138,7 +139,7 @@ def run_states(conn: Connection, *, limit: int = 10) -> tuple[dict[str, int], li
     }
     rows = conn.execute(
         text(
-            f"SELECT id, flow, run_date, {_EFFECTIVE_STATUS} AS status, started_at, "
+            f"SELECT id, flow, run_key, run_date, {_EFFECTIVE_STATUS} AS status, started_at, "
             "heartbeat_at, pid, host, error FROM runs "
             "WHERE status NOT IN ('completed', 'degraded') "
             "ORDER BY started_at DESC, id DESC LIMIT :n"
@@ -148,7 +149,7 @@ def run_states(conn: Connection, *, limit: int = 10) -> tuple[dict[str, int], li
     return counts, [
         RunState(
             id=r.id,
-            flow=r.flow,
+            flow=f"{r.flow} {r.run_key}" if r.run_key else r.flow,
             run_date=r.run_date,
             status=r.status,
             started_at=r.started_at,

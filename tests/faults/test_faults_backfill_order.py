@@ -17,6 +17,7 @@ from fault_setup import day_settings, llm_config
 from sqlalchemy import text
 
 from monitor.config import Settings
+from monitor.pipeline.allocation import stored_design
 from monitor.pipeline.day import run_day
 from monitor.pipeline.panel_step import panel_history
 from monitor.pipeline.steps import day_window, fetch_sample
@@ -91,4 +92,16 @@ def test_a_change_of_what_the_design_reads_reads_afresh(
     # the panel's history is read over `baseline_days`: another window, another read
     changed = settings.model_copy(update={"baseline_days": 7})
     assert run_day(database, changed, DAY).status == "completed"
+    assert any(stratum == PANEL_STRATUM for _, _, stratum, _ in _stored(database, DAY))
+
+
+def test_a_first_run_that_stored_no_sample_keeps_no_design(
+    database: Database, server: FakeOpenAI
+) -> None:
+    """A first run whose source failed after the design was read stored no sample: the
+    design it read (no history yet) is not the day's, and the next run reads afresh."""
+    settings = _settings(server)
+    stored_design(database, DAY, settings, keep=True)  # what that run got to
+    assert run_day(database, settings, BEFORE).status == "completed"
+    assert run_day(database, settings, DAY).status == "completed"
     assert any(stratum == PANEL_STRATUM for _, _, stratum, _ in _stored(database, DAY))

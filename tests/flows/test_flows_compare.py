@@ -13,6 +13,7 @@ from monitor.errors import ConfigError
 from monitor.store import repository as repo
 from monitor.store.db import Database
 from monitor.store.run_lease import DayBusyError, DayLease
+from monitor.store.runs import run_states
 from monitor.testing import FakeOpenAI
 
 DAY = dt.date(2026, 10, 5)
@@ -120,10 +121,13 @@ def test_a_second_comparison_of_the_day_is_refused_naming_the_pair_that_holds_it
         with database.engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM samples")).scalar() == 0
             assert conn.execute(text("SELECT count(*) FROM runs")).scalar() == 1
-    # the holder gone (it died: its row still says running), the day is free again
+            # `db status` names the pair of a compare run
+            assert [r.flow for r in run_states(conn)[1]] == ["compare production~b"]
+    # the holder gone (it died: its row still says running), the day is free again; the
+    # dead pair's row is left to that pair's next comparison (its heartbeat goes stale)
     assert compare(a="production", b="random_en", day=DAY).queries > 0
     with database.engine.connect() as conn:
         states = dict(
             conn.execute(text("SELECT run_key, status FROM runs WHERE flow = 'compare'")).all()
         )
-    assert states == {"production~b": "abandoned", "production~random_en": "completed"}
+    assert states == {"production~b": "running", "production~random_en": "completed"}
