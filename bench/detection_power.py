@@ -205,6 +205,7 @@ def rewind(database: Database, after: dt.date) -> None:
         conn.execute(text("DELETE FROM samples WHERE sample_date > :d"), {"d": after})
         conn.execute(text("DELETE FROM daily_metrics WHERE metric_date > :d"), {"d": after})
         conn.execute(text("DELETE FROM runs WHERE run_date > :d"), {"d": after})
+        conn.execute(text("DELETE FROM day_designs WHERE sample_date > :d"), {"d": after})
 
 
 def true_drop(source: TrecProductionSource, cell: Cell) -> float:
