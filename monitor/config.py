@@ -146,6 +146,12 @@ class SamplingConfig(BaseModel):
         ge=1,
         description="Most distinct result lists judged per panel query a day (sampling_panel.py).",
     )
+    paid_calls_per_day: int | None = Field(
+        default=None,
+        gt=0,
+        description="Most judge calls a day pays, in expectation; past it the lists that "
+        "need calls are subsampled and weighted up (sampling_budget.py). None: no ceiling.",
+    )
 
     @field_validator("panel_share")
     @classmethod

@@ -4,7 +4,8 @@ Why: a day's sample design reads the stored days before it (each stratum's sd of
 nDCG@10 for a Neyman allocation, the queries its paired panel may take). A day
 backfilled after it, or an earlier day rerun, changes what that read returns, so a rerun
 of the day drew another sample than its first run. ``day_designs`` keeps what the first
-run read, with the settings that shaped it, and a rerun reads that instead.
+run read, with the settings that shaped it, and a rerun reads that instead; with a
+paid-call ceiling (``sampling.paid_calls_per_day``), also the rows it subsampled and p.
 
 Revision ID: b7d3f1a2c4e5
 Revises: 4c8d2e6f9a10
@@ -30,6 +31,8 @@ def upgrade() -> None:
         sa.Column("inputs", sa.String(length=200), nullable=False),
         sa.Column("stratum_sd", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("panel_history", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+        sa.Column("budget_p", sa.Double(), nullable=True),
+        sa.Column("budget_rows", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),

@@ -15,12 +15,13 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from monitor.config import Settings
 from monitor.export.pushgateway import push_run_metrics
 from monitor.judges.base import Judge, gather_or_raise
 from monitor.judges.factory import build_ensemble, close_judges
+from monitor.pipeline.budget_step import apply_budget
 from monitor.pipeline.canary import judge_canary
 from monitor.pipeline.metrics_step import compute_day_metrics
 from monitor.pipeline.steps import (
@@ -41,6 +42,7 @@ from monitor.pipeline.steps import (
 )
 from monitor.progress import judge_progress, report
 from monitor.sampling import DailySample
+from monitor.sampling_budget import BudgetDecision
 from monitor.sources.base import BadRows
 from monitor.store.calibrations import calibrated_settings
 from monitor.store.db import Database
@@ -116,6 +118,7 @@ def _run_held(
     if took_over:
         log.info("%s; judging the day again", took_over)
     sample: DailySample | None = None
+    budget: BudgetDecision | None = None
     bad_rows: BadRows | None = None
     judged: JudgeOutcome | None = None
 
@@ -133,7 +136,7 @@ def _run_held(
             bad_rows=bad_rows,
             judged=judged,
             error=error,
-            extra_counts={"took_over": took_over} if took_over else None,
+            extra_counts=_extra_counts(took_over, budget),
         )
         _push(settings, outcome)
         return outcome
@@ -149,8 +152,8 @@ def _run_held(
         judges = build_ensemble(settings.judges)
         with warm_day_workers(settings, judges):
             report("sampling", 0, 1)
-            sample, bad_rows = step(
-                "sample", lambda: fetch_sample(settings, day, database=database, keep_design=True)
+            sample, bad_rows, budget = step(
+                "sample", lambda: _sample(database, settings, day, judges)
             )
             drawn = sample
             samples = step("store", lambda: _store(database, day, drawn, settings))
@@ -172,6 +175,16 @@ def _run_held(
         raise
     note = failed_calls_note(judged)
     return record("degraded", note) if note else record("completed")
+
+
+def _sample(
+    database: Database, settings: Settings, day: dt.date, judges: Sequence[Judge]
+) -> tuple[DailySample, BadRows, BudgetDecision | None]:
+    """The day's sample as it will be judged: drawn with the design its first run kept,
+    under the paid-call ceiling if one is set (``budget_step``)."""
+    sample, bad_rows = fetch_sample(settings, day, database=database, keep_design=True)
+    judged, budget = apply_budget(database, settings, day, sample, judges)
+    return judged, bad_rows, budget
 
 
 def _store(
@@ -204,6 +217,14 @@ async def _judge(
         return judged[0]
     finally:
         await close_judges(judges)  # on this event loop, before it ends
+
+
+def _extra_counts(took_over: str | None, budget: BudgetDecision | None) -> dict[str, Any] | None:
+    """The run's counts beyond the steps' own: a take-over, the paid-call ceiling's p."""
+    extra: dict[str, Any] = {"took_over": took_over} if took_over else {}
+    if budget is not None and budget.p is not None:
+        extra["budget_p"] = round(budget.p, 6)
+    return extra or None
 
 
 def first_line(exc: BaseException) -> str:

@@ -17,7 +17,11 @@ from sqlalchemy.sql.expression import bindparam
 
 from monitor.store.models import PRODUCTION_SAMPLES
 
-__all__ = ["StoredDesign", "read_design", "write_design"]
+__all__ = ["StoredDesign", "read_budget", "read_design", "write_budget", "write_design"]
+
+#: the day holds the sample drawn with what was kept (a first run that stored none, or a
+#: day whose sample a configuration change deleted, kept nothing)
+_HOLDS_SAMPLE = f"EXISTS (SELECT 1 FROM samples WHERE sample_date = :d AND {PRODUCTION_SAMPLES})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +41,8 @@ def read_design(conn: Connection, *, day: dt.date) -> StoredDesign | None:
     which starts afresh."""
     row = conn.execute(
         text(
-            "SELECT inputs, stratum_sd, panel_history FROM day_designs d "
-            "WHERE d.sample_date = :d AND EXISTS (SELECT 1 FROM samples "
-            f"WHERE sample_date = :d AND {PRODUCTION_SAMPLES})"
+            "SELECT inputs, stratum_sd, panel_history FROM day_designs "
+            f"WHERE sample_date = :d AND {_HOLDS_SAMPLE}"
         ),
         {"d": day},
     ).first()
@@ -57,7 +60,8 @@ def write_design(conn: Connection, *, day: dt.date, design: StoredDesign) -> Non
             "INSERT INTO day_designs (sample_date, inputs, stratum_sd, panel_history) "
             "VALUES (:d, :inputs, :sd, :history) ON CONFLICT (sample_date) DO UPDATE SET "
             "inputs = excluded.inputs, stratum_sd = excluded.stratum_sd, "
-            "panel_history = excluded.panel_history, created_at = now()"
+            "panel_history = excluded.panel_history, budget_p = NULL, budget_rows = NULL, "
+            "created_at = now()"
         ).bindparams(
             bindparam("sd", type_=JSONB(none_as_null=True)),
             bindparam("history", type_=JSONB(none_as_null=True)),
@@ -68,4 +72,29 @@ def write_design(conn: Connection, *, day: dt.date, design: StoredDesign) -> Non
             "sd": design.stratum_sd,
             "history": None if design.panel_history is None else sorted(design.panel_history),
         },
+    )
+
+
+def read_budget(conn: Connection, *, day: dt.date) -> tuple[float | None, frozenset[str]] | None:
+    """The paid-call ceiling's decision a run kept for ``day`` (p, the rows it drew), while
+    the day holds the sample drawn with it; None if none was kept."""
+    row = conn.execute(
+        text(
+            "SELECT budget_p, budget_rows FROM day_designs "
+            f"WHERE sample_date = :d AND budget_rows IS NOT NULL AND {_HOLDS_SAMPLE}"
+        ),
+        {"d": day},
+    ).first()
+    if row is None:
+        return None
+    return row.budget_p, frozenset(str(key) for key in row.budget_rows)
+
+
+def write_budget(conn: Connection, *, day: dt.date, p: float | None, rows: frozenset[str]) -> None:
+    """Keep the ceiling's decision beside the day's design (written by ``write_design``)."""
+    conn.execute(
+        text(
+            "UPDATE day_designs SET budget_p = :p, budget_rows = :rows WHERE sample_date = :d"
+        ).bindparams(bindparam("rows", type_=JSONB)),
+        {"d": day, "p": p, "rows": sorted(rows)},
     )

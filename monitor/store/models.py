@@ -442,6 +442,7 @@ class DayDesign(Base):
     after it, an earlier day rerun): read afresh, a rerun would draw another sample.
     Kept with the settings that shaped them (``inputs``), so a rerun draws the first
     run's sample and a change of those settings reads afresh (``monitor.pipeline.allocation``).
+    With a paid-call ceiling, also which rows it subsampled and with what probability.
     """
 
     __tablename__ = "day_designs"
@@ -450,4 +451,7 @@ class DayDesign(Base):
     inputs: Mapped[str] = mapped_column(String(200))
     stratum_sd: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     panel_history: Mapped[list[Any] | None] = mapped_column(JSONB)
+    # the paid-call ceiling's decision (monitor.sampling_budget): p, and the rows it drew
+    budget_p: Mapped[float | None] = mapped_column(Double)
+    budget_rows: Mapped[list[Any] | None] = mapped_column(JSONB)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())

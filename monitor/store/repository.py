@@ -34,6 +34,7 @@ from monitor.types import SampledQuery, Verdict, VerdictStatus
 __all__ = [
     "NewLabel",
     "StoredVerdict",
+    "cached_keys",
     "copy_rows",
     "delete_production_samples",
     "ensure_judge",
@@ -532,6 +533,18 @@ def store_cache(conn: Connection, *, verdicts: Iterable[Verdict]) -> int:
         rows=rows,
         conflict=_REPLACE_INVALID_ANSWER,
     )
+
+
+def cached_keys(conn: Connection, *, keys: Sequence[str]) -> set[str]:
+    """Which of ``keys`` the cache would answer (a valid answer is stored): what
+    ``lookup_cache`` would return, without reading the answers."""
+    if not keys:
+        return set()
+    rows = conn.execute(
+        text("SELECT cache_key FROM verdict_cache WHERE cache_key = ANY(:keys) AND status = 'ok'"),
+        {"keys": list(dict.fromkeys(keys))},
+    )
+    return {r.cache_key for r in rows}
 
 
 def lookup_cache(conn: Connection, *, keys: Sequence[str]) -> dict[str, Verdict]:

@@ -1,0 +1,159 @@
+"""The paid-call ceiling (``sampling.paid_calls_per_day``): the lists that need calls are
+judged with one probability p, its expected calls meeting the ceiling, and weighted up so
+the day's estimates stay unbiased; lists the cache answers are always judged. On real
+PostgreSQL: a day over its ceiling pays about the ceiling, its kept lists weigh 1/p more,
+and a rerun judges the same lists and pays nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from monitor.config import JudgeConfig, SamplingConfig, Settings, SourceConfig
+from monitor.pipeline.day import run_day
+from monitor.sampling import sample_day
+from monitor.sampling_budget import (
+    BudgetDecision,
+    apply_decision,
+    budget_probability,
+    row_key,
+)
+from monitor.store.db import Database
+from monitor.testing import FakeOpenAI
+from monitor.types import Result, SearchRecord
+
+DAY = dt.date(2025, 5, 2)
+
+
+def test_p_meets_the_ceiling_in_expectation_counting_shared_calls_once() -> None:
+    calls = [{f"r{i}-{k}" for k in range(4)} for i in range(10)]  # 40 calls, none shared
+    p = budget_probability(calls, 10)
+    assert p == pytest.approx(0.25, abs=1e-9)
+    shared = [{"a", "b"}, {"a", "c"}]  # three calls; "a" is paid if either row is kept
+    p = budget_probability(shared, 2)
+    assert p is not None and 2 * p + (1 - (1 - p) ** 2) == pytest.approx(2, abs=1e-9)
+    assert budget_probability(calls, 40) is None  # everything fits
+
+
+def _records(n: int, searches: int = 2) -> list[SearchRecord]:
+    at = dt.datetime.combine(DAY, dt.time(3), tzinfo=dt.UTC)
+    return [
+        SearchRecord(
+            query_id=f"q{i}-{j}",
+            query=f"query {i}",
+            timestamp=at + dt.timedelta(minutes=j),
+            results=(Result(id=f"d{i}", position=1, title=f"doc {i}"),),
+        )
+        for i in range(n)
+        for j in range(searches)
+    ]
+
+
+def test_kept_costly_rows_stand_for_the_dropped_ones_and_free_rows_always_stay() -> None:
+    """Over many seeds the weighted count of searches of the rows that needed calls
+    matches theirs (Horvitz–Thompson), and every free row is judged at its own weight."""
+    config = SamplingConfig(size=200, strata=[], min_per_stratum=0)
+    estimates = []
+    for seed in range(300):
+        sample = sample_day(_records(60), day=DAY, config=config.model_copy(update={"seed": seed}))
+        costly = frozenset(row_key(q) for q in sample.queries[:40])
+        judged = apply_decision(sample, BudgetDecision(p=0.3, costly=costly))
+        kept = {row_key(q): q for q in judged.queries}
+        for q in sample.queries[40:]:  # free: judged, its weight as drawn
+            assert kept[row_key(q)].weight == q.weight
+        estimates.append(sum(q.weight for q in judged.queries if row_key(q) in costly))
+        assert judged.searches == [
+            f for q, f in zip(sample.queries, sample.searches, strict=True) if row_key(q) in kept
+        ]
+    truth = 40 * 2.0
+    assert statistics.fmean(estimates) == pytest.approx(truth, rel=0.05)
+    assert statistics.pstdev(estimates) > 0  # the draw does vary with the seed
+
+
+def test_the_same_decision_keeps_the_same_rows() -> None:
+    config = SamplingConfig(size=200, strata=[], min_per_stratum=0, seed=3)
+    sample = sample_day(_records(50), day=DAY, config=config)
+    decision = BudgetDecision(p=0.5, costly=frozenset(row_key(q) for q in sample.queries))
+    first = apply_decision(sample, decision).queries
+    assert 0 < len(first) < 50
+    assert apply_decision(sample, decision).queries == first
+
+
+def _write_day(folder: Path, queries: int) -> None:
+    at = dt.datetime.combine(DAY, dt.time(2), tzinfo=dt.UTC)
+    rows = [
+        {
+            "query_id": f"q{i}",
+            "query": f"query {i}",
+            "timestamp": (at + dt.timedelta(minutes=i)).isoformat(),
+            "results": [
+                {"id": f"q{i}-{k}", "title": f"query {i} result {k}", "text": "about it"}
+                for k in range(3)
+            ],
+        }
+        for i in range(queries)
+    ]
+    (folder / f"{DAY}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def _settings(folder: Path, server: FakeOpenAI, ceiling: int | None) -> Settings:
+    judge = JudgeConfig(
+        name="gpt",
+        kind="llm",
+        model="fake-model",
+        base_url=server.base_url,
+        api_key_env="FAKE_OPENAI_KEY",
+        max_retries=0,
+    )
+    sampling = SamplingConfig(
+        size=40, strata=[], min_per_stratum=0, top_k=3, seed=7, paid_calls_per_day=ceiling
+    )
+    return Settings(
+        judges=[judge],
+        source=SourceConfig(kind="files", path=str(folder)),
+        sampling=sampling,
+        canary_size=0,
+    )
+
+
+def _stored(database: Database) -> list[tuple[str, float]]:
+    with database.engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT query_norm, weight FROM samples WHERE sample_date = :d ORDER BY 1"),
+            {"d": DAY},
+        ).all()
+    return [(r.query_norm, r.weight) for r in rows]
+
+
+def test_a_day_over_its_ceiling_pays_about_it_and_a_rerun_pays_nothing(
+    tmp_path: Path, database: Database, fake_llm: FakeOpenAI
+) -> None:
+    """40 queries of 3 new results need 120 calls; a ceiling of 30 judges each list with
+    p = 0.25, the kept ones weighing 4 times their drawn weight (1 search each)."""
+    _write_day(tmp_path, 40)
+    outcome = run_day(database, _settings(tmp_path, fake_llm, ceiling=30), DAY)
+    assert outcome.status == "completed"
+    assert outcome.counts["budget_p"] == pytest.approx(0.25)
+    stored = _stored(database)
+    assert 0 < len(stored) < 40
+    assert fake_llm.paid_calls == outcome.counts["judged"] == 3 * len(stored)
+    assert all(w == pytest.approx(4.0) for _, w in stored)
+
+    again = run_day(database, _settings(tmp_path, fake_llm, ceiling=30), DAY)
+    assert again.status == "completed" and again.counts["judged"] == 0
+    assert _stored(database) == stored
+    assert fake_llm.paid_calls == 3 * len(stored)
+
+
+def test_a_day_within_its_ceiling_is_judged_whole(
+    tmp_path: Path, database: Database, fake_llm: FakeOpenAI
+) -> None:
+    _write_day(tmp_path, 10)
+    outcome = run_day(database, _settings(tmp_path, fake_llm, ceiling=30), DAY)
+    assert outcome.status == "completed" and "budget_p" not in outcome.counts
+    assert len(_stored(database)) == 10 and fake_llm.paid_calls == 30
