@@ -131,6 +131,7 @@ def settings_for(
     data_dir: Path,
     panel_share: float = 0.0,
     panel_lists: int = SamplingConfig().panel_lists,
+    paid_calls: int | None = None,
 ) -> Settings:
     options: dict[str, Any] = {
         "data_dir": str(data_dir),
@@ -150,6 +151,7 @@ def settings_for(
             top_k=10,
             panel_share=panel_share,
             panel_lists=panel_lists,
+            paid_calls_per_day=paid_calls,
         ),
         ks=[10],
         baseline_days=BASELINE,
@@ -257,10 +259,12 @@ def run_size(
     data_dir: Path,
     panel_share: float = 0.0,
     panel_lists: int = SamplingConfig().panel_lists,
+    paid_calls: int | None = None,
 ) -> dict[str, Any]:
     """The clean run and every regression cell for one sample size."""
     t0 = time.perf_counter()
-    clean_settings = settings_for(size, judge, None, None, data_dir, panel_share, panel_lists)
+    design = (panel_share, panel_lists, paid_calls)
+    clean_settings = settings_for(size, judge, None, None, data_dir, *design)
     clean = [
         run_one(database, clean_settings, block + dt.timedelta(days=i)) for i in range(clean_days)
     ]
@@ -274,7 +278,7 @@ def run_size(
     source = TrecProductionSource(clean_settings.source)
     results = []
     for cell in cells:
-        settings = settings_for(size, judge, cell, start, data_dir, panel_share, panel_lists)
+        settings = settings_for(size, judge, cell, start, data_dir, *design)
         result = CellResult(cell=cell, true_drop=true_drop(source, cell))
         for i in range(max_days):
             figures = run_one(database, settings, start + dt.timedelta(days=i))
@@ -295,7 +299,7 @@ def run_size(
     )
     header = (
         f"{'regression':<14}{'true drop':>10}{'judged drop':>12}{'per-list':>10}"
-        f"{'detected':>10}  alerts"
+        f"{'detected':>10}{'paid/day':>9}  alerts"
     )
     print(header)
     print("-" * len(header))
@@ -312,9 +316,10 @@ def run_size(
         )
         det = r.detected_on
         fired = r.days[-1].alerts if det else ()
+        paid = statistics.fmean(d.paid for d in r.days)
         print(
             f"{r.cell.label:<14}{fmt(r.true_drop):>10}{fmt(judged_drop):>12}{fmt(list_drop):>10}"
-            f"{(f'day {det}' if det else f'>{max_days} d'):>10}  "
+            f"{(f'day {det}' if det else f'>{max_days} d'):>10}{paid:>9.1f}  "
             f"{', '.join(a.removeprefix('JudgeMonitor') for a in fired) or '-'}"
         )
         rows.append(
@@ -324,6 +329,7 @@ def run_size(
                 "judged_drop": None if math.isnan(judged_drop) else round(judged_drop, 4),
                 "judged_drop_per_list": None if math.isnan(list_drop) else round(list_drop, 4),
                 "detected_day": det,
+                "paid_per_day": round(paid, 1),
                 "alerts": list(fired),
             }
         )
@@ -458,6 +464,12 @@ def main(argv: list[str] | None = None) -> None:
         default=SamplingConfig().panel_lists,
         help="without --designs: sampling.panel_lists (distinct lists judged per panel query)",
     )
+    parser.add_argument(
+        "--pipeline-paid-calls",
+        type=int,
+        default=None,
+        help="without --designs: sampling.paid_calls_per_day (the daily paid-call ceiling)",
+    )
     add_data_dir_option(parser)
     args = parser.parse_args(argv)
     args.data_dir = require_data_dir(args.data_dir)
@@ -485,6 +497,7 @@ def main(argv: list[str] | None = None) -> None:
                 data_dir=args.data_dir,
                 panel_share=args.pipeline_panel_share,
                 panel_lists=args.pipeline_panel_lists,
+                paid_calls=args.pipeline_paid_calls,
             )
             for i, size in enumerate(sizes)
         ]
@@ -496,6 +509,7 @@ def main(argv: list[str] | None = None) -> None:
             "quick": args.quick,
             "panel_share": args.pipeline_panel_share,
             "panel_lists": args.pipeline_panel_lists,
+            "paid_calls_per_day": args.pipeline_paid_calls,
             "clean_days": clean_days,
             "max_days": args.max_days,
             "seconds": round(time.perf_counter() - started, 1),

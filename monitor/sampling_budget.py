@@ -9,14 +9,17 @@ Design (pure; ``pipeline.budget_step`` reads the cache and keeps the decision):
 * **Who gives way.** Only rows (sampled lists) that need a call: a list the cache answers
   whole costs nothing and is always judged, so the panel's unchanged lists and every
   cached query keep their figures.
-* **How.** Each row that needs calls is judged with one probability p (Poisson
-  sampling) and its weight raised by 1/p (Horvitz–Thompson), so the day's estimates stay
-  unbiased, with a wider CI. p is the one whose *expected* calls meet the ceiling: a call
-  (a cache key) that m of those rows need is paid with probability 1 − (1 − p)^m. The
-  ceiling holds in expectation, not on every day.
-* **Which.** A row is kept when its draw ``row_draw(seed, day, row)`` is below p: the same
-  row, seed and day give the same draw, so a rerun that uses the first run's p and rows
-  (``BudgetDecision``) keeps the same rows, although the rows it kept are cached by then.
+* **How.** Of the N rows that need calls, n are judged, a simple random sample (the n
+  with the smallest draws ``row_draw(seed, day, row)``), so each is judged with
+  probability p = n / N exactly and its weight is raised by 1/p (Horvitz–Thompson): the
+  day's estimates stay unbiased, with a wider CI. n is N times the probability whose
+  expected calls meet the ceiling (a call that m rows need is paid when any of them is
+  judged: 1 − (1 − q)^m), at least 1. A fixed n, not one coin per row: a row costs up to
+  ``top_k`` calls per judge, and coins would let a day pay several times its ceiling.
+* **Reruns.** The first run's decision (p and the N rows) is kept with the day's design:
+  the same rows, seed and day give the same draws, so a rerun judges the same n rows,
+  though they are cached by then. A row that needs calls and that the first run did not
+  draw (the logs changed) is judged with probability p on its own draw.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ __all__ = [
     "BudgetDecision",
     "apply_decision",
     "budget_probability",
+    "decide",
     "reweighted",
     "row_draw",
     "row_key",
@@ -45,11 +49,29 @@ _BISECTIONS = 50
 
 @dataclass(frozen=True, slots=True)
 class BudgetDecision:
-    """The day's ceiling at work: rows that needed calls (``costly``, by ``row_key``) were
-    judged with probability ``p``; ``p`` None when every call fitted."""
+    """The day's ceiling at work: of the rows that needed calls when the day was first
+    run (``costly``, by ``row_key``), a share ``p`` was judged; ``p`` None when every call
+    fitted."""
 
     p: float | None
     costly: frozenset[str]
+
+    def chosen(self, seed: int, day: dt.date) -> frozenset[str]:
+        """The costly rows judged: the round(p × N) with the smallest draws."""
+        if self.p is None:
+            return self.costly
+        n = round(self.p * len(self.costly))
+        return frozenset(sorted(self.costly, key=lambda k: row_draw(seed, day, k))[:n])
+
+
+def decide(calls: Sequence[Collection[str]], keys: Sequence[str], ceiling: int) -> BudgetDecision:
+    """The first run's decision for rows ``keys`` needing ``calls``: p = n / N."""
+    costly = frozenset(k for k, c in zip(keys, calls, strict=True) if c)
+    q = budget_probability(calls, ceiling)
+    if q is None or not costly:
+        return BudgetDecision(p=None, costly=costly)
+    n = max(1, round(q * len(costly)))
+    return BudgetDecision(p=n / len(costly), costly=costly)
 
 
 def row_key(sq: SampledQuery) -> str:
@@ -81,35 +103,49 @@ def budget_probability(calls: Sequence[Collection[str]], ceiling: int) -> float 
 
 
 def within_budget(
-    queries: Sequence[SampledQuery], decision: BudgetDecision, *, seed: int, day: dt.date
+    queries: Sequence[SampledQuery],
+    decision: BudgetDecision,
+    *,
+    seed: int,
+    day: dt.date,
+    later: Collection[str] = frozenset(),
 ) -> list[int]:
-    """Indexes of the rows judged under ``decision``; a kept costly row's inclusion
-    probability is multiplied by p (see ``reweighted``)."""
+    """Indexes of the rows judged under ``decision``: the free ones, the chosen costly
+    ones, and of ``later`` (rows needing calls that the decision did not see) those whose
+    draw is below p."""
     if decision.p is None:
         return list(range(len(queries)))
-    p = decision.p
-    return [
-        i
-        for i, sq in enumerate(queries)
-        if (key := row_key(sq)) not in decision.costly or row_draw(seed, day, key) < p
-    ]
+    chosen = decision.chosen(seed, day)
+    keep = []
+    for i, sq in enumerate(queries):
+        key = row_key(sq)
+        if key in decision.costly:
+            if key in chosen:
+                keep.append(i)
+        elif key not in later or row_draw(seed, day, key) < decision.p:
+            keep.append(i)
+    return keep
 
 
-def reweighted(sq: SampledQuery, decision: BudgetDecision) -> SampledQuery:
-    """``sq`` as judged under ``decision``: a costly row stands for 1/p rows like it."""
-    if decision.p is None or row_key(sq) not in decision.costly:
-        return sq
-    return replace(sq, inclusion_probability=sq.inclusion_probability * decision.p)
+def reweighted(sq: SampledQuery, p: float) -> SampledQuery:
+    """``sq`` judged with probability ``p`` stands for 1/p rows like it."""
+    return replace(sq, inclusion_probability=sq.inclusion_probability * p)
 
 
-def apply_decision(sample: DailySample, decision: BudgetDecision) -> DailySample:
+def apply_decision(
+    sample: DailySample, decision: BudgetDecision, later: Collection[str] = frozenset()
+) -> DailySample:
     """The day's sample as judged under ``decision``: the rows kept, reweighted."""
-    kept = within_budget(sample.queries, decision, seed=sample.seed, day=sample.day)
-    if len(kept) == len(sample.queries) and decision.p is None:
+    if decision.p is None:
         return sample
+    p, subject = decision.p, decision.costly | frozenset(later)
+    kept = within_budget(sample.queries, decision, seed=sample.seed, day=sample.day, later=later)
     return replace(
         sample,
-        queries=[reweighted(sample.queries[i], decision) for i in kept],
+        queries=[
+            reweighted(q, p) if row_key(q) in subject else q
+            for q in (sample.queries[i] for i in kept)
+        ],
         searches=[sample.searches[i] for i in kept],
         query_probabilities=[sample.query_probabilities[i] for i in kept],
     )

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from monitor.config import Settings
 from monitor.judges.base import Judge, item_key, key_prefix
 from monitor.sampling import DailySample
-from monitor.sampling_budget import BudgetDecision, apply_decision, budget_probability, row_key
+from monitor.sampling_budget import BudgetDecision, apply_decision, decide, row_key
 from monitor.store import day_designs
 from monitor.store import repository as repo
 from monitor.store.db import Database
@@ -62,30 +62,30 @@ def apply_budget(
     judges: Sequence[Judge],
 ) -> tuple[DailySample, BudgetDecision | None]:
     """The day's sample as judged under the ceiling (unchanged without one), and the
-    decision. The first run decides; a rerun takes that decision, adding only rows the
-    first run did not draw (the logs changed), drawn with the same p."""
+    decision. The first run decides; a rerun takes that decision, and judges a row the
+    first run did not see (the logs changed) with the same p on its own draw."""
     ceiling = settings.sampling.paid_calls_per_day
     if ceiling is None:
         return sample, None
     calls = uncached_calls(database, sample.queries, judges, settings.sampling.top_k)
-    costly = frozenset(row_key(sq) for sq, c in zip(sample.queries, calls, strict=True) if c)
+    keys = [row_key(sq) for sq in sample.queries]
     with database.engine.connect() as conn:
         kept = day_designs.read_budget(conn, day=day)
-    if kept is None:
-        decision = BudgetDecision(p=budget_probability(calls, ceiling), costly=costly)
-        with database.engine.begin() as conn:
-            day_designs.write_budget(conn, day=day, p=decision.p, rows=decision.costly)
-        needed = len(set().union(*calls)) if calls else 0
-        if decision.p is not None:
-            log.info(
-                "paid-call ceiling: the day's lists need %d calls, the ceiling is %d: %d "
-                "lists that need calls are judged with probability %.3f and weighted up",
-                needed,
-                ceiling,
-                len(costly),
-                decision.p,
-            )
-    else:
-        p, rows = kept
-        decision = BudgetDecision(p=p, costly=rows | costly if p is not None else rows)
+    if kept is not None:  # a rerun: the first run's rows, and p for rows it did not see
+        decision = BudgetDecision(p=kept[0], costly=kept[1])
+        later = frozenset(k for k, c in zip(keys, calls, strict=True) if c) - decision.costly
+        return apply_decision(sample, decision, later), decision
+    decision = decide(calls, keys, ceiling)
+    with database.engine.begin() as conn:
+        day_designs.write_budget(conn, day=day, p=decision.p, rows=decision.costly)
+    if decision.p is not None:
+        log.info(
+            "paid-call ceiling: the day's lists need %d calls, the ceiling is %d: %d of the "
+            "%d lists that need calls are judged (p = %.3f) and weighted up",
+            len(set().union(*calls)),
+            ceiling,
+            len(decision.chosen(sample.seed, day)),
+            len(decision.costly),
+            decision.p,
+        )
     return apply_decision(sample, decision), decision

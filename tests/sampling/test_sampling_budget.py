@@ -21,6 +21,7 @@ from monitor.sampling_budget import (
     BudgetDecision,
     apply_decision,
     budget_probability,
+    decide,
     row_key,
 )
 from monitor.store.db import Database
@@ -40,7 +41,8 @@ def test_p_meets_the_ceiling_in_expectation_counting_shared_calls_once() -> None
     assert budget_probability(calls, 40) is None  # everything fits
 
 
-def _records(n: int, searches: int = 2) -> list[SearchRecord]:
+def _records(n: int) -> list[SearchRecord]:
+    """Query i searched 1, 2 or 3 times (i % 3 + 1), one result each."""
     at = dt.datetime.combine(DAY, dt.time(3), tzinfo=dt.UTC)
     return [
         SearchRecord(
@@ -50,38 +52,48 @@ def _records(n: int, searches: int = 2) -> list[SearchRecord]:
             results=(Result(id=f"d{i}", position=1, title=f"doc {i}"),),
         )
         for i in range(n)
-        for j in range(searches)
+        for j in range(i % 3 + 1)
     ]
 
 
 def test_kept_costly_rows_stand_for_the_dropped_ones_and_free_rows_always_stay() -> None:
-    """Over many seeds the weighted count of searches of the rows that needed calls
-    matches theirs (Horvitz–Thompson), and every free row is judged at its own weight."""
+    """Of 40 rows that need calls, p = 0.3 judges exactly 12, and over many seeds their
+    weighted searches match all 40's (Horvitz–Thompson); every free row is judged at its
+    own weight."""
     config = SamplingConfig(size=200, strata=[], min_per_stratum=0)
     estimates = []
-    for seed in range(300):
+    for seed in range(400):
         sample = sample_day(_records(60), day=DAY, config=config.model_copy(update={"seed": seed}))
         costly = frozenset(row_key(q) for q in sample.queries[:40])
+        truth = sum(q.weight for q in sample.queries[:40])
         judged = apply_decision(sample, BudgetDecision(p=0.3, costly=costly))
         kept = {row_key(q): q for q in judged.queries}
+        assert len(costly & kept.keys()) == 12
         for q in sample.queries[40:]:  # free: judged, its weight as drawn
             assert kept[row_key(q)].weight == q.weight
-        estimates.append(sum(q.weight for q in judged.queries if row_key(q) in costly))
+        estimates.append(sum(q.weight for q in judged.queries if row_key(q) in costly) / truth)
         assert judged.searches == [
             f for q, f in zip(sample.queries, sample.searches, strict=True) if row_key(q) in kept
         ]
-    truth = 40 * 2.0
-    assert statistics.fmean(estimates) == pytest.approx(truth, rel=0.05)
-    assert statistics.pstdev(estimates) > 0  # the draw does vary with the seed
+    assert statistics.fmean(estimates) == pytest.approx(1.0, abs=0.03)
+    assert statistics.pstdev(estimates) > 0  # which 12 varies with the seed
 
 
-def test_the_same_decision_keeps_the_same_rows() -> None:
+def test_the_same_decision_keeps_the_same_rows_and_a_later_row_draws_with_p() -> None:
     config = SamplingConfig(size=200, strata=[], min_per_stratum=0, seed=3)
     sample = sample_day(_records(50), day=DAY, config=config)
-    decision = BudgetDecision(p=0.5, costly=frozenset(row_key(q) for q in sample.queries))
+    keys = [row_key(q) for q in sample.queries]
+    decision = decide([{k} for k in keys[:30]] + [set()] * 20, keys, 10)
+    assert decision.p == pytest.approx(10 / 30) and decision.costly == frozenset(keys[:30])
     first = apply_decision(sample, decision).queries
-    assert 0 < len(first) < 50
+    assert len(first) == 10 + 20
     assert apply_decision(sample, decision).queries == first
+    # rows 30-49 need calls on a rerun the first run did not see: judged with p each
+    later = apply_decision(sample, decision, later=frozenset(keys[30:])).queries
+    assert [q for q in later if row_key(q) in decision.costly] == [
+        q for q in first if row_key(q) in decision.costly
+    ]
+    assert 0 < sum(row_key(q) in keys[30:] for q in later) < 20
 
 
 def _write_day(folder: Path, queries: int) -> None:
@@ -133,15 +145,15 @@ def _stored(database: Database) -> list[tuple[str, float]]:
 def test_a_day_over_its_ceiling_pays_about_it_and_a_rerun_pays_nothing(
     tmp_path: Path, database: Database, fake_llm: FakeOpenAI
 ) -> None:
-    """40 queries of 3 new results need 120 calls; a ceiling of 30 judges each list with
-    p = 0.25, the kept ones weighing 4 times their drawn weight (1 search each)."""
+    """40 queries of 3 new results need 120 calls; a ceiling of 30 judges 10 of the 40
+    lists (p = 0.25), each weighing 4 times its drawn weight (1 search each)."""
     _write_day(tmp_path, 40)
     outcome = run_day(database, _settings(tmp_path, fake_llm, ceiling=30), DAY)
     assert outcome.status == "completed"
     assert outcome.counts["budget_p"] == pytest.approx(0.25)
     stored = _stored(database)
-    assert 0 < len(stored) < 40
-    assert fake_llm.paid_calls == outcome.counts["judged"] == 3 * len(stored)
+    assert len(stored) == 10
+    assert fake_llm.paid_calls == outcome.counts["judged"] == 30
     assert all(w == pytest.approx(4.0) for _, w in stored)
 
     again = run_day(database, _settings(tmp_path, fake_llm, ceiling=30), DAY)
