@@ -149,8 +149,8 @@ class SamplingConfig(BaseModel):
     paid_calls_per_day: int | None = Field(
         default=None,
         gt=0,
-        description="Most judge calls a day pays, in expectation; past it the lists that "
-        "need calls are subsampled and weighted up (sampling_budget.py). None: no ceiling.",
+        description="Most LLM judge calls a day's sample pays, about; past it the fresh "
+        "lists that need calls are subsampled and weighted up (sampling_budget.py).",
     )
 
     @field_validator("panel_share")

@@ -1,9 +1,16 @@
 """The paid-call ceiling over a day's sample (``sampling.paid_calls_per_day``).
 
-Counts the calls each sampled list would pay (its cache keys, per judge, that the cache
-cannot answer), lets ``monitor.sampling_budget`` decide which lists are judged, and keeps
-the decision beside the day's design (``day_designs``): a rerun judges the same lists with
-the same weights, though the lists the first run judged are cached by then.
+Counts the calls each sampled list would pay (per LLM judge, its results the cache cannot
+answer; the local judges cost nothing, and an empty text is answered without a call),
+lets ``monitor.sampling_budget`` decide which lists are judged, and keeps the decision
+beside the day's design (``day_designs``): a rerun judges the same lists with the same
+weights, though the lists the first run judged are cached by then.
+
+The paired panel is never subsampled: its figure compares each query with its own past,
+and dropping the queries whose lists changed (the costly ones) would read a regression
+as no change. Its calls count against the ceiling first; the fresh sample gives way. A
+day sent for annotation keeps its stored sample whole (``reset_production_day``), so the
+ceiling does not apply to it.
 """
 
 from __future__ import annotations
@@ -14,9 +21,11 @@ from collections.abc import Sequence
 
 from monitor.config import Settings
 from monitor.judges.base import Judge, item_key, key_prefix
+from monitor.judges.prompts import clean_text
 from monitor.sampling import DailySample
 from monitor.sampling_budget import BudgetDecision, apply_decision, decide, row_key
-from monitor.store import day_designs
+from monitor.sampling_panel import PANEL_STRATUM
+from monitor.store import day_designs, label_reads
 from monitor.store import repository as repo
 from monitor.store.db import Database
 from monitor.types import JudgeItem, SampledQuery
@@ -30,21 +39,24 @@ _LOOKUP_CHUNK = 5_000
 
 def _items(sq: SampledQuery, top_k: int) -> list[JudgeItem]:
     """What the judges will be asked about the row, as it is stored (its top ``top_k``, a
-    result shown twice judged once: ``steps.load_samples``)."""
+    result shown twice judged once: ``steps.load_samples``), less what needs no call (an
+    empty query or result text is answered ``invalid`` without one: ``LLMJudge``)."""
     seen: set[str] = set()
     items = []
     for result in sq.record.results[:top_k]:
         if result.id not in seen:
             seen.add(result.id)
-            items.append(JudgeItem(query=sq.record.query, result=result))
+            if clean_text(sq.record.query).strip() and clean_text(result.content).strip():
+                items.append(JudgeItem(query=sq.record.query, result=result))
     return items
 
 
 def uncached_calls(
     database: Database, queries: Sequence[SampledQuery], judges: Sequence[Judge], top_k: int
 ) -> list[set[str]]:
-    """Per row, the cache keys (one per judge and result) the cache cannot answer."""
-    prefixes = [key_prefix(j.config, j.prompt_version, j.mode) for j in judges]
+    """Per row, the cache keys (one per LLM judge and result) the cache cannot answer."""
+    paid = [j for j in judges if j.config.kind == "llm"]
+    prefixes = [key_prefix(j.config, j.prompt_version, j.mode) for j in paid]
     keys = [{item_key(p, item) for p in prefixes for item in _items(sq, top_k)} for sq in queries]
     every = sorted(set().union(*keys)) if keys else []
     cached: set[str] = set()
@@ -67,22 +79,30 @@ def apply_budget(
     ceiling = settings.sampling.paid_calls_per_day
     if ceiling is None:
         return sample, None
+    with database.engine.connect() as conn:
+        if label_reads.sent_for_annotation(conn, day=day):
+            log.info("%s was sent for annotation: its sample is kept whole", day.isoformat())
+            return sample, None
+        kept = day_designs.read_budget(conn, day=day)
     calls = uncached_calls(database, sample.queries, judges, settings.sampling.top_k)
     keys = [row_key(sq) for sq in sample.queries]
-    with database.engine.connect() as conn:
-        kept = day_designs.read_budget(conn, day=day)
+    panel = [sq.stratum == PANEL_STRATUM for sq in sample.queries]
+    fresh_calls = [set() if in_panel else c for c, in_panel in zip(calls, panel, strict=True)]
     if kept is not None:  # a rerun: the first run's rows, and p for rows it did not see
         decision = BudgetDecision(p=kept[0], costly=kept[1])
-        later = frozenset(k for k, c in zip(keys, calls, strict=True) if c) - decision.costly
-        return apply_decision(sample, decision, later), decision
-    decision = decide(calls, keys, ceiling)
+        later = frozenset(k for k, c in zip(keys, fresh_calls, strict=True) if c)
+        return apply_decision(sample, decision, later - decision.costly), decision
+    panel_calls = set().union(*(c for c, in_panel in zip(calls, panel, strict=True) if in_panel))
+    decision = decide(fresh_calls, keys, max(ceiling - len(panel_calls), 0))
     with database.engine.begin() as conn:
         day_designs.write_budget(conn, day=day, p=decision.p, rows=decision.costly)
     if decision.p is not None:
         log.info(
-            "paid-call ceiling: the day's lists need %d calls, the ceiling is %d: %d of the "
-            "%d lists that need calls are judged (p = %.3f) and weighted up",
+            "paid-call ceiling: the day's lists need %d calls (the panel's %d), the ceiling "
+            "is %d: %d of the %d fresh lists that need calls are judged (p = %.3f), "
+            "weighted up",
             len(set().union(*calls)),
+            len(panel_calls),
             ceiling,
             len(decision.chosen(sample.seed, day)),
             len(decision.costly),

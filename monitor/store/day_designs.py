@@ -54,14 +54,15 @@ def read_design(conn: Connection, *, day: dt.date) -> StoredDesign | None:
 
 
 def write_design(conn: Connection, *, day: dt.date, design: StoredDesign) -> None:
-    """Store ``design`` as the day's, replacing one stored under other settings."""
+    """Store ``design`` as the day's, replacing one stored under other settings; the
+    paid-call ceiling's decision stays (``read_budget`` trusts it while the day holds
+    the sample it was drawn for)."""
     conn.execute(
         text(
             "INSERT INTO day_designs (sample_date, inputs, stratum_sd, panel_history) "
             "VALUES (:d, :inputs, :sd, :history) ON CONFLICT (sample_date) DO UPDATE SET "
             "inputs = excluded.inputs, stratum_sd = excluded.stratum_sd, "
-            "panel_history = excluded.panel_history, budget_p = NULL, budget_rows = NULL, "
-            "created_at = now()"
+            "panel_history = excluded.panel_history, created_at = now()"
         ).bindparams(
             bindparam("sd", type_=JSONB(none_as_null=True)),
             bindparam("history", type_=JSONB(none_as_null=True)),

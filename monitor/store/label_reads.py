@@ -35,6 +35,7 @@ __all__ = [
     "sample_lock_keys",
     "samples_by_id",
     "selected_samples",
+    "sent_for_annotation",
 ]
 
 #: The key of ``samples.signals`` under which an annotation pick is recorded.
@@ -70,6 +71,19 @@ def lock_day_sample(conn: Connection, *, day: dt.date) -> None:
     """Take ``sample_lock_keys(day)`` until the transaction ends (waiting for a holder)."""
     a, b = sample_lock_keys(day)
     conn.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": a, "b": b})
+
+
+def sent_for_annotation(conn: Connection, *, day: dt.date) -> bool:
+    """Was the day's production sample picked for annotation (its rows are then kept)?"""
+    return bool(
+        conn.execute(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM samples WHERE sample_date = :d "
+                f"AND {PRODUCTION_SAMPLES} AND signals ? :key)"
+            ),
+            {"d": day, "key": SELECTION_KEY},
+        ).scalar_one()
+    )
 
 
 def day_samples(conn: Connection, *, day: dt.date) -> tuple[DaySample, ...]:

@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from monitor.errors import DatabaseError
 from monitor.store import models, partitions
-from monitor.store.label_reads import SELECTION_KEY, lock_day_sample
+from monitor.store.label_reads import lock_day_sample, sent_for_annotation
 from monitor.store.stale_samples import SAMPLE_COLUMNS, stale_step
 from monitor.types import SampledQuery, Verdict, VerdictStatus
 
@@ -307,12 +307,8 @@ def reset_production_day(conn: Connection, *, day: dt.date) -> bool:
     to grade it again (from the verdict cache). True when it was kept."""
     lock_day_sample(conn, day=day)  # as a pick and a rerun over changed logs take it
     production = f"s.sample_date = :d AND {models.PRODUCTION_SAMPLES}"
-    params = {"d": day, "k": SELECTION_KEY}
-    picked = conn.execute(
-        text(f"SELECT EXISTS (SELECT 1 FROM samples s WHERE {production} AND s.signals ? :k)"),
-        params,
-    ).scalar_one()
-    if not picked:
+    params = {"d": day}
+    if not sent_for_annotation(conn, day=day):
         delete_production_samples(conn, day=day)
         return False
     for table in ("verdicts", "ensemble_grades"):

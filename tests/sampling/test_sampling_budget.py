@@ -24,6 +24,7 @@ from monitor.sampling_budget import (
     decide,
     row_key,
 )
+from monitor.sampling_panel import PANEL_STRATUM
 from monitor.store.db import Database
 from monitor.testing import FakeOpenAI
 from monitor.types import Result, SearchRecord
@@ -96,67 +97,99 @@ def test_the_same_decision_keeps_the_same_rows_and_a_later_row_draws_with_p() ->
     assert 0 < sum(row_key(q) in keys[30:] for q in later) < 20
 
 
-def _write_day(folder: Path, queries: int) -> None:
-    at = dt.datetime.combine(DAY, dt.time(2), tzinfo=dt.UTC)
-    rows = [
+def _rows(day: dt.date, prefix: str, queries: int, searches: int = 1, lists: str = "") -> list:
+    at = dt.datetime.combine(day, dt.time(2), tzinfo=dt.UTC)
+    return [
         {
-            "query_id": f"q{i}",
-            "query": f"query {i}",
-            "timestamp": (at + dt.timedelta(minutes=i)).isoformat(),
+            "query_id": f"{prefix}{i}-{j}",
+            "query": f"{prefix} query {i}",
+            "timestamp": (at + dt.timedelta(minutes=i, seconds=j)).isoformat(),
             "results": [
-                {"id": f"q{i}-{k}", "title": f"query {i} result {k}", "text": "about it"}
+                {"id": f"{prefix}{i}{lists}-{k}", "title": f"{prefix} query {i} {lists}result {k}"}
                 for k in range(3)
             ],
         }
         for i in range(queries)
+        for j in range(searches)
     ]
-    (folder / f"{DAY}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
-def _settings(folder: Path, server: FakeOpenAI, ceiling: int | None) -> Settings:
-    judge = JudgeConfig(
-        name="gpt",
-        kind="llm",
-        model="fake-model",
-        base_url=server.base_url,
-        api_key_env="FAKE_OPENAI_KEY",
-        max_retries=0,
-    )
+def _write_day(folder: Path, queries: int, day: dt.date = DAY, rows: list | None = None) -> None:
+    rows = _rows(day, "q", queries) if rows is None else rows
+    (folder / f"{day}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def _settings(
+    folder: Path,
+    server: FakeOpenAI,
+    ceiling: int | None,
+    *,
+    lexical: bool = False,
+    panel_share: float = 0.0,
+) -> Settings:
+    judges = [
+        JudgeConfig(
+            name="gpt",
+            kind="llm",
+            model="fake-model",
+            base_url=server.base_url,
+            api_key_env="FAKE_OPENAI_KEY",
+            max_retries=0,
+        )
+    ]
+    if lexical:  # a local judge: free, so it does not count against the ceiling
+        judges.append(JudgeConfig(name="lex", kind="lexical", api_key_env=None))
     sampling = SamplingConfig(
-        size=40, strata=[], min_per_stratum=0, top_k=3, seed=7, paid_calls_per_day=ceiling
+        size=40,
+        strata=[],
+        min_per_stratum=0,
+        top_k=3,
+        seed=7,
+        paid_calls_per_day=ceiling,
+        panel_share=panel_share,
+        panel_lists=1,
     )
     return Settings(
-        judges=[judge],
+        judges=judges,
         source=SourceConfig(kind="files", path=str(folder)),
         sampling=sampling,
         canary_size=0,
+        baseline_days=3,
     )
 
 
 def _stored(database: Database) -> list[tuple[str, float]]:
+    return [(q, w) for q, w, _ in _stored_rows(database)]
+
+
+def _stored_rows(database: Database, day: dt.date = DAY) -> list[tuple[str, float, str]]:
     with database.engine.connect() as conn:
         rows = conn.execute(
-            text("SELECT query_norm, weight FROM samples WHERE sample_date = :d ORDER BY 1"),
-            {"d": DAY},
+            text(
+                "SELECT query_norm, weight, stratum FROM samples WHERE sample_date = :d ORDER BY 1"
+            ),
+            {"d": day},
         ).all()
-    return [(r.query_norm, r.weight) for r in rows]
+    return [(r.query_norm, r.weight, r.stratum) for r in rows]
 
 
 def test_a_day_over_its_ceiling_pays_about_it_and_a_rerun_pays_nothing(
     tmp_path: Path, database: Database, fake_llm: FakeOpenAI
 ) -> None:
-    """40 queries of 3 new results need 120 calls; a ceiling of 30 judges 10 of the 40
-    lists (p = 0.25), each weighing 4 times its drawn weight (1 search each)."""
+    """40 queries of 3 new results need 120 LLM calls (the lexical judge beside it is
+    free); a ceiling of 30 judges 10 of the 40 lists (p = 0.25), each weighing 4 times
+    its drawn weight (1 search each)."""
     _write_day(tmp_path, 40)
-    outcome = run_day(database, _settings(tmp_path, fake_llm, ceiling=30), DAY)
+    outcome = run_day(database, _settings(tmp_path, fake_llm, ceiling=30, lexical=True), DAY)
     assert outcome.status == "completed"
     assert outcome.counts["budget_p"] == pytest.approx(0.25)
     stored = _stored(database)
     assert len(stored) == 10
-    assert fake_llm.paid_calls == outcome.counts["judged"] == 30
+    assert fake_llm.paid_calls == 30  # the run's `judged` counts the lexical judge's too
+    assert outcome.counts["judged"] == 60
     assert all(w == pytest.approx(4.0) for _, w in stored)
 
-    again = run_day(database, _settings(tmp_path, fake_llm, ceiling=30), DAY)
+    again = run_day(database, _settings(tmp_path, fake_llm, ceiling=30, lexical=True), DAY)
     assert again.status == "completed" and again.counts["judged"] == 0
     assert _stored(database) == stored
     assert fake_llm.paid_calls == 3 * len(stored)
@@ -169,3 +202,31 @@ def test_a_day_within_its_ceiling_is_judged_whole(
     outcome = run_day(database, _settings(tmp_path, fake_llm, ceiling=30), DAY)
     assert outcome.status == "completed" and "budget_p" not in outcome.counts
     assert len(_stored(database)) == 10 and fake_llm.paid_calls == 30
+
+
+def test_the_panel_is_never_subsampled_and_its_calls_come_first(
+    tmp_path: Path, database: Database, fake_llm: FakeOpenAI
+) -> None:
+    """20 head queries seen the day before come back with new lists (60 calls) beside 20
+    new queries (60 more). Under a ceiling of 30 the panel is judged whole at its own
+    weights (dropping its changed queries would read a change as none); the fresh sample
+    gives way down to one list, weighted by its 1/p."""
+    before = DAY - dt.timedelta(days=1)
+    _write_day(tmp_path, 0, day=before, rows=_rows(before, "head", 20, searches=2))
+    assert (
+        run_day(database, _settings(tmp_path, fake_llm, None, panel_share=0.5), before).status
+        == "completed"
+    )
+    paid = fake_llm.paid_calls
+    rows = _rows(DAY, "head", 20, searches=2, lists="new") + _rows(DAY, "tail", 20)
+    _write_day(tmp_path, 0, rows=rows)
+    settings = _settings(tmp_path, fake_llm, 30, panel_share=0.5)
+    outcome = run_day(database, settings, DAY)
+    assert outcome.status == "completed"
+    stored = _stored_rows(database)
+    panel = [(q, w) for q, w, stratum in stored if stratum == PANEL_STRATUM]
+    fresh = [(q, w) for q, w, stratum in stored if stratum != PANEL_STRATUM]
+    assert len(panel) == 20 and all(w == 2.0 for _, w in panel)
+    assert len(fresh) == 1 and fresh[0][1] == pytest.approx(20.0)  # p = 1/20
+    assert outcome.counts["budget_p"] == pytest.approx(1 / 20)
+    assert fake_llm.paid_calls - paid == 60 + 3
