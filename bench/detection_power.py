@@ -131,7 +131,6 @@ def settings_for(
     data_dir: Path,
     panel_share: float = 0.0,
     panel_lists: int = SamplingConfig().panel_lists,
-    paid_calls: int | None = None,
 ) -> Settings:
     options: dict[str, Any] = {
         "data_dir": str(data_dir),
@@ -151,7 +150,6 @@ def settings_for(
             top_k=10,
             panel_share=panel_share,
             panel_lists=panel_lists,
-            paid_calls_per_day=paid_calls,
         ),
         ks=[10],
         baseline_days=BASELINE,
@@ -259,11 +257,10 @@ def run_size(
     data_dir: Path,
     panel_share: float = 0.0,
     panel_lists: int = SamplingConfig().panel_lists,
-    paid_calls: int | None = None,
 ) -> dict[str, Any]:
     """The clean run and every regression cell for one sample size."""
     t0 = time.perf_counter()
-    design = (panel_share, panel_lists, paid_calls)
+    design = (panel_share, panel_lists)
     clean_settings = settings_for(size, judge, None, None, data_dir, *design)
     clean = [
         run_one(database, clean_settings, block + dt.timedelta(days=i)) for i in range(clean_days)
@@ -464,12 +461,6 @@ def main(argv: list[str] | None = None) -> None:
         default=SamplingConfig().panel_lists,
         help="without --designs: sampling.panel_lists (distinct lists judged per panel query)",
     )
-    parser.add_argument(
-        "--pipeline-paid-calls",
-        type=int,
-        default=None,
-        help="without --designs: sampling.paid_calls_per_day (the daily paid-call ceiling)",
-    )
     add_data_dir_option(parser)
     args = parser.parse_args(argv)
     args.data_dir = require_data_dir(args.data_dir)
@@ -497,7 +488,6 @@ def main(argv: list[str] | None = None) -> None:
                 data_dir=args.data_dir,
                 panel_share=args.pipeline_panel_share,
                 panel_lists=args.pipeline_panel_lists,
-                paid_calls=args.pipeline_paid_calls,
             )
             for i, size in enumerate(sizes)
         ]
@@ -509,7 +499,6 @@ def main(argv: list[str] | None = None) -> None:
             "quick": args.quick,
             "panel_share": args.pipeline_panel_share,
             "panel_lists": args.pipeline_panel_lists,
-            "paid_calls_per_day": args.pipeline_paid_calls,
             "clean_days": clean_days,
             "max_days": args.max_days,
             "seconds": round(time.perf_counter() - started, 1),
