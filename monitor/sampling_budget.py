@@ -109,17 +109,21 @@ def within_budget(
     seed: int,
     day: dt.date,
     later: Collection[str] = frozenset(),
+    exempt: Collection[str] = frozenset(),
 ) -> list[int]:
-    """Indexes of the rows judged under ``decision``: the free ones, the chosen costly
-    ones, and of ``later`` (rows needing calls that the decision did not see) those whose
-    draw is below p."""
+    """Indexes of the rows judged under ``decision``: the free ones, the ``exempt`` ones
+    (the panel's, whatever the decision says of them: a rerun can move a row into the
+    panel), the chosen costly ones, and of ``later`` (rows needing calls that the
+    decision did not see) those whose draw is below p."""
     if decision.p is None:
         return list(range(len(queries)))
     chosen = decision.chosen(seed, day)
     keep = []
     for i, sq in enumerate(queries):
         key = row_key(sq)
-        if key in decision.costly:
+        if key in exempt:
+            keep.append(i)
+        elif key in decision.costly:
             if key in chosen:
                 keep.append(i)
         elif key not in later or row_draw(seed, day, key) < decision.p:
@@ -133,13 +137,19 @@ def reweighted(sq: SampledQuery, p: float) -> SampledQuery:
 
 
 def apply_decision(
-    sample: DailySample, decision: BudgetDecision, later: Collection[str] = frozenset()
+    sample: DailySample,
+    decision: BudgetDecision,
+    later: Collection[str] = frozenset(),
+    exempt: Collection[str] = frozenset(),
 ) -> DailySample:
-    """The day's sample as judged under ``decision``: the rows kept, reweighted."""
+    """The day's sample as judged under ``decision``: the rows kept, reweighted (an
+    ``exempt`` row never is)."""
     if decision.p is None:
         return sample
-    p, subject = decision.p, decision.costly | frozenset(later)
-    kept = within_budget(sample.queries, decision, seed=sample.seed, day=sample.day, later=later)
+    p, subject = decision.p, (decision.costly | frozenset(later)) - frozenset(exempt)
+    kept = within_budget(
+        sample.queries, decision, seed=sample.seed, day=sample.day, later=later, exempt=exempt
+    )
     return replace(
         sample,
         queries=[

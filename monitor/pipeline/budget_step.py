@@ -80,18 +80,20 @@ def apply_budget(
     if ceiling is None:
         return sample, None
     with database.engine.connect() as conn:
+        kept = day_designs.read_budget(conn, day=day)
         if label_reads.sent_for_annotation(conn, day=day):
             log.info("%s was sent for annotation: its sample is kept whole", day.isoformat())
-            return sample, None
-        kept = day_designs.read_budget(conn, day=day)
+            # the stored rows are as its first run judged them: its decision, for the counts
+            return sample, None if kept is None else BudgetDecision(p=kept[0], costly=kept[1])
     calls = uncached_calls(database, sample.queries, judges, settings.sampling.top_k)
     keys = [row_key(sq) for sq in sample.queries]
     panel = [sq.stratum == PANEL_STRATUM for sq in sample.queries]
+    exempt = frozenset(k for k, in_panel in zip(keys, panel, strict=True) if in_panel)
     fresh_calls = [set() if in_panel else c for c, in_panel in zip(calls, panel, strict=True)]
     if kept is not None:  # a rerun: the first run's rows, and p for rows it did not see
         decision = BudgetDecision(p=kept[0], costly=kept[1])
         later = frozenset(k for k, c in zip(keys, fresh_calls, strict=True) if c)
-        return apply_decision(sample, decision, later - decision.costly), decision
+        return apply_decision(sample, decision, later - decision.costly, exempt), decision
     panel_calls = set().union(*(c for c, in_panel in zip(calls, panel, strict=True) if in_panel))
     decision = decide(fresh_calls, keys, max(ceiling - len(panel_calls), 0))
     with database.engine.begin() as conn:
@@ -108,4 +110,4 @@ def apply_budget(
             len(decision.costly),
             decision.p,
         )
-    return apply_decision(sample, decision), decision
+    return apply_decision(sample, decision, exempt=exempt), decision

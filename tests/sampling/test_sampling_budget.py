@@ -114,6 +114,21 @@ def _rows(day: dt.date, prefix: str, queries: int, searches: int = 1, lists: str
     ]
 
 
+def test_a_panel_row_is_never_dropped_or_reweighted_whatever_the_decision_says() -> None:
+    """A rerun can move a row the first run drew as fresh (and costly) into the panel:
+    it is then judged at its own weight."""
+    config = SamplingConfig(size=200, strata=[], min_per_stratum=0, seed=3)
+    sample = sample_day(_records(20), day=DAY, config=config)
+    keys = [row_key(q) for q in sample.queries]
+    decision = BudgetDecision(p=0.25, costly=frozenset(keys))
+    judged = apply_decision(sample, decision, exempt=frozenset(keys[:5]))
+    by_key = {row_key(q): q for q in judged.queries}
+    for key, drawn in zip(keys[:5], sample.queries[:5], strict=True):
+        assert by_key[key].weight == drawn.weight
+    # the five exempt, and the 5 of the 20 costly ones the decision chose
+    assert by_key.keys() == set(keys[:5]) | decision.chosen(sample.seed, DAY)
+
+
 def _write_day(folder: Path, queries: int, day: dt.date = DAY, rows: list | None = None) -> None:
     rows = _rows(day, "q", queries) if rows is None else rows
     (folder / f"{day}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
