@@ -7,8 +7,8 @@ them is a paid call for every judge. ``sampling.paid_calls_per_day`` caps that d
 Design (pure; ``pipeline.budget_step`` reads the cache and keeps the decision):
 
 * **Who gives way.** Only rows (sampled lists) that need a call: a list the cache answers
-  whole costs nothing and is always judged. The step leaves a panel of one list per
-  query out (``pipeline.budget_step`` says why).
+  whole costs nothing and is always judged. The step leaves the paired panel out
+  (``pipeline.budget_step``): only the fresh sample's rows are subsampled.
 * **How.** Of the N rows that need calls, n are judged, a simple random sample (the n
   with the smallest draws ``row_draw(seed, day, row)``), so each is judged with
   probability p = n / N exactly and its weight is raised by 1/p (Horvitz–Thompson): the

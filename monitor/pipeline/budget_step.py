@@ -6,15 +6,11 @@ lets ``monitor.sampling_budget`` decide which lists are judged, and keeps the de
 beside the day's design (``day_designs``): a rerun judges the same lists with the same
 weights, though the lists the first run judged are cached by then.
 
-The paired panel's lists are subsampled with the fresh sample's only when each panel
-query is judged on every list it was served (``sampling.panel_lists`` > 1): its paired
-change then weighs each query by the searches of its judged lists (``panel_step``), so a
-kept list's 1/p stands for the dropped ones and the change stays a ratio estimate of the
-whole panel's. With one list per query the change is an unweighted mean over queries,
+The paired panel is never subsampled: its figure compares each query with its own past,
 and dropping the queries whose lists changed (the costly ones) would read a regression
-as no change: that panel is never subsampled, its calls count against the ceiling first
-and the fresh sample gives way. A day sent for annotation keeps its stored sample whole
-(``reset_production_day``), so the ceiling does not apply to it.
+as no change. Its calls count against the ceiling first; the fresh sample gives way. A
+day sent for annotation keeps its stored sample whole (``reset_production_day``), so the
+ceiling does not apply to it.
 """
 
 from __future__ import annotations
@@ -91,8 +87,7 @@ def apply_budget(
             return sample, None if kept is None else BudgetDecision(p=kept[0], costly=kept[1])
     calls = uncached_calls(database, sample.queries, judges, settings.sampling.top_k)
     keys = [row_key(sq) for sq in sample.queries]
-    whole_panel = settings.sampling.panel_lists == 1  # see the module's docstring
-    panel = [whole_panel and sq.stratum == PANEL_STRATUM for sq in sample.queries]
+    panel = [sq.stratum == PANEL_STRATUM for sq in sample.queries]
     exempt = frozenset(k for k, in_panel in zip(keys, panel, strict=True) if in_panel)
     fresh_calls = [set() if in_panel else c for c, in_panel in zip(calls, panel, strict=True)]
     if kept is not None:  # a rerun: the first run's rows, and p for rows it did not see
@@ -105,9 +100,9 @@ def apply_budget(
         day_designs.write_budget(conn, day=day, p=decision.p, rows=decision.costly)
     if decision.p is not None:
         log.info(
-            "paid-call ceiling: the day's lists need %d calls (%d of them a panel judged "
-            "whole), the ceiling is %d: %d of the %d other lists that need calls are judged "
-            "(p = %.3f), weighted up",
+            "paid-call ceiling: the day's lists need %d calls (the panel's %d), the ceiling "
+            "is %d: %d of the %d fresh lists that need calls are judged (p = %.3f), "
+            "weighted up",
             len(set().union(*calls)),
             len(panel_calls),
             ceiling,

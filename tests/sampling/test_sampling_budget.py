@@ -141,7 +141,6 @@ def _settings(
     *,
     lexical: bool = False,
     panel_share: float = 0.0,
-    panel_lists: int = 1,
 ) -> Settings:
     judges = [
         JudgeConfig(
@@ -163,7 +162,7 @@ def _settings(
         seed=7,
         paid_calls_per_day=ceiling,
         panel_share=panel_share,
-        panel_lists=panel_lists,
+        panel_lists=1,
     )
     return Settings(
         judges=judges,
@@ -220,26 +219,22 @@ def test_a_day_within_its_ceiling_is_judged_whole(
     assert len(_stored(database)) == 10 and fake_llm.paid_calls == 30
 
 
-def _panel_day(tmp_path: Path, database: Database, fake_llm: FakeOpenAI, lists: int) -> int:
-    """20 head queries seen the day before come back with new lists (60 calls) beside 20
-    new queries (60 more); the calls paid so far."""
-    before = DAY - dt.timedelta(days=1)
-    _write_day(tmp_path, 0, day=before, rows=_rows(before, "head", 20, searches=2))
-    settings = _settings(tmp_path, fake_llm, None, panel_share=0.5, panel_lists=lists)
-    assert run_day(database, settings, before).status == "completed"
-    rows = _rows(DAY, "head", 20, searches=2, lists="new") + _rows(DAY, "tail", 20)
-    _write_day(tmp_path, 0, rows=rows)
-    return fake_llm.paid_calls
-
-
 def test_the_panel_is_never_subsampled_and_its_calls_come_first(
     tmp_path: Path, database: Database, fake_llm: FakeOpenAI
 ) -> None:
-    """With one list per panel query (its paired change an unweighted mean over queries),
-    under a ceiling of 30 the panel is judged whole at its own weights (dropping its
-    changed queries would read a change as none); the fresh sample gives way down to one
-    list, weighted by its 1/p."""
-    paid = _panel_day(tmp_path, database, fake_llm, lists=1)
+    """20 head queries seen the day before come back with new lists (60 calls) beside 20
+    new queries (60 more). Under a ceiling of 30 the panel is judged whole at its own
+    weights (dropping its changed queries would read a change as none); the fresh sample
+    gives way down to one list, weighted by its 1/p."""
+    before = DAY - dt.timedelta(days=1)
+    _write_day(tmp_path, 0, day=before, rows=_rows(before, "head", 20, searches=2))
+    assert (
+        run_day(database, _settings(tmp_path, fake_llm, None, panel_share=0.5), before).status
+        == "completed"
+    )
+    paid = fake_llm.paid_calls
+    rows = _rows(DAY, "head", 20, searches=2, lists="new") + _rows(DAY, "tail", 20)
+    _write_day(tmp_path, 0, rows=rows)
     settings = _settings(tmp_path, fake_llm, 30, panel_share=0.5)
     outcome = run_day(database, settings, DAY)
     assert outcome.status == "completed"
@@ -250,22 +245,3 @@ def test_the_panel_is_never_subsampled_and_its_calls_come_first(
     assert len(fresh) == 1 and fresh[0][1] == pytest.approx(20.0)  # p = 1/20
     assert outcome.counts["budget_p"] == pytest.approx(1 / 20)
     assert fake_llm.paid_calls - paid == 60 + 3
-
-
-def test_a_panel_judged_on_every_list_gives_way_with_the_fresh_sample(
-    tmp_path: Path, database: Database, fake_llm: FakeOpenAI
-) -> None:
-    """With every list of a panel query judged (``panel_lists`` > 1), its paired change
-    weighs each query by the searches of its judged lists, so its lists can give way too:
-    10 of the 40 lists that need calls are judged (p = 0.25), panel ones among them
-    weighing 1/p times their searches."""
-    paid = _panel_day(tmp_path, database, fake_llm, lists=2)
-    outcome = run_day(
-        database, _settings(tmp_path, fake_llm, 30, panel_share=0.5, panel_lists=2), DAY
-    )
-    assert outcome.status == "completed"
-    assert outcome.counts["budget_p"] == pytest.approx(0.25)
-    stored = _stored_rows(database)
-    assert len(stored) == 10 and fake_llm.paid_calls - paid == 30
-    panel = [w for _, w, stratum in stored if stratum == PANEL_STRATUM]
-    assert 0 < len(panel) < 20 and all(w == pytest.approx(2 / 0.25) for w in panel)
