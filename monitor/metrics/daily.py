@@ -62,6 +62,7 @@ class GradedQuery:
     pooled nDCG (``quality.pooled_ndcg_at_k``); None to build the ideal from the list.
     ``query``: the query the sample is of; samples sharing one (the lists of a panel
     query) are one query in a figure's ``n`` and its bootstrap. None: a query of its own.
+    ``results``: the graded results' ids, by position as ``grades`` (empty if not read).
     """
 
     sample_id: int
@@ -70,13 +71,17 @@ class GradedQuery:
     grades: tuple[float | None, ...]
     pool: tuple[float | None, ...] | None = None
     query: str | None = None
+    results: tuple[str, ...] = ()
 
     @classmethod
     def from_row(cls, row: tuple[Any, ...], pool: tuple[float | None, ...] | None = None) -> Self:
-        """From the store's (sample id, segment, weight, grades[, query]), segment as text."""
-        sample_id, segment, weight, grades, *query = (*row, None)[:5]
+        """From the store's (sample id, segment, weight, grades[, query[, result ids]]),
+        segment as text."""
+        sample_id, segment, weight, grades, query, results = (*row, None, None)[:6]
         segment_text = {str(k): str(v) for k, v in (segment or {}).items()}
-        return cls(sample_id, segment_text, weight, tuple(grades or ()), pool, query[0])
+        return cls(
+            sample_id, segment_text, weight, tuple(grades or ()), pool, query, tuple(results or ())
+        )
 
 
 class JudgeVerdictRow(NamedTuple):

@@ -121,14 +121,26 @@ def _runs_without(
 def _day_grades(
     verdicts: Sequence[JudgeVerdictRow], queries: Sequence[GradedQuery]
 ) -> dict[str, list[float | None]]:
-    """``_grades_by_judge`` for the day itself, from the rows already read for it."""
+    """``_grades_by_judge`` for the day itself, from the rows already read for it.
+
+    A result a query showed in several lists (a panel query's) is one grade, as the
+    window's recount has it: counted once per list, a day whose regression served a
+    share of traffic a new list would count the results both lists share twice.
+    """
+    query_of = {q.sample_id: q.query for q in queries}
     out: dict[str, list[float | None]] = defaultdict(list)
+    seen: set[tuple[str, str | int | None, str]] = set()
     for row in verdicts:
-        if row.status == "ok" and row.grade is not None:
+        key = (row.judge, query_of.get(row.sample_id, row.sample_id), row.result_id)
+        if row.status == "ok" and row.grade is not None and key not in seen:
+            seen.add(key)
             out[row.judge].append(float(row.grade))
-    ensemble: list[float | None] = [float(g) for q in queries for g in q.grades if g is not None]
-    if ensemble:
-        out[ENSEMBLE] = ensemble
+    for q in queries:
+        for result, grade in zip(q.results, q.grades, strict=True):
+            key = (ENSEMBLE, q.query or q.sample_id, result)
+            if grade is not None and key not in seen:
+                seen.add(key)
+                out[ENSEMBLE].append(float(grade))
     return dict(out)
 
 

@@ -51,7 +51,9 @@ _CURRENT = (
 )
 
 #: (sample id, segment, weight, ensemble grades in rank order)
-GradedRow = tuple[int, dict[str, Any] | None, float, list[float | None] | None, str]
+GradedRow = tuple[
+    int, dict[str, Any] | None, float, list[float | None] | None, str, list[str] | None
+]
 
 #: (sample id, result id, judge, grade, status, latency ms, input tokens, output tokens,
 #: cost, cache hit)
@@ -61,14 +63,16 @@ VerdictRow = tuple[int, str, str, int | None, str, float, int, int, float, bool]
 def graded_queries(conn: Connection, *, day: dt.date) -> list[GradedRow]:
     """How did the ensemble grade each of the day's production samples? One row per
     sample, in id order, its grades by position (None for a sample with none), and its
-    query (``query_norm``: a panel query's lists are several samples of one query)."""
+    query (``query_norm``: a panel query's lists are several samples of one query) and
+    the graded results' ids by position."""
     # one row per sample: a row per graded position would decode the sample's segment
     # JSON once per position
     rows = conn.execute(
         text(
             "SELECT s.id, s.segment, s.weight, "
             "array_agg(e.grade ORDER BY e.position) FILTER (WHERE e.position IS NOT NULL), "
-            "s.query_norm "
+            "s.query_norm, "
+            "array_agg(e.result_id ORDER BY e.position) FILTER (WHERE e.position IS NOT NULL) "
             "FROM samples s LEFT JOIN ensemble_grades e ON e.sample_id = s.id "
             "AND e.sample_date = s.sample_date "
             f"WHERE s.sample_date = :d AND {PRODUCTION_SAMPLES} "
@@ -77,8 +81,8 @@ def graded_queries(conn: Connection, *, day: dt.date) -> list[GradedRow]:
         {"d": day},
     ).all()
     return [
-        (int(i), segment, float(weight), grades, str(query))
-        for i, segment, weight, grades, query in rows
+        (int(i), segment, float(weight), grades, str(query), results)
+        for i, segment, weight, grades, query, results in rows
     ]
 
 
@@ -158,7 +162,8 @@ def judge_grades_between(
     conn: Connection, *, first: dt.date, last: dt.date
 ) -> list[tuple[str, float]]:
     """Which valid pointwise grades did the current judges give production's samples
-    dated ``first`` to ``last``? (judge, grade) pairs, in no particular order."""
+    dated ``first`` to ``last``? (judge, grade) pairs, in no particular order; a result
+    a query showed in several lists of a day (a panel query's) is one grade."""
     # Counted by Postgres in one pass over the window's verdicts: it holds days x the
     # day's verdicts, and only how many of each grade matter (the pairs are rebuilt by
     # list repetition). The counts per (day, judge id) also give each day's newest
@@ -166,7 +171,8 @@ def judge_grades_between(
     rows = conn.execute(
         text(
             "WITH c AS (SELECT v.sample_date, v.judge_id, v.grade, (v.status = 'ok' "
-            "AND v.mode <> 'pairwise' AND s.id IS NOT NULL) AS counted, count(*) AS n "
+            "AND v.mode <> 'pairwise' AND s.id IS NOT NULL) AS counted, "
+            "count(DISTINCT (s.query_norm, v.result_id)) AS n "
             "FROM verdicts v LEFT JOIN samples s ON s.id = v.sample_id "
             "AND s.sample_date = v.sample_date AND s.sample_date BETWEEN :a AND :b "
             f"AND {PRODUCTION_SAMPLES} WHERE v.sample_date BETWEEN :a AND :b "
@@ -208,10 +214,12 @@ def stored_grade_counts(
 
 def ensemble_grades_between(conn: Connection, *, first: dt.date, last: dt.date) -> list[float]:
     """Which grades did the ensemble give production's samples dated ``first`` to
-    ``last``? (Results it could not grade left out; in no particular order.)"""
+    ``last``? (Results it could not grade left out; in no particular order; a result a
+    query showed in several lists of a day is one grade.)"""
     rows = conn.execute(
         text(
-            "SELECT e.grade, count(*) AS n FROM ensemble_grades e JOIN samples s "
+            "SELECT e.grade, count(DISTINCT (e.sample_date, s.query_norm, e.result_id)) AS n "
+            "FROM ensemble_grades e JOIN samples s "
             "ON s.id = e.sample_id AND s.sample_date = e.sample_date "
             f"WHERE e.sample_date BETWEEN :a AND :b AND {PRODUCTION_SAMPLES} "
             "AND e.grade IS NOT NULL GROUP BY e.grade"

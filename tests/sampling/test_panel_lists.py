@@ -286,6 +286,16 @@ def test_a_regression_on_a_share_of_traffic_is_read_by_that_share_on_its_first_d
         assert len(metric_reads.judge_label_pairs(conn, day=DAY3)) == 1
         assert len(metric_reads.ensemble_label_pairs(conn, day=DAY3)) == 1
 
+    # the day's grade histograms, stored and recounted, count such a result once too
+    with database.engine.connect() as conn:
+        stored_counts = metric_reads.stored_grade_counts(conn, first=DAY3, last=DAY3)[DAY3]
+        recounted = metric_reads.judge_grades_between(conn, first=DAY3, last=DAY3)
+        ensemble = metric_reads.ensemble_grades_between(conn, first=DAY3, last=DAY3)
+    distinct = len(day_pairs(database, DAY3))
+    assert distinct < 3 * len(stored)  # the changed queries' two lists share two results
+    for counts in (stored_counts["gpt"], stored_counts["ensemble"]):
+        assert sum(counts.values()) == len(recounted) == len(ensemble) == distinct
+
     again = run_day(database, settings, DAY3)  # a rerun: the same rows, nothing paid
     assert _stored(database, DAY3) == stored and again.counts["judged"] == 0
 
