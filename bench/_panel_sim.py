@@ -33,7 +33,7 @@ import datetime as dt
 import math
 import random
 import statistics
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from monitor.metrics.estimate import weighted_mean
 from monitor.metrics.paired import PanelQuery, paired_change
 from monitor.metrics.quality import pooled_ndcg_at_k
 from monitor.sampling import sample_day
+from monitor.sampling_budget import budget_probability
 from monitor.sampling_panel import PANEL_STRATUM
 from monitor.sources.trec import read_qrels
 from monitor.sources.trec_production import QRELS_FILE, TrecProductionSource
@@ -173,17 +174,13 @@ def _within(rows: Any, cache: set[tuple[str, str]], cap: int, draw: random.Rando
     (Horvitz–Thompson: the day's weighted mean and the paired change, ratio estimators,
     stay approximately unbiased; a query's own mean of kept and reweighted lists less so)."""
     new = [{(sq.record.normalized_query, x.id) for x in sq.record.results} - cache for sq in rows]
-    shown = Counter(pair for n in new for pair in n)
-    if len(shown) <= cap:
+    p = budget_probability(new, cap)  # the pipeline's own solve (``monitor.sampling_budget``)
+    if p is None:
         return list(rows)
-    low, high = 0.0, 1.0
-    for _ in range(40):
-        p = (low + high) / 2
-        low, high = (p, high) if sum(1 - (1 - p) ** m for m in shown.values()) < cap else (low, p)
     return [
-        sq if not n else replace(sq, inclusion_probability=sq.inclusion_probability * low)
+        sq if not n else replace(sq, inclusion_probability=sq.inclusion_probability * p)
         for sq, n in zip(rows, new, strict=True)
-        if not n or draw.random() < low
+        if not n or draw.random() < p
     ]
 
 

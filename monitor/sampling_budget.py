@@ -110,17 +110,18 @@ def within_budget(
     day: dt.date,
     later: Collection[str] = frozenset(),
     exempt: Collection[str] = frozenset(),
+    keys: Sequence[str] | None = None,
 ) -> list[int]:
     """Indexes of the rows judged under ``decision``: the free ones, the ``exempt`` ones
     (the panel's, whatever the decision says of them: a rerun can move a row into the
     panel), the chosen costly ones, and of ``later`` (rows needing calls that the
-    decision did not see) those whose draw is below p."""
+    decision did not see) those whose draw is below p. ``keys``: the rows' ``row_key``
+    if the caller has them."""
     if decision.p is None:
         return list(range(len(queries)))
     chosen = decision.chosen(seed, day)
     keep = []
-    for i, sq in enumerate(queries):
-        key = row_key(sq)
+    for i, key in enumerate(keys if keys is not None else [row_key(sq) for sq in queries]):
         if key in exempt:
             keep.append(i)
         elif key in decision.costly:
@@ -141,20 +142,28 @@ def apply_decision(
     decision: BudgetDecision,
     later: Collection[str] = frozenset(),
     exempt: Collection[str] = frozenset(),
+    keys: Sequence[str] | None = None,
 ) -> DailySample:
     """The day's sample as judged under ``decision``: the rows kept, reweighted (an
-    ``exempt`` row never is)."""
+    ``exempt`` row never is). ``keys``: the rows' ``row_key`` if the caller has them."""
     if decision.p is None:
         return sample
     p, subject = decision.p, (decision.costly | frozenset(later)) - frozenset(exempt)
+    keys = keys if keys is not None else [row_key(sq) for sq in sample.queries]
     kept = within_budget(
-        sample.queries, decision, seed=sample.seed, day=sample.day, later=later, exempt=exempt
+        sample.queries,
+        decision,
+        seed=sample.seed,
+        day=sample.day,
+        later=later,
+        exempt=exempt,
+        keys=keys,
     )
     return replace(
         sample,
         queries=[
-            reweighted(q, p) if row_key(q) in subject else q
-            for q in (sample.queries[i] for i in kept)
+            reweighted(sample.queries[i], p) if keys[i] in subject else sample.queries[i]
+            for i in kept
         ],
         searches=[sample.searches[i] for i in kept],
         query_probabilities=[sample.query_probabilities[i] for i in kept],

@@ -63,7 +63,6 @@ Answered = Callable[[list[tuple[int, Verdict]]], None]
 FLUSH_ANSWERS = 256
 #: ...or this many seconds after the last flush, whichever comes first.
 FLUSH_S = 0.5
-_LOOKUP_CHUNK = 5_000
 _CHUNKS_IN_FLIGHT = 2
 #: Distinct causes of failed calls kept per judge, as examples.
 _EXAMPLES = 3
@@ -129,11 +128,8 @@ def max_failed_for(share: float | None, items: int) -> int | None:
 
 
 def _lookup(database: Database, keys: list[str]) -> dict[str, Verdict]:
-    found: dict[str, Verdict] = {}
     with database.engine.connect() as conn:
-        for start in range(0, len(keys), _LOOKUP_CHUNK):
-            found.update(repo.lookup_cache(conn, keys=keys[start : start + _LOOKUP_CHUNK]))
-    return found
+        return repo.lookup_cache(conn, keys=keys)
 
 
 def _store(database: Database, verdicts: list[Verdict]) -> None:

@@ -34,8 +34,6 @@ __all__ = ["apply_budget", "uncached_calls"]
 
 log = logging.getLogger(__name__)
 
-_LOOKUP_CHUNK = 5_000
-
 
 def _items(sq: SampledQuery, top_k: int) -> list[JudgeItem]:
     """What the judges will be asked about the row, as it is stored (its top ``top_k``, a
@@ -58,11 +56,8 @@ def uncached_calls(
     paid = [j for j in judges if j.config.kind == "llm"]
     prefixes = [key_prefix(j.config, j.prompt_version, j.mode) for j in paid]
     keys = [{item_key(p, item) for p in prefixes for item in _items(sq, top_k)} for sq in queries]
-    every = sorted(set().union(*keys)) if keys else []
-    cached: set[str] = set()
     with database.engine.connect() as conn:
-        for start in range(0, len(every), _LOOKUP_CHUNK):
-            cached |= repo.cached_keys(conn, keys=every[start : start + _LOOKUP_CHUNK])
+        cached = repo.cached_keys(conn, keys=sorted(set().union(*keys)) if keys else [])
     return [row - cached for row in keys]
 
 
@@ -80,20 +75,20 @@ def apply_budget(
     if ceiling is None:
         return sample, None
     with database.engine.connect() as conn:
-        kept = day_designs.read_budget(conn, day=day)
+        stored = day_designs.read_budget(conn, day=day)
+        kept = None if stored is None else BudgetDecision(*stored)
         if label_reads.sent_for_annotation(conn, day=day):
             log.info("%s was sent for annotation: its sample is kept whole", day.isoformat())
             # the stored rows are as its first run judged them: its decision, for the counts
-            return sample, None if kept is None else BudgetDecision(p=kept[0], costly=kept[1])
+            return sample, kept
     calls = uncached_calls(database, sample.queries, judges, settings.sampling.top_k)
     keys = [row_key(sq) for sq in sample.queries]
     panel = [sq.stratum == PANEL_STRATUM for sq in sample.queries]
     exempt = frozenset(k for k, in_panel in zip(keys, panel, strict=True) if in_panel)
     fresh_calls = [set() if in_panel else c for c, in_panel in zip(calls, panel, strict=True)]
     if kept is not None:  # a rerun: the first run's rows, and p for rows it did not see
-        decision = BudgetDecision(p=kept[0], costly=kept[1])
         later = frozenset(k for k, c in zip(keys, fresh_calls, strict=True) if c)
-        return apply_decision(sample, decision, later - decision.costly, exempt), decision
+        return apply_decision(sample, kept, later - kept.costly, exempt, keys), kept
     panel_calls = set().union(*(c for c, in_panel in zip(calls, panel, strict=True) if in_panel))
     decision = decide(fresh_calls, keys, max(ceiling - len(panel_calls), 0))
     with database.engine.begin() as conn:
@@ -110,4 +105,4 @@ def apply_budget(
             len(decision.costly),
             decision.p,
         )
-    return apply_decision(sample, decision, exempt=exempt), decision
+    return apply_decision(sample, decision, exempt=exempt, keys=keys), decision

@@ -17,12 +17,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from psycopg.errors import UniqueViolation
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Row, text
 from sqlalchemy.dialects.postgresql import insert
 
 from monitor.errors import DatabaseError
@@ -531,30 +531,36 @@ def store_cache(conn: Connection, *, verdicts: Iterable[Verdict]) -> int:
     )
 
 
+#: Cache keys per lookup statement: a day's keys (hundreds of thousands at scale) bound
+#: as one array would make one huge statement and one huge result.
+_LOOKUP_CHUNK = 5_000
+
+
+def _valid_answers(conn: Connection, columns: str, keys: Sequence[str]) -> Iterator[Row[Any]]:
+    """The cache's valid answers to ``keys`` (each asked once), ``columns`` of each."""
+    distinct = list(dict.fromkeys(keys))
+    for start in range(0, len(distinct), _LOOKUP_CHUNK):
+        yield from conn.execute(
+            text(
+                f"SELECT {columns} FROM verdict_cache "
+                "WHERE cache_key = ANY(:keys) AND status = 'ok'"
+            ),
+            {"keys": distinct[start : start + _LOOKUP_CHUNK]},
+        )
+
+
 def cached_keys(conn: Connection, *, keys: Sequence[str]) -> set[str]:
     """Which of ``keys`` the cache would answer (a valid answer is stored): what
     ``lookup_cache`` would return, without reading the answers."""
-    if not keys:
-        return set()
-    rows = conn.execute(
-        text("SELECT cache_key FROM verdict_cache WHERE cache_key = ANY(:keys) AND status = 'ok'"),
-        {"keys": list(dict.fromkeys(keys))},
-    )
-    return {r.cache_key for r in rows}
+    return {r.cache_key for r in _valid_answers(conn, "cache_key", keys)}
 
 
 def lookup_cache(conn: Connection, *, keys: Sequence[str]) -> dict[str, Verdict]:
     """Valid answers already paid for, by cache key, marked as cache hits (no cost, no
     tokens). An invalid answer is never served: it is asked again (``judging.cache``)."""
-    if not keys:
-        return {}
-    rows = conn.execute(
-        text(
-            "SELECT cache_key, judge_name, model, prompt_version, mode, status, grade, "
-            "expected_grade, reasoning, raw, truncated FROM verdict_cache "
-            "WHERE cache_key = ANY(:keys) AND status = 'ok'"
-        ),
-        {"keys": list(dict.fromkeys(keys))},
+    columns = (
+        "cache_key, judge_name, model, prompt_version, mode, status, grade, "
+        "expected_grade, reasoning, raw, truncated"
     )
     return {
         r.cache_key: Verdict(
@@ -571,7 +577,7 @@ def lookup_cache(conn: Connection, *, keys: Sequence[str]) -> dict[str, Verdict]
             truncated=r.truncated,
             cache_hit=True,
         )
-        for r in rows
+        for r in _valid_answers(conn, columns, keys)
     }
 
 

@@ -4,14 +4,13 @@ the same panel, and the paired figure reads 0 for a ranking that did not change.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import pytest
-from panel_seed import day_pairs
+from panel_seed import day_pairs, fake_judge, write_day
 from sqlalchemy import text
 
-from monitor.config import JudgeConfig, SamplingConfig, Settings, SourceConfig
+from monitor.config import SamplingConfig, Settings, SourceConfig
 from monitor.metrics.quality import ndcg_at_k
 from monitor.pipeline.day import run_day
 from monitor.pipeline.panel_step import PANEL_METRIC, panel_rows
@@ -41,7 +40,7 @@ def _write_logs(folder: Path) -> None:
                 )
         for i in range(30):
             rows.append(_row(f"tail query {day} {i}", f"{day}-t{i}", start, i, f"{day}t{i}"))
-        (folder / f"{day}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        write_day(folder, day, rows)
 
 
 def _row(
@@ -64,16 +63,7 @@ def _row(
 
 def _settings(folder: Path, server: FakeOpenAI) -> Settings:
     return Settings(
-        judges=[
-            JudgeConfig(
-                name="gpt",
-                kind="llm",
-                model="fake-model",
-                base_url=server.base_url,
-                api_key_env="FAKE_OPENAI_KEY",
-                max_retries=0,
-            )
-        ],
+        judges=[fake_judge(server)],
         source=SourceConfig(kind="files", path=str(folder)),
         sampling=SamplingConfig(
             size=20, strata=[], min_per_stratum=0, top_k=3, panel_share=0.5, seed=4

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import json
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from panel_seed import day_pairs
+from panel_seed import day_pairs, fake_judge, write_day
 from sqlalchemy import text
 
-from monitor.config import JudgeConfig, SamplingConfig, Settings, SourceConfig
+from monitor.config import SamplingConfig, Settings, SourceConfig
 from monitor.metrics.quality import ndcg_at_k
 from monitor.pipeline.day import run_day
 from monitor.pipeline.panel_step import panel_queries, panel_rows
@@ -190,23 +189,15 @@ def _write_logs(folder: Path) -> None:
             for j in range(5 if i % 2 == 0 else 3)
         ]
         rows += [_row(f"tail {day} {i}", f"{day}-t{i}", day, i, False) for i in range(20)]
-        (folder / f"{day}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        write_day(folder, day, rows)
 
 
 def _settings(folder: Path, server: FakeOpenAI) -> Settings:
-    judge = JudgeConfig(
-        name="gpt",
-        kind="llm",
-        model="fake-model",
-        base_url=server.base_url,
-        api_key_env="FAKE_OPENAI_KEY",
-        max_retries=0,
-    )
     sampling = SamplingConfig(
         size=20, strata=[], min_per_stratum=0, top_k=3, panel_share=0.5, panel_lists=4, seed=4
     )
     return Settings(
-        judges=[judge],
+        judges=[fake_judge(server)],
         source=SourceConfig(kind="files", path=str(folder)),
         sampling=sampling,
         ks=[10],

@@ -7,11 +7,11 @@ and a rerun judges the same lists and pays nothing."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import statistics
 from pathlib import Path
 
 import pytest
+from panel_seed import fake_judge, write_day
 from sqlalchemy import text
 
 from monitor.config import JudgeConfig, SamplingConfig, Settings, SourceConfig
@@ -131,7 +131,7 @@ def test_a_panel_row_is_never_dropped_or_reweighted_whatever_the_decision_says()
 
 def _write_day(folder: Path, queries: int, day: dt.date = DAY, rows: list | None = None) -> None:
     rows = _rows(day, "q", queries) if rows is None else rows
-    (folder / f"{day}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_day(folder, day, rows)
 
 
 def _settings(
@@ -142,16 +142,7 @@ def _settings(
     lexical: bool = False,
     panel_share: float = 0.0,
 ) -> Settings:
-    judges = [
-        JudgeConfig(
-            name="gpt",
-            kind="llm",
-            model="fake-model",
-            base_url=server.base_url,
-            api_key_env="FAKE_OPENAI_KEY",
-            max_retries=0,
-        )
-    ]
+    judges = [fake_judge(server)]
     if lexical:  # a local judge: free, so it does not count against the ceiling
         judges.append(JudgeConfig(name="lex", kind="lexical", api_key_env=None))
     sampling = SamplingConfig(

@@ -221,6 +221,24 @@ def test_cache_lookup_returns_the_paid_answer(database: Database) -> None:
         assert hit.cache_hit and hit.grade == sv.verdict.grade and hit.status == sv.verdict.status
 
 
+def test_cache_lookups_past_one_statement_find_every_answer(database: Database) -> None:
+    """More keys than one statement binds (a big day's), each asked for twice: every
+    stored answer is found by both reads, whichever chunk its key falls in."""
+    n = 2 * repo._LOOKUP_CHUNK + 7
+    answers = [
+        Verdict(judge="j", cache_key=f"{i:064x}", status=VerdictStatus.OK, grade=i % 4)
+        for i in range(0, 2 * n, 2)  # every other key stored
+    ]
+    with database.engine.begin() as conn:
+        repo.store_cache(conn, verdicts=answers)
+    keys = [f"{i:064x}" for i in range(2 * n)] * 2
+    with database.engine.connect() as conn:
+        found = repo.lookup_cache(conn, keys=keys)
+        cached = repo.cached_keys(conn, keys=keys)
+    assert set(found) == cached == {v.cache_key for v in answers}
+    assert all(found[v.cache_key].grade == v.grade for v in answers)
+
+
 def test_run_rerun_reuses_the_row(database: Database) -> None:
     """Starting the same flow for the same day twice reopens one run row."""
     with database.engine.begin() as conn:
