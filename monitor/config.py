@@ -150,7 +150,8 @@ class SamplingConfig(BaseModel):
         default=None,
         gt=0,
         description="Most LLM judge calls a day's sample pays, about; past it the fresh "
-        "lists that need calls are subsampled and weighted up (sampling_budget.py).",
+        "lists that need calls are subsampled within each stratum (min_per_stratum kept) "
+        "and weighted up (sampling_budget.py).",
     )
 
     @field_validator("panel_share")

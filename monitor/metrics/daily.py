@@ -62,8 +62,7 @@ class GradedQuery:
     pooled nDCG (``quality.pooled_ndcg_at_k``); None to build the ideal from the list.
     ``query``: the query the sample is of; samples sharing one (the lists of a panel
     query) are one query in a figure's ``n`` and its bootstrap. None: a query of its own.
-    ``results``: the graded results' ids, by position as ``grades`` (empty if not read).
-    """
+    ``results``: the graded results' ids, by position as ``grades`` (empty if not read)."""
 
     sample_id: int
     segment: Mapping[str, str]
@@ -75,13 +74,10 @@ class GradedQuery:
 
     @classmethod
     def from_row(cls, row: tuple[Any, ...], pool: tuple[float | None, ...] | None = None) -> Self:
-        """From the store's (sample id, segment, weight, grades[, query[, result ids]]),
-        segment as text."""
-        sample_id, segment, weight, grades, query, results = (*row, None, None)[:6]
-        segment_text = {str(k): str(v) for k, v in (segment or {}).items()}
-        return cls(
-            sample_id, segment_text, weight, tuple(grades or ()), pool, query, tuple(results or ())
-        )
+        """From the store's (id, segment, weight, grades[, query[, results]]), segment text."""
+        i, segment, weight, grades, query, results = (*row, None, None)[:6]
+        text_segment = {str(k): str(v) for k, v in (segment or {}).items()}
+        return cls(i, text_segment, weight, tuple(grades or ()), pool, query, tuple(results or ()))
 
 
 class JudgeVerdictRow(NamedTuple):
@@ -155,12 +151,6 @@ def _value(
     return MetricRow(metric, ALL, judge, k, value, None, None, n, reason)
 
 
-def _split_key(key: str) -> tuple[str, int]:
-    """ "ndcg@10" -> ("ndcg", 10); "mean_grade" -> ("mean_grade", 0)."""
-    name, _, cut = key.partition("@")
-    return name, int(cut) if cut else 0
-
-
 def compute_quality(
     queries: Sequence[GradedQuery],
     ks: Sequence[int] = (3, 10),
@@ -194,8 +184,8 @@ def compute_quality(
             values = np.array([figures[i][key] for i in members], dtype=np.float64)
             folded = per_query(values, weights, of_query)
             est = weighted_mean(*folded, min_n=min_n, n_boot=n_boot, seed=seed)
-            metric, k = _split_key(key)
-            rows.append(MetricRow.of(metric, est, segment=segment, k=k))
+            metric, _, cut = key.partition("@")  # "ndcg@10", or "mean_grade" (k = 0)
+            rows.append(MetricRow.of(metric, est, segment=segment, k=int(cut) if cut else 0))
     return rows
 
 

@@ -61,6 +61,18 @@ def uncached_calls(
     return [row - cached for row in keys]
 
 
+def _decision(stored: day_designs.StoredBudget | None) -> BudgetDecision | None:
+    if stored is None:
+        return None
+    # kept before decisions were per stratum (``judged`` empty): one p for all its rows
+    strata = stored.rows if stored.judged else {}
+    return BudgetDecision(stored.p, frozenset(stored.rows), strata, stored.judged)
+
+
+def _stored(decision: BudgetDecision) -> day_designs.StoredBudget:
+    return day_designs.StoredBudget(decision.p, dict(decision.strata), dict(decision.judged))
+
+
 def apply_budget(
     database: Database,
     settings: Settings,
@@ -75,8 +87,7 @@ def apply_budget(
     if ceiling is None:
         return sample, None
     with database.engine.connect() as conn:
-        stored = day_designs.read_budget(conn, day=day)
-        kept = None if stored is None else BudgetDecision(*stored)
+        kept = _decision(day_designs.read_budget(conn, day=day))
         if label_reads.sent_for_annotation(conn, day=day):
             log.info("%s was sent for annotation: its sample is kept whole", day.isoformat())
             # the stored rows are as its first run judged them: its decision, for the counts
@@ -90,9 +101,15 @@ def apply_budget(
         later = frozenset(k for k, c in zip(keys, fresh_calls, strict=True) if c)
         return apply_decision(sample, kept, later - kept.costly, exempt, keys), kept
     panel_calls = set().union(*(c for c, in_panel in zip(calls, panel, strict=True) if in_panel))
-    decision = decide(fresh_calls, keys, max(ceiling - len(panel_calls), 0))
+    decision = decide(
+        fresh_calls,
+        keys,
+        max(ceiling - len(panel_calls), 0),
+        [sq.stratum for sq in sample.queries],
+        floor=settings.sampling.min_per_stratum,
+    )
     with database.engine.begin() as conn:
-        day_designs.write_budget(conn, day=day, p=decision.p, rows=decision.costly)
+        day_designs.write_budget(conn, day=day, budget=_stored(decision))
     if decision.p is not None:
         log.info(
             "paid-call ceiling: the day's lists need %d calls (the panel's %d), the ceiling "

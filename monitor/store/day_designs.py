@@ -17,7 +17,14 @@ from sqlalchemy.sql.expression import bindparam
 
 from monitor.store.models import PRODUCTION_SAMPLES
 
-__all__ = ["StoredDesign", "read_budget", "read_design", "write_budget", "write_design"]
+__all__ = [
+    "StoredBudget",
+    "StoredDesign",
+    "read_budget",
+    "read_design",
+    "write_budget",
+    "write_design",
+]
 
 #: the day holds the sample drawn with what was kept (a first run that stored none, or a
 #: day whose sample a configuration change deleted, kept nothing)
@@ -76,9 +83,20 @@ def write_design(conn: Connection, *, day: dt.date, design: StoredDesign) -> Non
     )
 
 
-def read_budget(conn: Connection, *, day: dt.date) -> tuple[float | None, frozenset[str]] | None:
-    """The paid-call ceiling's decision a run kept for ``day`` (p, the rows it drew), while
-    the day holds the sample drawn with it; None if none was kept."""
+@dataclass(frozen=True, slots=True)
+class StoredBudget:
+    """The paid-call ceiling's decision as kept: the overall share ``p`` judged (None:
+    every call fitted), each costly row's stratum, and how many of each stratum's were
+    judged (empty for a decision kept before they were per stratum: one p for all)."""
+
+    p: float | None
+    rows: dict[str, str]
+    judged: dict[str, int]
+
+
+def read_budget(conn: Connection, *, day: dt.date) -> StoredBudget | None:
+    """The paid-call ceiling's decision a run kept for ``day``, while the day holds the
+    sample drawn with it; None if none was kept."""
     row = conn.execute(
         text(
             "SELECT budget_p, budget_rows FROM day_designs "
@@ -88,14 +106,24 @@ def read_budget(conn: Connection, *, day: dt.date) -> tuple[float | None, frozen
     ).first()
     if row is None:
         return None
-    return row.budget_p, frozenset(str(key) for key in row.budget_rows)
+    kept = row.budget_rows
+    if isinstance(kept, list):  # the rows alone, one p for them all
+        return StoredBudget(p=row.budget_p, rows=dict.fromkeys(map(str, kept), ""), judged={})
+    rows = {str(k): str(h) for k, h in kept["rows"].items()}
+    return StoredBudget(
+        p=row.budget_p, rows=rows, judged={str(h): int(n) for h, n in kept["judged"].items()}
+    )
 
 
-def write_budget(conn: Connection, *, day: dt.date, p: float | None, rows: frozenset[str]) -> None:
+def write_budget(conn: Connection, *, day: dt.date, budget: StoredBudget) -> None:
     """Keep the ceiling's decision beside the day's design (written by ``write_design``)."""
     conn.execute(
         text(
             "UPDATE day_designs SET budget_p = :p, budget_rows = :rows WHERE sample_date = :d"
         ).bindparams(bindparam("rows", type_=JSONB)),
-        {"d": day, "p": p, "rows": sorted(rows)},
+        {
+            "d": day,
+            "p": budget.p,
+            "rows": {"rows": dict(sorted(budget.rows.items())), "judged": budget.judged},
+        },
     )

@@ -26,6 +26,7 @@ from monitor.sampling_budget import (
 )
 from monitor.sampling_panel import PANEL_STRATUM
 from monitor.store.db import Database
+from monitor.store.reads import daily_series
 from monitor.testing import FakeOpenAI
 from monitor.types import Result, SearchRecord
 
@@ -97,13 +98,16 @@ def test_the_same_decision_keeps_the_same_rows_and_a_later_row_draws_with_p() ->
     assert 0 < sum(row_key(q) in keys[30:] for q in later) < 20
 
 
-def _rows(day: dt.date, prefix: str, queries: int, searches: int = 1, lists: str = "") -> list:
+def _rows(
+    day: dt.date, prefix: str, queries: int, searches: int = 1, lists: str = "", locale: str = "en"
+) -> list:
     at = dt.datetime.combine(day, dt.time(2), tzinfo=dt.UTC)
     return [
         {
             "query_id": f"{prefix}{i}-{j}",
             "query": f"{prefix} query {i}",
             "timestamp": (at + dt.timedelta(minutes=i, seconds=j)).isoformat(),
+            "segment": {"locale": locale},
             "results": [
                 {"id": f"{prefix}{i}{lists}-{k}", "title": f"{prefix} query {i} {lists}result {k}"}
                 for k in range(3)
@@ -129,6 +133,58 @@ def test_a_panel_row_is_never_dropped_or_reweighted_whatever_the_decision_says()
     assert by_key.keys() == set(keys[:5]) | decision.chosen(sample.seed, DAY)
 
 
+def _two_locales() -> list[SearchRecord]:
+    """36 queries searched in "en" and 6 in "fr", once each, one result each."""
+    at = dt.datetime.combine(DAY, dt.time(3), tzinfo=dt.UTC)
+    return [
+        SearchRecord(
+            query_id=f"{locale}{i}",
+            query=f"{locale} query {i}",
+            timestamp=at + dt.timedelta(minutes=i),
+            results=(Result(id=f"{locale}-d{i}", position=1, title=f"doc {i}"),),
+            segment={"locale": locale},
+        )
+        for locale, n in (("en", 36), ("fr", 6))
+        for i in range(n)
+    ]
+
+
+def test_each_stratum_is_subsampled_on_its_own_and_keeps_its_floor() -> None:
+    """All 36 "en" lists and 4 of the 6 "fr" ones need a call, under a ceiling of 10
+    (q = 1/4): "en" judges 9 of its 36; "fr" would judge 1 of its 4, but a floor of 4
+    (``min_per_stratum``, its 2 free lists counted) keeps 2. Each stratum's judged lists
+    stand for that stratum's alone: over many seeds each stratum's weighted searches
+    are its own (one SRS across strata would leave "fr" with none on most days)."""
+    config = SamplingConfig(size=200, strata=["locale"], min_per_stratum=0)
+    estimates: dict[str, list[float]] = {"locale=en": [], "locale=fr": []}
+    for seed in range(300):
+        sample = sample_day(
+            _two_locales(), day=DAY, config=config.model_copy(update={"seed": seed})
+        )
+        keys = [row_key(q) for q in sample.queries]
+        free = {q.record.query_id for q in sample.queries if q.record.query_id in ("fr4", "fr5")}
+        calls = [
+            set() if q.record.query_id in free else {k}
+            for q, k in zip(sample.queries, keys, strict=True)
+        ]
+        decision = decide(calls, keys, 10, [q.stratum for q in sample.queries], floor=4)
+        assert decision.judged == {"locale=en": 9, "locale=fr": 2}
+        assert decision.p == pytest.approx(11 / 40)
+        assert decision.p_of("locale=fr") == 0.5 and decision.p_of("locale=en") == 0.25
+        judged = apply_decision(sample, decision)
+        for stratum, own in estimates.items():
+            truth = sum(q.weight for q in sample.queries if q.stratum == stratum)
+            own.append(sum(q.weight for q in judged.queries if q.stratum == stratum) / truth)
+        assert sum(q.stratum == "locale=fr" for q in judged.queries) == 4  # 2 free, 2 judged
+    for own in estimates.values():
+        assert statistics.fmean(own) == pytest.approx(1.0, abs=0.03)
+    # no floor: "fr" keeps one list (every stratum keeps one), and q stays 1/4
+    assert decide(calls, keys, 10, [q.stratum for q in sample.queries]).judged == {
+        "locale=en": 9,
+        "locale=fr": 1,
+    }
+
+
 def _write_day(folder: Path, queries: int, day: dt.date = DAY, rows: list | None = None) -> None:
     rows = _rows(day, "q", queries) if rows is None else rows
     write_day(folder, day, rows)
@@ -141,14 +197,15 @@ def _settings(
     *,
     lexical: bool = False,
     panel_share: float = 0.0,
+    floor: int = 0,
 ) -> Settings:
     judges = [fake_judge(server)]
     if lexical:  # a local judge: free, so it does not count against the ceiling
         judges.append(JudgeConfig(name="lex", kind="lexical", api_key_env=None))
     sampling = SamplingConfig(
         size=40,
-        strata=[],
-        min_per_stratum=0,
+        strata=["locale"] if floor else [],
+        min_per_stratum=floor,
         top_k=3,
         seed=7,
         paid_calls_per_day=ceiling,
@@ -199,6 +256,50 @@ def test_a_day_over_its_ceiling_pays_about_it_and_a_rerun_pays_nothing(
     assert again.status == "completed" and again.counts["judged"] == 0
     assert _stored(database) == stored
     assert fake_llm.paid_calls == 3 * len(stored)
+
+    # a decision kept before decisions were per stratum (the rows alone) reads as one p
+    with database.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE day_designs SET budget_rows = budget_rows->'rows' WHERE sample_date = :d"),
+            {"d": DAY},
+        )
+        conn.execute(
+            text(
+                "UPDATE day_designs SET budget_rows = (SELECT jsonb_agg(k ORDER BY k) "
+                "FROM jsonb_object_keys(budget_rows) AS k) WHERE sample_date = :d"
+            ),
+            {"d": DAY},
+        )
+    legacy = run_day(database, _settings(tmp_path, fake_llm, ceiling=30, lexical=True), DAY)
+    assert legacy.counts["judged"] == 0 and legacy.counts["budget_p"] == pytest.approx(0.25)
+    assert _stored(database) == stored
+
+
+def test_a_capped_day_keeps_every_stratum_s_floor_and_reads_its_segment(
+    tmp_path: Path, database: Database, fake_llm: FakeOpenAI
+) -> None:
+    """30 "en" and 10 "fr" queries of 3 new results, a ceiling of 30 (q = 1/4) and
+    ``min_per_stratum`` 10: "en" judges 10 lists (q alone: 8) at 3 times their weight,
+    "fr" all 10 at their own (one random sample across strata would judge about 2 of
+    them), so the day's "fr" figures are there; the floors are paid past the ceiling."""
+    rows = _rows(DAY, "en", 30) + _rows(DAY, "fr", 10, locale="fr")
+    _write_day(tmp_path, 0, rows=rows)
+    settings = _settings(tmp_path, fake_llm, ceiling=30, floor=10)
+    outcome = run_day(database, settings, DAY)
+    assert outcome.status == "completed"
+    assert outcome.counts["budget_p"] == pytest.approx(20 / 40)
+    stored = _stored_rows(database)
+    by_stratum = {h: [w for _, w, s in stored if s == h] for h in ("locale=en", "locale=fr")}
+    assert by_stratum["locale=en"] == [pytest.approx(3.0)] * 10
+    assert by_stratum["locale=fr"] == [1.0] * 10
+    assert fake_llm.paid_calls == 3 * 20
+    with database.engine.connect() as conn:
+        (fr,) = daily_series(
+            conn, metric="ndcg", segment="locale=fr", judge="ensemble", k=10, first=DAY, last=DAY
+        )
+    assert fr.value is not None and fr.n == 10
+    again = run_day(database, settings, DAY)
+    assert again.counts["judged"] == 0 and _stored_rows(database) == stored
 
 
 def test_a_day_within_its_ceiling_is_judged_whole(
