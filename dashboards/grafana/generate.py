@@ -649,7 +649,8 @@ def drift() -> dict[str, Any]:
               "Kolmogorov-Smirnov distance of query lengths, today vs the baseline.",
               [(f"judge_monitor_query_length_ks{{{SEG}}}", "{{segment}}")],
               minimum=0, maximum=1, width=8),
-        _line(5, "New query share", "Share of today's queries not seen in the baseline window.",
+        _line(5, "New query share",
+              "Share of today's searches whose query was not seen in the baseline window.",
               [(f"judge_monitor_new_query_share{{{SEG}}}", "{{segment}}")],
               unit="percentunit", minimum=0, maximum=1, width=8),
     ]  # fmt: skip

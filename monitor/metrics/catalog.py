@@ -136,7 +136,7 @@ METRICS: tuple[MetricSpec, ...] = (
     _m("query_mix_psi", D, "Population stability index of the segment mix (>0.2: drift).", ci=False, better="lower"),
     _m("query_length_ks", D, "Kolmogorov-Smirnov statistic of query length vs baseline.", ci=False, better="lower"),
     _m("query_length_ks_pvalue", D, "Kolmogorov-Smirnov p-value of query length.", ci=False),
-    _m("new_query_share", D, "Share of today's queries not seen in the baseline window.", ci=False),
+    _m("new_query_share", D, "Share of today's searches whose query was not seen in the baseline window.", ci=False),
     # change point on daily nDCG@k
     _m(
         "changepoint_cusum",

@@ -216,13 +216,27 @@ def share_drift(baseline_shares: Mapping[str, float], current: Mapping[str, floa
     return psi(e, a)
 
 
-def new_query_share(current_queries: Sequence[str], seen_queries: Collection[str]) -> float:
+def new_query_share(
+    current_queries: Sequence[str],
+    seen_queries: Collection[str],
+    weights: Sequence[float] | None = None,
+) -> float:
     """Share of today's queries never seen in the baseline window; NaN with no queries.
 
-    Pass normalised queries (``monitor.types.normalize_query``) on both sides so case
-    and spacing do not count as novelty.
+    With ``weights`` (each query's sampling weight: the searches it stands for), the
+    share of today's searches: a sample that is not a simple random one (Neyman
+    allocation, a stratum sampled harder, a capped day judging a share of its new
+    lists) then still estimates the traffic's share. Pass normalised queries
+    (``monitor.types.normalize_query``) on both sides so case and spacing do not count
+    as novelty.
     """
     if not current_queries:
         return math.nan
     seen = seen_queries if isinstance(seen_queries, set | frozenset) else set(seen_queries)
-    return sum(q not in seen for q in current_queries) / len(current_queries)
+    w = [1.0] * len(current_queries) if weights is None else [float(x) for x in weights]
+    if len(w) != len(current_queries):
+        raise InputError(f"weights: {len(w)} for {len(current_queries)} queries")
+    total = math.fsum(w)
+    if total <= 0:
+        return math.nan
+    return math.fsum(x for q, x in zip(current_queries, w, strict=True) if q not in seen) / total

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import Connection
 
 from monitor.config import Settings
+from monitor.metrics import drift
 from monitor.metrics.daily import (
     ALL,
     ENSEMBLE,
@@ -146,8 +147,9 @@ def _day_grades(
 
 def _mix(
     conn: Connection, start: dt.date, end: dt.date, strata: Sequence[str]
-) -> tuple[dict[str, float], list[float], set[str]]:
-    """Segment shares (by searches represented), query lengths and query keys.
+) -> tuple[dict[str, float], list[float], dict[str, float]]:
+    """Segment shares (by searches represented), query lengths and the searches each
+    query stands for (its samples' weights).
 
     A panel sample counts in the stratum of its segment, not in ``panel``: the panel is
     how queries were drawn, not where they were searched, so switching it on must not
@@ -155,7 +157,7 @@ def _mix(
     """
     weights: dict[str, float] = defaultdict(float)
     lengths: list[float] = []
-    queries: set[str] = set()
+    queries: dict[str, float] = defaultdict(float)
     for stratum, weight, query_norm, segment, list_no in metric_reads.sample_mix(
         conn, first=start, last=end, segment_of=PANEL_STRATUM
     ):
@@ -164,10 +166,10 @@ def _mix(
         weights[stratum] += weight
         if list_no == 0:  # a query's further lists (a panel query's) are the same query
             lengths.append(float(len(query_norm.split())))
-        queries.add(query_norm)
+        queries[query_norm] += weight
     total = sum(weights.values())
     shares = {k: v / total for k, v in weights.items()} if total else {}
-    return shares, lengths, queries
+    return shares, lengths, dict(queries)
 
 
 def ndcg_history(
@@ -247,7 +249,12 @@ def compute_day_metrics(database: Database, day: dt.date, settings: Settings) ->
     rows += compute_judge_health(verdicts, flags or None)
     if pairs:
         rows += compute_human_agreement(pairs, relevant=settings.relevant_grade)
-    new_share = (len(today_queries - seen) / len(today_queries)) if seen and today_queries else None
+    # by the searches each query stands for: a capped day judges a share of its new lists
+    new_share = (
+        drift.new_query_share(list(today_queries), seen, list(today_queries.values()))
+        if seen and today_queries
+        else None
+    )
     rows += compute_drift(
         current_grades, baseline_grades, shares, base_shares, lengths, base_lengths, new_share
     )

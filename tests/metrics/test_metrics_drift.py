@@ -119,3 +119,7 @@ def test_new_query_share() -> None:
     """Two of four queries unseen gives 0.5; no queries today gives NaN."""
     assert new_query_share(["a", "b", "c", "d"], ["a", "c", "z"]) == 0.5
     assert math.isnan(new_query_share([], {"a"}))
+    # weighted by the searches each stands for: "b" and "d" are 8 of the 10 searches
+    assert new_query_share(["a", "b", "c", "d"], {"a", "c"}, [1, 4, 1, 4]) == 0.8
+    with pytest.raises(InputError, match="weights"):
+        new_query_share(["a", "b"], {"a"}, [1.0])

@@ -275,6 +275,33 @@ def test_a_day_over_its_ceiling_pays_about_it_and_a_rerun_pays_nothing(
     assert _stored(database) == stored
 
 
+def test_a_capped_day_reads_the_traffic_s_share_of_new_queries(
+    tmp_path: Path, database: Database, fake_llm: FakeOpenAI
+) -> None:
+    """20 queries come back with the lists judged the day before (cached, free) beside
+    20 new ones (60 calls); a ceiling of 15 judges 5 of the new lists, each standing for
+    4. Half the day's searches are of new queries, which the day's new-query share reads
+    (counting the judged lists alone would read 5 of 25)."""
+    before = DAY - dt.timedelta(days=1)
+    _write_day(tmp_path, 0, day=before, rows=_rows(before, "old", 20))
+    assert run_day(database, _settings(tmp_path, fake_llm, None), before).status == "completed"
+    _write_day(tmp_path, 0, rows=_rows(DAY, "old", 20) + _rows(DAY, "new", 20))
+    outcome = run_day(database, _settings(tmp_path, fake_llm, 15), DAY)
+    assert outcome.counts["budget_p"] == pytest.approx(0.25)
+    assert len(_stored(database)) == 25
+    with database.engine.connect() as conn:
+        (share,) = daily_series(
+            conn,
+            metric="new_query_share",
+            segment="all",
+            judge="ensemble",
+            k=0,
+            first=DAY,
+            last=DAY,
+        )
+    assert share.value == pytest.approx(0.5)
+
+
 def test_a_capped_day_keeps_every_stratum_s_floor_and_reads_its_segment(
     tmp_path: Path, database: Database, fake_llm: FakeOpenAI
 ) -> None:
