@@ -117,10 +117,10 @@ def decide(
     """
     strata = list(strata) if strata is not None else [ANY_STRATUM] * len(keys)
     costly = frozenset(k for k, c in zip(keys, calls, strict=True) if c)
+    of = {k: h for k, h in zip(keys, strata, strict=True) if k in costly}
     q = budget_probability(calls, ceiling)
     if q is None or not costly:
-        return BudgetDecision(p=None, costly=costly)
-    of = {k: h for k, h in zip(keys, strata, strict=True) if k in costly}
+        return BudgetDecision(p=None, costly=costly, strata=of)
     free = Counter(h for k, h in zip(keys, strata, strict=True) if k not in costly)
     judged = {}
     for stratum, size in Counter(of.values()).items():

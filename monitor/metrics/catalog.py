@@ -129,6 +129,7 @@ METRICS: tuple[MetricSpec, ...] = (
     _m("canary_changed_share", H, "Share of the canary anchors a judge graded differently from its first days.", ci=False, better="lower"),
     _m("canary_grade_shift", H, "Mean grade change of the canary anchors since the judge's first days (signed).", ci=False),
     _m("partial_ensemble_share", H, "Share of results whose ensemble grade lacks a judge (its call failed or was invalid).", ci=False, better="lower"),
+    _m("ceiling_judged_share", H, "Share of the fresh lists needing paid calls that the paid-call ceiling let be judged (1: the day fitted).", ci=False, better="higher"),
     # drift against the baseline window
     _m("grade_count", D, "Valid grades a judge gave that day, by grade (k = the grade 0-3; the ensemble's rounded): the histogram drift compares.", name="graded_results", ci=False, in_report=False),
     _m("grade_psi", D, "Population stability index of grades vs baseline (>0.2: drift).", ci=False, better="lower"),

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from monitor.config import Settings
 from monitor.judges.base import Judge, item_key, key_prefix
 from monitor.judges.prompts import clean_text
+from monitor.metrics.daily import ALL, ENSEMBLE, MetricRow
 from monitor.sampling import DailySample
 from monitor.sampling_budget import BudgetDecision, apply_decision, decide, row_key
 from monitor.sampling_panel import PANEL_STRATUM
@@ -30,7 +31,7 @@ from monitor.store import repository as repo
 from monitor.store.db import Database
 from monitor.types import JudgeItem, SampledQuery
 
-__all__ = ["apply_budget", "uncached_calls"]
+__all__ = ["apply_budget", "ceiling_rows", "uncached_calls"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,22 @@ def uncached_calls(
     with database.engine.connect() as conn:
         cached = repo.cached_keys(conn, keys=sorted(set().union(*keys)) if keys else [])
     return [row - cached for row in keys]
+
+
+def ceiling_rows(database: Database, day: dt.date, settings: Settings) -> list[MetricRow]:
+    """The day's ``ceiling_judged_share``: the share of the fresh lists needing calls its
+    run judged (1 when they fitted), ``n`` those lists; none without a ceiling or a
+    decision kept for the day."""
+    if settings.sampling.paid_calls_per_day is None:
+        return []
+    with database.engine.connect() as conn:
+        kept = day_designs.read_budget(conn, day=day)
+    if kept is None:
+        return []
+    share = 1.0 if kept.p is None else kept.p
+    return [
+        MetricRow("ceiling_judged_share", ALL, ENSEMBLE, 0, share, None, None, len(kept.rows), None)
+    ]
 
 
 def _decision(stored: day_designs.StoredBudget | None) -> BudgetDecision | None:

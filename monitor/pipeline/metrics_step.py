@@ -32,6 +32,7 @@ from monitor.metrics.daily import (
     compute_judge_health,
     compute_quality,
 )
+from monitor.pipeline.budget_step import ceiling_rows
 from monitor.pipeline.canary import canary_rows
 from monitor.pipeline.corrected_step import corrected_rows
 from monitor.pipeline.cuped_step import cuped_rows
@@ -124,24 +125,27 @@ def _day_grades(
 ) -> dict[str, list[float | None]]:
     """``_grades_by_judge`` for the day itself, from the rows already read for it.
 
-    A result a query showed in several lists (a panel query's) is one grade, as the
-    window's recount has it: counted once per list, a day whose regression served a
-    share of traffic a new list would count the results both lists share twice.
+    A result a query showed in several lists (a panel query's) is one grade, its
+    lowest-id list's valid one, as the window's recount has it: counted once per list, a
+    day whose regression served a share of traffic a new list would count the results
+    both lists share twice.
     """
-    query_of = {q.sample_id: q.query for q in queries}
-    out: dict[str, list[float | None]] = defaultdict(list)
-    seen: set[tuple[str, str | int | None, str]] = set()
+    query_of = {q.sample_id: q.query if q.query is not None else q.sample_id for q in queries}
+    first: dict[tuple[str, object, str], tuple[int, float]] = {}
     for row in verdicts:
-        key = (row.judge, query_of.get(row.sample_id, row.sample_id), row.result_id)
-        if row.status == "ok" and row.grade is not None and key not in seen:
-            seen.add(key)
-            out[row.judge].append(float(row.grade))
-    for q in queries:
-        for result, grade in zip(q.results, q.grades, strict=True):
-            key = (ENSEMBLE, q.query or q.sample_id, result)
-            if grade is not None and key not in seen:
-                seen.add(key)
-                out[ENSEMBLE].append(float(grade))
+        if row.status == "ok" and row.grade is not None:
+            key = (row.judge, query_of.get(row.sample_id, row.sample_id), row.result_id)
+            if key not in first or row.sample_id < first[key][0]:
+                first[key] = (row.sample_id, float(row.grade))
+    for q in sorted(queries, key=lambda q: q.sample_id):
+        results = q.results or tuple(f"#{q.sample_id}-{i}" for i in range(len(q.grades)))
+        for result, grade in zip(results, q.grades, strict=True):
+            key = (ENSEMBLE, query_of[q.sample_id], result)
+            if grade is not None and key not in first:
+                first[key] = (q.sample_id, float(grade))
+    out: dict[str, list[float | None]] = defaultdict(list)
+    for (name, _, _), (_, grade) in first.items():
+        out[name].append(grade)
     return dict(out)
 
 
@@ -265,6 +269,7 @@ def compute_day_metrics(database: Database, day: dt.date, settings: Settings) ->
     rows += panel_rows(database, day, settings)  # the paired panel's change (if configured)
     rows += cuped
     rows.append(partial_ensemble_share(answered, len(settings.judges)))
+    rows += ceiling_rows(database, day, settings)
     with database.engine.begin() as conn:
         # recomputing a day replaces all its figures: none left over from a former run
         repo.replace_daily_metrics(

@@ -70,9 +70,11 @@ def graded_queries(conn: Connection, *, day: dt.date) -> list[GradedRow]:
     rows = conn.execute(
         text(
             "SELECT s.id, s.segment, s.weight, "
-            "array_agg(e.grade ORDER BY e.position) FILTER (WHERE e.position IS NOT NULL), "
+            "array_agg(e.grade ORDER BY e.position, e.result_id) "
+            "FILTER (WHERE e.position IS NOT NULL), "
             "s.query_norm, "
-            "array_agg(e.result_id ORDER BY e.position) FILTER (WHERE e.position IS NOT NULL) "
+            "array_agg(e.result_id ORDER BY e.position, e.result_id) "
+            "FILTER (WHERE e.position IS NOT NULL) "
             "FROM samples s LEFT JOIN ensemble_grades e ON e.sample_id = s.id "
             "AND e.sample_date = s.sample_date "
             f"WHERE s.sample_date = :d AND {PRODUCTION_SAMPLES} "
@@ -166,23 +168,27 @@ def judge_grades_between(
     a query showed in several lists of a day (a panel query's) is one grade."""
     # Counted by Postgres in one pass over the window's verdicts: it holds days x the
     # day's verdicts, and only how many of each grade matter (the pairs are rebuilt by
-    # list repetition). The counts per (day, judge id) also give each day's newest
-    # generation of each judge (as ``_CURRENT`` does, from every verdict of the day).
+    # list repetition). The (day, judge id) pairs also give each day's newest generation
+    # of each judge (as ``_CURRENT`` does, from every verdict of the day). A result a
+    # query showed in several lists is the valid grade of its lowest-id list, as the
+    # metrics step counts the day (two lists can ask it apart: "Foo" and "foo").
     rows = conn.execute(
         text(
-            "WITH c AS (SELECT v.sample_date, v.judge_id, v.grade, (v.status = 'ok' "
-            "AND v.mode <> 'pairwise' AND s.id IS NOT NULL) AS counted, "
-            "count(DISTINCT (s.query_norm, v.result_id)) AS n "
+            "WITH v AS (SELECT v.sample_date, v.judge_id, v.grade, v.sample_id, v.result_id, "
+            "s.query_norm, (v.status = 'ok' AND v.mode <> 'pairwise' AND s.id IS NOT NULL "
+            "AND v.grade IS NOT NULL) AS counted "
             "FROM verdicts v LEFT JOIN samples s ON s.id = v.sample_id "
             "AND s.sample_date = v.sample_date AND s.sample_date BETWEEN :a AND :b "
-            f"AND {PRODUCTION_SAMPLES} WHERE v.sample_date BETWEEN :a AND :b "
-            "GROUP BY 1, 2, 3, 4), "
-            "cur AS (SELECT DISTINCT ON (c.sample_date, j.name) c.sample_date, j.id "
-            "FROM c JOIN judges j ON j.id = c.judge_id ORDER BY c.sample_date, j.name, j.id DESC) "
-            "SELECT j.name, c.grade, sum(c.n) AS n FROM c JOIN cur "
-            "ON cur.sample_date = c.sample_date AND cur.id = c.judge_id "
-            "JOIN judges j ON j.id = c.judge_id WHERE c.counted AND c.grade IS NOT NULL "
-            "GROUP BY j.name, c.grade"
+            f"AND {PRODUCTION_SAMPLES} WHERE v.sample_date BETWEEN :a AND :b), "
+            "cur AS (SELECT DISTINCT ON (d.sample_date, j.name) d.sample_date, j.id "
+            "FROM (SELECT DISTINCT sample_date, judge_id FROM v) d "
+            "JOIN judges j ON j.id = d.judge_id ORDER BY d.sample_date, j.name, j.id DESC), "
+            "one AS (SELECT DISTINCT ON (sample_date, judge_id, query_norm, result_id) "
+            "sample_date, judge_id, grade FROM v WHERE counted "
+            "ORDER BY sample_date, judge_id, query_norm, result_id, sample_id) "
+            "SELECT j.name, one.grade, count(*) AS n FROM one JOIN cur "
+            "ON cur.sample_date = one.sample_date AND cur.id = one.judge_id "
+            "JOIN judges j ON j.id = one.judge_id GROUP BY j.name, one.grade"
         ),
         {"a": first, "b": last},
     ).all()
@@ -215,14 +221,16 @@ def stored_grade_counts(
 def ensemble_grades_between(conn: Connection, *, first: dt.date, last: dt.date) -> list[float]:
     """Which grades did the ensemble give production's samples dated ``first`` to
     ``last``? (Results it could not grade left out; in no particular order; a result a
-    query showed in several lists of a day is one grade.)"""
+    query showed in several lists of a day is one grade, its lowest-id list's.)"""
     rows = conn.execute(
         text(
-            "SELECT e.grade, count(DISTINCT (e.sample_date, s.query_norm, e.result_id)) AS n "
+            "SELECT grade, count(*) AS n FROM (SELECT DISTINCT ON "
+            "(e.sample_date, s.query_norm, e.result_id) e.grade "
             "FROM ensemble_grades e JOIN samples s "
             "ON s.id = e.sample_id AND s.sample_date = e.sample_date "
             f"WHERE e.sample_date BETWEEN :a AND :b AND {PRODUCTION_SAMPLES} "
-            "AND e.grade IS NOT NULL GROUP BY e.grade"
+            "AND e.grade IS NOT NULL "
+            "ORDER BY e.sample_date, s.query_norm, e.result_id, e.sample_id) one GROUP BY grade"
         ),
         {"a": first, "b": last},
     ).all()

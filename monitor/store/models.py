@@ -451,7 +451,8 @@ class DayDesign(Base):
     inputs: Mapped[str] = mapped_column(String(200))
     stratum_sd: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     panel_history: Mapped[list[Any] | None] = mapped_column(JSONB)
-    # the paid-call ceiling's decision (monitor.sampling_budget): p, and the rows it drew
+    # the paid-call ceiling's decision (monitor.sampling_budget): the overall p, and
+    # {"rows": {row: stratum}, "judged": {stratum: n}} (a first version: the rows alone)
     budget_p: Mapped[float | None] = mapped_column(Double)
-    budget_rows: Mapped[list[Any] | None] = mapped_column(JSONB)
+    budget_rows: Mapped[dict[str, Any] | list[Any] | None] = mapped_column(JSONB)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())

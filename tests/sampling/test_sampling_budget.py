@@ -320,6 +320,7 @@ def test_a_capped_day_keeps_every_stratum_s_floor_and_reads_its_segment(
     assert by_stratum["locale=en"] == [pytest.approx(3.0)] * 10
     assert by_stratum["locale=fr"] == [1.0] * 10
     assert fake_llm.paid_calls == 3 * 20
+    assert _judged_share(database) == (pytest.approx(0.5), 40)  # in /metrics and report
     with database.engine.connect() as conn:
         (fr,) = daily_series(
             conn, metric="ndcg", segment="locale=fr", judge="ensemble", k=10, first=DAY, last=DAY
@@ -336,6 +337,21 @@ def test_a_day_within_its_ceiling_is_judged_whole(
     outcome = run_day(database, _settings(tmp_path, fake_llm, ceiling=30), DAY)
     assert outcome.status == "completed" and "budget_p" not in outcome.counts
     assert len(_stored(database)) == 10 and fake_llm.paid_calls == 30
+    assert _judged_share(database) == (1.0, 10)  # all 10 lists needed calls: all judged
+
+
+def _judged_share(database: Database) -> tuple[float | None, int]:
+    with database.engine.connect() as conn:
+        (point,) = daily_series(
+            conn,
+            metric="ceiling_judged_share",
+            segment="all",
+            judge="ensemble",
+            k=0,
+            first=DAY,
+            last=DAY,
+        )
+    return point.value, point.n
 
 
 def test_the_panel_is_never_subsampled_and_its_calls_come_first(
