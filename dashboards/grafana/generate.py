@@ -709,6 +709,12 @@ def pipeline() -> dict[str, Any]:
               "or was invalid): figures on such a day rest on fewer judges.",
               [('judge_monitor_partial_ensemble_share{segment="all"}', "partial ensemble")],
               unit="percentunit", minimum=0, maximum=1),
+        _line(12, "Fresh lists judged under the paid-call ceiling",
+              "With sampling.paid_calls_per_day set: the share of the day's fresh lists "
+              "needing paid calls that were judged (1: the day fitted); below 1, those "
+              "judged stand for the rest, and the day's CIs are wider.",
+              [('judge_monitor_ceiling_judged_share{segment="all"}', "judged share")],
+              unit="percentunit", minimum=0, maximum=1),
     ]  # fmt: skip
     return _dashboard(
         "jm-pipeline",
