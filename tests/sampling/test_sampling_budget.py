@@ -26,7 +26,7 @@ from monitor.sampling_budget import (
 )
 from monitor.sampling_panel import PANEL_STRATUM
 from monitor.store.db import Database
-from monitor.store.reads import daily_series
+from monitor.store.reads import SeriesPoint, daily_series
 from monitor.testing import FakeOpenAI
 from monitor.types import Result, SearchRecord
 
@@ -43,18 +43,22 @@ def test_p_meets_the_ceiling_in_expectation_counting_shared_calls_once() -> None
     assert budget_probability(calls, 40) is None  # everything fits
 
 
+def _search(query_id: str, query: str, minute: int, doc: str, locale: str = "") -> SearchRecord:
+    """A search of DAY with one result, ``doc``."""
+    return SearchRecord(
+        query_id=query_id,
+        query=query,
+        timestamp=dt.datetime.combine(DAY, dt.time(3), tzinfo=dt.UTC)
+        + dt.timedelta(minutes=minute),
+        results=(Result(id=doc, position=1, title=f"doc {doc}"),),
+        segment={"locale": locale} if locale else {},
+    )
+
+
 def _records(n: int) -> list[SearchRecord]:
     """Query i searched 1, 2 or 3 times (i % 3 + 1), one result each."""
-    at = dt.datetime.combine(DAY, dt.time(3), tzinfo=dt.UTC)
     return [
-        SearchRecord(
-            query_id=f"q{i}-{j}",
-            query=f"query {i}",
-            timestamp=at + dt.timedelta(minutes=j),
-            results=(Result(id=f"d{i}", position=1, title=f"doc {i}"),),
-        )
-        for i in range(n)
-        for j in range(i % 3 + 1)
+        _search(f"q{i}-{j}", f"query {i}", j, f"d{i}") for i in range(n) for j in range(i % 3 + 1)
     ]
 
 
@@ -135,15 +139,8 @@ def test_a_panel_row_is_never_dropped_or_reweighted_whatever_the_decision_says()
 
 def _two_locales() -> list[SearchRecord]:
     """36 queries searched in "en" and 6 in "fr", once each, one result each."""
-    at = dt.datetime.combine(DAY, dt.time(3), tzinfo=dt.UTC)
     return [
-        SearchRecord(
-            query_id=f"{locale}{i}",
-            query=f"{locale} query {i}",
-            timestamp=at + dt.timedelta(minutes=i),
-            results=(Result(id=f"{locale}-d{i}", position=1, title=f"doc {i}"),),
-            segment={"locale": locale},
-        )
+        _search(f"{locale}{i}", f"{locale} query {i}", i, f"{locale}-d{i}", locale)
         for locale, n in (("en", 36), ("fr", 6))
         for i in range(n)
     ]
@@ -289,17 +286,7 @@ def test_a_capped_day_reads_the_traffic_s_share_of_new_queries(
     outcome = run_day(database, _settings(tmp_path, fake_llm, 15), DAY)
     assert outcome.counts["budget_p"] == pytest.approx(0.25)
     assert len(_stored(database)) == 25
-    with database.engine.connect() as conn:
-        (share,) = daily_series(
-            conn,
-            metric="new_query_share",
-            segment="all",
-            judge="ensemble",
-            k=0,
-            first=DAY,
-            last=DAY,
-        )
-    assert share.value == pytest.approx(0.5)
+    assert _day_figure(database, "new_query_share").value == pytest.approx(0.5)
 
 
 def test_a_capped_day_keeps_every_stratum_s_floor_and_reads_its_segment(
@@ -321,10 +308,7 @@ def test_a_capped_day_keeps_every_stratum_s_floor_and_reads_its_segment(
     assert by_stratum["locale=fr"] == [1.0] * 10
     assert fake_llm.paid_calls == 3 * 20
     assert _judged_share(database) == (pytest.approx(0.5), 40)  # in /metrics and report
-    with database.engine.connect() as conn:
-        (fr,) = daily_series(
-            conn, metric="ndcg", segment="locale=fr", judge="ensemble", k=10, first=DAY, last=DAY
-        )
+    fr = _day_figure(database, "ndcg", segment="locale=fr", k=10)
     assert fr.value is not None and fr.n == 10
     again = run_day(database, settings, DAY)
     assert again.counts["judged"] == 0 and _stored_rows(database) == stored
@@ -340,17 +324,17 @@ def test_a_day_within_its_ceiling_is_judged_whole(
     assert _judged_share(database) == (1.0, 10)  # all 10 lists needed calls: all judged
 
 
-def _judged_share(database: Database) -> tuple[float | None, int]:
+def _day_figure(database: Database, metric: str, segment: str = "all", k: int = 0) -> SeriesPoint:
+    """The stored figure of DAY (the ensemble's)."""
     with database.engine.connect() as conn:
         (point,) = daily_series(
-            conn,
-            metric="ceiling_judged_share",
-            segment="all",
-            judge="ensemble",
-            k=0,
-            first=DAY,
-            last=DAY,
+            conn, metric=metric, segment=segment, judge="ensemble", k=k, first=DAY, last=DAY
         )
+    return point
+
+
+def _judged_share(database: Database) -> tuple[float | None, int]:
+    point = _day_figure(database, "ceiling_judged_share")
     return point.value, point.n
 
 
