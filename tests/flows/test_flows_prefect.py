@@ -174,13 +174,20 @@ def test_a_late_scheduled_run_judges_its_scheduled_day_with_name_logs_and_artifa
 
 
 def test_the_served_daily_run_stops_at_the_configured_timeout(
-    flow_env: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+    flow_env: Path, database_url: str, monkeypatch: pytest.MonkeyPatch, fake_llm: FakeOpenAI
 ) -> None:
-    """flow_timeout_hours reaches the served run: a run longer than it ends timed out."""
-    monkeypatch.setenv("JUDGE_MONITOR_FLOW_TIMEOUT_HOURS", str(0.2 / 3600))  # 0.2 s
+    """flow_timeout_hours reaches the served run: a run longer than it ends timed out.
+
+    The endpoint answers after a minute and the timeout is 3 s, so the timeout falls
+    while the run waits on its judge, as it does when an endpoint hangs. (A timeout of
+    0.2 s fell in Prefect's own start of the run, and once in a loaded CI run the run
+    completed: the run itself takes under a second.)"""
+    fake_llm.latency_s = 60.0
+    monkeypatch.setenv("JUDGE_MONITOR_FLOW_TIMEOUT_HOURS", str(3 / 3600))  # 3 s
     ended = _serve_one_scheduled_run(LATE)
     assert ended.state is not None and ended.state.is_failed()
     assert ended.state.name == "TimedOut", ended.state
+    assert _run_rows(database_url).get(LATE_DAY) != "completed"
 
 
 def test_the_daily_and_backfill_deployments_run_one_at_a_time_with_a_timeout() -> None:
